@@ -1,0 +1,83 @@
+"""Options and helpers shared by sub-commands: model flags, YAML config files, tables."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import yaml
+
+from ..errors import PrunescaleError
+
+# argparse destinations that are plumbing, not part of a run's configuration.
+_NOT_CONFIG = {"func", "command", "config", "save_config"}
+
+
+def add_model_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("model")
+    g.add_argument("--model", required=True, help="hub id, local directory, or embedded:NAME "
+                   "(embedded:smollm2-135m, embedded:organism)")
+    g.add_argument("--dtype", default=None, help="float32 | bfloat16 | float16 (default: float32 on CPU, "
+                   "bfloat16 on CUDA)")
+    g.add_argument("--device", default=None, help="cpu | cuda | cuda:N (default: cuda if available)")
+    g.add_argument("--trust-remote-code", action="store_true", help="allow model code from the hub (off by default)")
+
+
+def add_calibration_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("calibration")
+    g.add_argument("--calibration", default="self", help="self (text the model writes from built-in seed prompts), "
+                   "self:PROMPTS.txt, file:PATH (.txt or .jsonl), or hf:DATASET[:config][:split]")
+    g.add_argument("--calibration-samples", type=int, default=32, help="number of calibration texts (default 32)")
+    g.add_argument("--max-seq-len", type=int, default=128, help="tokens per calibration text (default 128)")
+    g.add_argument("--batch-size", type=int, default=8, help="calibration batch size (default 8)")
+    g.add_argument("--seed", type=int, default=0, help="seed for calibration text and random choices (default 0)")
+
+
+def add_config_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", metavar="YAML", help="read options from a YAML file (flags given here override it)")
+    p.add_argument("--save-config", metavar="YAML", help="write this run's options to a YAML file that --config re-runs")
+
+
+def int_list(text: str) -> list[int]:
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def load_config_defaults(parser: argparse.ArgumentParser, path: str) -> None:
+    """Make the YAML file's values the parser's defaults, so explicit flags still win."""
+    try:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+    except OSError as e:
+        raise PrunescaleError(f"cannot read config {path!r}: {e.strerror}") from None
+    except yaml.YAMLError as e:
+        raise PrunescaleError(f"config {path!r} is not valid YAML: {str(e).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise PrunescaleError(f"config {path!r} must be a mapping of option: value")
+    known = {a.dest for a in parser._actions}
+    for key in data:
+        if key.replace("-", "_") not in known or key in _NOT_CONFIG:
+            raise PrunescaleError(f"config {path!r}: unknown option {key!r}")
+    for a in parser._actions:
+        if a.dest in data or a.dest.replace("_", "-") in data:
+            a.required = False
+    parser.set_defaults(**{k.replace("-", "_"): v for k, v in data.items()})
+
+
+def save_config(args: argparse.Namespace, path: str) -> None:
+    data = {k: v for k, v in vars(args).items() if k not in _NOT_CONFIG}
+    Path(path).write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def format_table(headers: list[str], rows: list[list]) -> str:
+    cells = [[_fmt(c) for c in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
+    line = lambda r: "  ".join(c.rjust(w) for c, w in zip(r, widths))  # noqa: E731
+    return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in cells])
+
+
+def _fmt(c) -> str:
+    if isinstance(c, float):
+        return "-" if c != c else f"{c:.4f}"
+    return "-" if c is None else str(c)

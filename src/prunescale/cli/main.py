@@ -1,0 +1,73 @@
+"""The ``prunescale`` command: a thin layer over the package's stages."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from .. import __version__
+from ..errors import PrunescaleError
+from .common import load_config_defaults, save_config
+
+# Sub-command modules, each with register(subparsers); optional ones may be absent in a partial install.
+_COMMANDS = ["prune", "demo", "analyze", "organism"]
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict]:
+    parser = argparse.ArgumentParser(prog="prunescale", description="Prune LLM layers and measure test-time scaling.")
+    parser.add_argument("--version", action="version", version=f"prunescale {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in _COMMANDS:
+        try:
+            mod = importlib.import_module(f".{name}", __package__)
+        except ModuleNotFoundError as e:
+            if e.name != f"{__package__}.{name}":
+                raise
+            continue
+        mod.register(sub)
+    return parser, sub.choices
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser, commands = build_parser()
+    _quiet_transformers()
+    try:
+        config = _config_path(argv)
+        if config and argv[0] in commands:
+            load_config_defaults(commands[argv[0]], config)
+        args = parser.parse_args(argv)
+        if getattr(args, "save_config", None):
+            save_config(args, args.save_config)
+        if not hasattr(args, "func"):
+            parser.print_help()
+            return 2
+        return int(args.func(args) or 0)
+    except PrunescaleError as e:
+        print(f"prunescale: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("prunescale: interrupted", file=sys.stderr)
+        return 130
+
+
+def _quiet_transformers() -> None:
+    # transformers' own load bars and info logs drown ours; its warnings and errors still show.
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_warning()
+
+
+def _config_path(argv: list[str]) -> str | None:
+    for i, a in enumerate(argv):
+        if a == "--config" and i + 1 < len(argv):
+            return argv[i + 1]
+        if a.startswith("--config="):
+            return a.split("=", 1)[1]
+    return None
+
+
+if __name__ == "__main__":
+    sys.exit(main())

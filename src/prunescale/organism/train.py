@@ -1,0 +1,278 @@
+"""Train the organism from scratch on the CPU: a self-contained recipe, top to bottom.
+
+Data recipe (a pure function of ``TrainConfig.seed``): every optimiser step draws ``chain_batch`` fresh
+long-chain problems (k uniform in ``1..k_max``) and ``fact_batch`` questions from the fixed fact table,
+renders them with the chat template and trains next-token prediction on the assistant part only (thinking,
+answer and ``<|im_end|>``). A fraction ``trunc_frac`` of chains is *budget-forced*: the thinking is cut at a
+random token, ``</think>\\nFinal Answer:`` is appended (the evaluator's s1-style forcing; this forced part is
+not trained on) and the model is trained to give the true answer, so the forced path is in-distribution and
+its accuracy measures how many of the remaining steps the model can do without writing them down.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from .model import ModelSpec, build_model
+from .problems import MAX_K, all_facts, make_chain
+from .tokenizer import END_THINK, IM_END, THINK, build_tokenizer, completion_text, prompt_text
+
+IGNORE = -100
+
+
+@dataclass
+class TrainConfig:
+    seed: int = 0
+    steps: int = 3000
+    chain_batch: int = 32
+    fact_batch: int = 16
+    lr: float = 2e-3
+    min_lr_frac: float = 0.1
+    warmup: int = 100
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    k_max: int = MAX_K
+    k_curriculum: int = 0          # steps over which k_max ramps up from 2 (0: no curriculum)
+    trunc_frac: float = 0.15
+    threads: int = 0               # torch threads (0: leave torch's default)
+    eval_every: int = 100
+    model: ModelSpec = field(default_factory=ModelSpec)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# ------------------------------------------------------------------------------------------- encoding
+
+class Encoder:
+    """Fast exact encoding for the character-level tokenizer (same ids as ``tokenizer(text)``)."""
+
+    def __init__(self, tokenizer):
+        self.tok = tokenizer
+        self.vocab = tokenizer.get_vocab()
+        specials = sorted(tokenizer.all_special_tokens, key=len, reverse=True)
+        self.split = re.compile("(" + "|".join(re.escape(s) for s in specials) + ")")
+        self.specials = set(specials)
+        self.unk = tokenizer.unk_token_id
+
+    def __call__(self, text: str) -> list[int]:
+        ids: list[int] = []
+        for piece in self.split.split(text):
+            if piece in self.specials:
+                ids.append(self.vocab[piece])
+            else:
+                ids.extend(self.vocab.get(ch, self.unk) for ch in piece)
+        return ids
+
+
+def example(enc: Encoder, prompt: str, thinking: str, answer: str, cut: int | None = None,
+            forced_sep: str = "") -> tuple[list[int], list[int], list[int]]:
+    """(input ids, labels, positions of the look-up results in the thinking) for one problem.
+
+    ``cut`` (chars of thinking kept) makes a budget-forced example: thinking[:cut] + forced_sep +
+    ``</think>\\nFinal Answer:`` (not trained on) + `` answer<|im_end|>``.
+    """
+    p = enc(prompt)
+    if cut is None:
+        c = enc(completion_text(thinking, answer))
+        labels = [IGNORE] * len(p) + c
+        body = len(p) + 2                       # <think> \n
+        shown = thinking
+    else:
+        shown = thinking[:cut]
+        head = enc(THINK + "\n" + shown)
+        forced = enc(forced_sep + END_THINK + "\nFinal Answer:")
+        tail = enc(" " + answer + IM_END)
+        c = head + forced + tail
+        labels = [IGNORE] * len(p) + head + [IGNORE] * len(forced) + tail
+        body = len(p) + 2
+    # positions (in the input) of each line's looked-up letter: the char after '>'
+    look = [body + m.start() + 1 for m in re.finditer(">", shown) if m.start() + 1 < len(shown)]
+    return p + c, labels, look
+
+
+def collate(rows, pad_id: int):
+    n = max(len(r[0]) for r in rows)
+    ids = torch.full((len(rows), n), pad_id, dtype=torch.long)
+    lab = torch.full((len(rows), n), IGNORE, dtype=torch.long)
+    att = torch.zeros((len(rows), n), dtype=torch.long)
+    for i, (x, y, _) in enumerate(rows):
+        ids[i, : len(x)] = torch.tensor(x)
+        lab[i, : len(y)] = torch.tensor(y)
+        att[i, : len(x)] = 1
+    return ids, lab, att
+
+
+class Data:
+    """The seeded training stream: step ``s`` always gets the same batch for a given seed."""
+
+    SEPS = ("", "\n", "\n\n")   # what an evaluator may put between a cut thinking and </think>
+
+    def __init__(self, cfg: TrainConfig, tokenizer):
+        self.cfg, self.enc = cfg, Encoder(tokenizer)
+        self.prompt = lambda user: prompt_text(tokenizer, user)
+        self.facts = all_facts()
+        self.pad = tokenizer.pad_token_id
+
+    def k_max(self, step: int) -> int:
+        c = self.cfg
+        if c.k_curriculum <= 0 or step >= c.k_curriculum:
+            return c.k_max
+        return max(2, min(c.k_max, 2 + int((c.k_max - 1) * step / c.k_curriculum)))
+
+    def chain_rows(self, rng: random.Random, n: int, k_hi: int, trunc_frac: float):
+        rows = []
+        for _ in range(n):
+            pr = make_chain(rng, rng.randint(1, k_hi))
+            cut, sep = None, ""
+            if rng.random() < trunc_frac:
+                cut = rng.randrange(0, len(pr["thinking"]) + 1)
+                sep = rng.choice(self.SEPS)
+            rows.append(example(self.enc, self.prompt(pr["prompt"]), pr["thinking"], pr["answer"], cut, sep))
+        return rows
+
+    def fact_rows(self, rng: random.Random, n: int):
+        return [example(self.enc, self.prompt(f["prompt"]), "", f["answer"]) for f in rng.sample(self.facts, n)]
+
+    def batch(self, step: int):
+        rng = random.Random(f"train|{self.cfg.seed}|{step}")
+        chains = self.chain_rows(rng, self.cfg.chain_batch, self.k_max(step), self.cfg.trunc_frac)
+        facts = self.fact_rows(rng, self.cfg.fact_batch) if self.cfg.fact_batch else []
+        return chains, facts
+
+
+# --------------------------------------------------------------------------------------------- metrics
+
+@torch.no_grad()
+def teacher_forced(model, rows, pad_id: int) -> dict:
+    """Look-up accuracy per step, answer accuracy (all answer tokens right) and mean loss, teacher forced."""
+    model.eval()
+    ids, lab, att = collate(rows, pad_id)
+    logits = model(input_ids=ids, attention_mask=att).logits
+    pred = logits[:, :-1].argmax(-1)
+    tgt = lab[:, 1:]
+    loss = torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, logits.size(-1)), tgt.reshape(-1),
+                                             ignore_index=IGNORE).item()
+    look_ok, look_n, ans_ok = 0, 0, 0
+    for i, (x, y, look) in enumerate(rows):
+        for pos in look:
+            look_n += 1
+            look_ok += int(pred[i, pos - 1] == ids[i, pos])
+        # answer tokens: everything after the last ':' (of "Final Answer:")
+        n = len(x)
+        ans_start = _answer_start(x, y)
+        ok = all(pred[i, j - 1] == ids[i, j] for j in range(ans_start, n))
+        ans_ok += int(ok)
+    model.train()
+    return {"loss": loss, "lookup_acc": look_ok / max(1, look_n), "answer_acc": ans_ok / len(rows)}
+
+
+_COLON: int | None = None
+
+
+def _answer_start(x: list[int], y: list[int]) -> int:
+    # The answer starts after the last ':' token (of "Final Answer:"); ids are character ids.
+    global _COLON
+    return max(j for j in range(len(x)) if x[j] == _COLON) + 1
+
+
+# ------------------------------------------------------------------------------------------- training
+
+def lr_at(cfg: TrainConfig, step: int) -> float:
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    t = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+    return cfg.lr * (cfg.min_lr_frac + (1 - cfg.min_lr_frac) * 0.5 * (1 + math.cos(math.pi * t)))
+
+
+def masked_loss(model, rows, pad_id: int):
+    ids, lab, att = collate(rows, pad_id)
+    out = model(input_ids=ids, attention_mask=att)
+    logits = out.logits[:, :-1]
+    tgt = lab[:, 1:]
+    return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), tgt.reshape(-1),
+                                             ignore_index=IGNORE, reduction="sum"), int((tgt != IGNORE).sum())
+
+
+def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None,
+          log: Callable[[str], None] = print) -> tuple[torch.nn.Module, object, list[dict]]:
+    """Train from scratch; save the model + tokenizer to ``out_dir`` if given. Returns (model, tokenizer,
+    history of eval records)."""
+    global _COLON
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    tokenizer = build_tokenizer()
+    _COLON = tokenizer.convert_tokens_to_ids(":")
+    model = build_model(cfg.model, tokenizer)
+    model.train()
+    n_params = sum(p.numel() for p in model.parameters())
+    log(f"organism: {n_params:,} parameters, {cfg.model.num_layers} layers, d={cfg.model.hidden}")
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.98))
+    data = Data(cfg, tokenizer)
+    pad = tokenizer.pad_token_id
+    heldout_rng = random.Random(f"heldout|{cfg.seed}")
+    held_chain = data.chain_rows(heldout_rng, 64, 8, 0.0)
+    held_facts = data.fact_rows(heldout_rng, min(128, len(data.facts)))
+    history: list[dict] = []
+    t0 = time.time()
+    run_loss, run_n = 0.0, 0
+    for step in range(cfg.steps):
+        for g in opt.param_groups:
+            g["lr"] = lr_at(cfg, step)
+        chains, facts = data.batch(step)
+        loss_sum, n_tok = masked_loss(model, chains, pad)
+        if facts:
+            fl, fn = masked_loss(model, facts, pad)
+            loss_sum, n_tok = loss_sum + fl, n_tok + fn
+        loss = loss_sum / n_tok
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        run_loss += loss.item()
+        run_n += 1
+        if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:
+            ch = teacher_forced(model, held_chain, pad)
+            fa = teacher_forced(model, held_facts, pad)
+            rec = {"step": step + 1, "train_loss": run_loss / run_n, "k8_lookup": ch["lookup_acc"],
+                   "k8_answer_tf": ch["answer_acc"], "facts_tf": fa["answer_acc"],
+                   "k_max": data.k_max(step), "elapsed_s": round(time.time() - t0, 1)}
+            history.append(rec)
+            log(json.dumps(rec))
+            run_loss, run_n = 0.0, 0
+    if out_dir is not None:
+        save(model, tokenizer, out_dir)
+    return model, tokenizer, history
+
+
+def save(model, tokenizer, out_dir: str | os.PathLike) -> Path:
+    """``save_pretrained`` both, with the chat template kept inside tokenizer_config.json."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.generation_config.bos_token_id = None
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    jinja = out / "chat_template.jinja"
+    if jinja.exists():
+        cfg_path = out / "tokenizer_config.json"
+        tc = json.loads(cfg_path.read_text())
+        tc["chat_template"] = jinja.read_text()
+        cfg_path.write_text(json.dumps(tc, indent=2) + "\n")
+        jinja.unlink()
+    return out

@@ -1,0 +1,139 @@
+"""Prune a model end to end and save it as a standard Hugging Face directory plus ``prunescale.json``."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..errors import PrunescaleError
+from ..models.loading import LoadedModel, load_model
+from ..models.surgery import num_layers, param_count
+from .base import METHODS, PruneResult, resolve_count
+from .calibration import Calibration, load_calibration
+
+
+@dataclass
+class PruneSpec:
+    """Everything that defines a pruning run (what ``--save-config`` writes)."""
+
+    model: str
+    method: str
+    remove: int | None = None
+    ratio: float | None = None
+    layers: list[int] | None = None
+    calibration: str = "self"
+    calibration_samples: int = 32
+    max_seq_len: int = 128
+    batch_size: int = 8
+    seed: int = 0
+    dtype: str | None = None
+    device: str | None = None
+    trust_remote_code: bool = False
+    options: dict[str, Any] = field(default_factory=dict)   # method options, e.g. LaCo's threshold
+
+
+def check_out_dir(out: str | os.PathLike, overwrite: bool) -> Path:
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise PrunescaleError(f"output {str(out)!r} exists and is not a directory")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise PrunescaleError(f"output directory {str(out)!r} is not empty (use --overwrite to replace it)")
+    return out
+
+
+def make_method(spec: PruneSpec):
+    cls = METHODS.get(spec.method)
+    options = dict(spec.options)
+    if spec.layers is not None:
+        if spec.method != "selection":
+            raise PrunescaleError(f"--layers names the layers for --method selection, not {spec.method!r}")
+        options["layers"] = spec.layers
+    return cls(seed=spec.seed, **options)
+
+
+def prune_loaded(loaded: LoadedModel, spec: PruneSpec, calibration: Calibration | None = None
+                 ) -> tuple[PruneResult, dict]:
+    """Prune an already loaded model in place; returns the result and the ``prunescale.json`` record."""
+    method = make_method(spec)
+    model = loaded.model
+    total = num_layers(model)
+    n = resolve_count(total, spec.remove, spec.ratio, spec.layers)
+    params_before = param_count(model)
+    start = time.perf_counter()
+    if method.needs_calibration and calibration is None:
+        calibration = get_calibration(loaded, spec)
+    result = method.apply(model, n, calibration if method.needs_calibration else None)
+    record = {
+        "prunescale_version": __version__,
+        "source_model": spec.model,
+        "source_path": loaded.path,
+        "method": spec.method,
+        "options": method.options,
+        "layers_before": total,
+        "layers_after": num_layers(model),
+        "removed_layers": result.removed,
+        "kept_layers": result.kept,
+        "merges": result.merges,
+        "score_name": result.score_name,
+        "scores": result.scores,
+        "calibration": calibration.describe() | {"max_seq_len": spec.max_seq_len}
+        if method.needs_calibration else None,
+        "seed": spec.seed,
+        "params_before": params_before,
+        "params_after": param_count(model),
+        "wall_time_s": round(time.perf_counter() - start, 3),
+        "spec": asdict(spec),
+        "versions": _versions(),
+    }
+    return result, record
+
+
+def get_calibration(loaded: LoadedModel, spec: PruneSpec) -> Calibration:
+    return load_calibration(spec.calibration, loaded.model, loaded.tokenizer, samples=spec.calibration_samples,
+                            max_seq_len=spec.max_seq_len, batch_size=spec.batch_size, seed=spec.seed)
+
+
+def save_pruned(loaded: LoadedModel, record: dict, out: str | os.PathLike, overwrite: bool = False) -> Path:
+    """Write the model, tokenizer and record to a temp dir, then move it into place (never half-written)."""
+    out = check_out_dir(out, overwrite)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        loaded.model.save_pretrained(tmp)
+        if loaded.tokenizer is not None:
+            loaded.tokenizer.save_pretrained(tmp)
+        (tmp / "prunescale.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
+        if out.exists():
+            trash = out.parent / f".{out.name}.old-{os.getpid()}"
+            out.rename(trash)
+            tmp.rename(out)
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            tmp.rename(out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def prune(spec: PruneSpec, out: str | os.PathLike, overwrite: bool = False) -> dict:
+    """Load, prune and save. Checks the output directory before any expensive work."""
+    check_out_dir(out, overwrite)
+    make_method(spec)  # fail fast on an unknown method or option
+    loaded = load_model(spec.model, dtype=spec.dtype, device=spec.device, trust_remote_code=spec.trust_remote_code)
+    _, record = prune_loaded(loaded, spec)
+    save_pruned(loaded, record, out, overwrite)
+    return record
+
+
+def _versions() -> dict:
+    import torch
+    import transformers
+
+    return {"prunescale": __version__, "torch": torch.__version__, "transformers": transformers.__version__}
