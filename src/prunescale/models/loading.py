@@ -96,6 +96,13 @@ def load_model(
         raise PrunescaleError(f"cannot load model {spec!r}: {_first_line(e)}") from None
     finally:
         quiet.setLevel(level)
+    from .surgery import adapter_for
+
+    try:
+        adapter_for(model).layers_path(model)
+    except PrunescaleError:
+        raise PrunescaleError(f"model {spec!r} ({config.model_type}) is not a decoder-only causal LM "
+                              "with a stack of decoder layers") from None
     model.to(dev)
     model.eval()
     if tok is not None and tok.pad_token is None:

@@ -65,8 +65,7 @@ class LaCo(PruneMethod):
                 if scores[cur[l]] is None:
                     scores[cur[l]] = sim
                 if sim > o["threshold"]:
-                    # Write the merged weights into the original module so keep_layers can install it.
-                    modules[l].load_state_dict(merged.state_dict())
+                    modules[l] = merged
                     merges.append({"into": cur[l], "merged": cur[l + 1:l + 1 + m], "similarity": sim})
                     del modules[l + 1:l + 1 + m], cur[l + 1:l + 1 + m]
                     removed += m
@@ -78,6 +77,10 @@ class LaCo(PruneMethod):
             best = max((s for s in scores if s is not None), default=float("nan"))
             raise PrunescaleError(f"laco merged away only {removed} of {n} layers at --laco-threshold "
                                   f"{o['threshold']} (best candidate similarity {best:.3f}); lower the threshold")
+        # Only now touch the model: merged weights go into the original modules, then the rest are dropped.
+        for module, idx in zip(modules, cur):
+            if module is not layers[idx]:
+                layers[idx].load_state_dict(module.state_dict())
         keep_layers(model, cur)
         return PruneResult(removed=sorted(set(range(total)) - set(cur)), kept=cur, scores=scores,
                            score_name=self.score_name, merges=merges, details={"rule": o["rule"]})
