@@ -54,7 +54,7 @@ class LaCo(PruneMethod):
         cur = list(range(total))           # original index of the layer at each position
         modules = list(layers)
         scores: list[float | None] = [None] * total
-        merges, removed = [], 0
+        merges, removed, tried = [], 0, 0
         l = highest - min(o["merge_size"], n)
         with tqdm(total=n, desc="laco: merging layers", unit="layer") as bar:
             while l >= o["lowest"] and removed < n:
@@ -62,6 +62,7 @@ class LaCo(PruneMethod):
                 merged = copy.deepcopy(modules[l])
                 merge_rdsc(merged, modules[l + 1:l + 1 + m], targets, o["rule"])
                 sim = similarity(cache, norm, [merged] + modules[l + 1 + m:], [cur[l]] + cur[l + 1 + m:], cur[l])
+                tried += 1
                 if scores[cur[l]] is None:
                     scores[cur[l]] = sim
                 if sim > o["threshold"]:
@@ -76,14 +77,14 @@ class LaCo(PruneMethod):
         if removed < n:
             best = max((s for s in scores if s is not None), default=float("nan"))
             raise PrunescaleError(f"laco merged away only {removed} of {n} layers at --laco-threshold "
-                                  f"{o['threshold']} (best candidate similarity {best:.3f}); lower the threshold")
+                                  f"{o['threshold']} (best first-try similarity {best:.3f}); lower the threshold")
         # Only now touch the model: merged weights go into the original modules, then the rest are dropped.
         for module, idx in zip(modules, cur):
             if module is not layers[idx]:
                 layers[idx].load_state_dict(module.state_dict())
         keep_layers(model, cur)
         return PruneResult(removed=sorted(set(range(total)) - set(cur)), kept=cur, scores=scores,
-                           score_name=self.score_name, merges=merges, details={"rule": o["rule"]})
+                           score_name=self.score_name, merges=merges, details={"rule": o["rule"], "candidates_tried": tried})
 
 
 def _take(batches, samples):
