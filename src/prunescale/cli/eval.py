@@ -1,0 +1,103 @@
+"""``prunescale eval`` and ``prunescale export``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..errors import PrunescaleError
+from .common import add_config_args, add_model_args, format_table, int_list
+
+
+def _budgets(text: str) -> list[int | None]:
+    out = []
+    for part in text.split(","):
+        part = part.strip()
+        if part.lower() in ("none", "inf", "0"):
+            out.append(None)
+            continue
+        try:
+            value = int(part)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"budget {part!r} is not a positive integer") from None
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"budget {part!r} is not a positive integer")
+        out.append(value)
+    return out
+
+
+def register(sub) -> None:
+    p = sub.add_parser("eval", help="sequential and parallel test-time scaling of a model on tasks",
+                       description="Generate with s1 budget forcing and N samples per problem; grade, store every "
+                       "generation in DIR/results.sqlite (resumable) and the metrics in DIR/summary.json.")
+    add_model_args(p)
+    p.add_argument("--task", "--tasks", dest="tasks", required=True,
+                   help="comma-separated tasks: aime24, math500, gsm8k, gpqa_diamond, mmlu, jsonl:PATH, "
+                   "organism-chain:k=8, organism-facts")
+    p.add_argument("--data", help="local JSONL file for the (single) task instead of the hub dataset")
+    p.add_argument("--limit", type=int, help="first N problems")
+    p.add_argument("--budgets", type=_budgets, default=[None],
+                   help="thinking budgets in tokens, e.g. 512,1024,2048 ('none': no cap; default none)")
+    p.add_argument("--wait", dest="waits", type=int, default=0, help="suppress the end of thinking N times with 'Wait'")
+    p.add_argument("--answer-tokens", type=int, default=512, help="cap on answer tokens after thinking (default 512)")
+    p.add_argument("--max-tokens", type=int, default=32768, help="cap on thinking tokens without a budget")
+    p.add_argument("--samples", type=int, default=1, help="samples per problem for pass@k / maj@k (default 1)")
+    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature; 0 = greedy (default 1.0)")
+    p.add_argument("--top-p", type=float, default=1.0)
+    p.add_argument("--seeds", type=int_list, default=[0], help="comma-separated seeds, e.g. 7,11,42 (default 0)")
+    p.add_argument("--profile", default="auto", help="thinking profile: auto, qwen3, deepseek-r1, s1, generic")
+    p.add_argument("--think-start", help="override the profile's start-of-thinking text")
+    p.add_argument("--think-end", help="override the profile's end-of-thinking text")
+    p.add_argument("--backend", default="hf", help="hf (in process) or openai (a /v1/completions server)")
+    p.add_argument("--base-url", dest="base_urls", action="append", default=[],
+                   help="server URL for --backend openai; repeat for replicas (round-robin)")
+    p.add_argument("--served-model", help="model name the server knows (default: --model)")
+    p.add_argument("--batch-size", type=int, default=8, help="samples generated together (default 8)")
+    p.add_argument("--out", required=True, help="run directory (created; re-running resumes it)")
+    add_config_args(p)
+    p.set_defaults(func=run_eval)
+
+    e = sub.add_parser("export", help="export a run's generations as JSONL (lm-eval sample-log shape) or CSV")
+    e.add_argument("--run", required=True, help="run directory written by prunescale eval")
+    e.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
+    e.add_argument("--output", help="file to write (default: stdout)")
+    e.set_defaults(func=run_export)
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from ..scaling.runner import run_from_args
+
+    summary = run_from_args(args)
+    print(summary_table(summary))
+    print(f"results: {Path(args.out) / 'results.sqlite'}  summary: {Path(args.out) / 'summary.json'}")
+    return 0
+
+
+def summary_table(summary: dict) -> str:
+    rows = []
+    for task, t in summary["tasks"].items():
+        for budget, b in t["budgets"].items():
+            ks = sorted(b.get("pass@k", {}), key=int)
+            top = ks[-1] if ks else None
+            rows.append([task, budget, b["n_problems"], b["n_samples"], b["accuracy"],
+                         b.get("accuracy_std"), b["thinking_tokens_mean"], b["forced_share"],
+                         f"pass@{top}={b['pass@k'][top]:.3f} maj@{top}={b['maj@k'][top]:.3f}" if top else "-"])
+    return format_table(["task", "budget", "problems", "samples", "accuracy", "std(seeds)", "think_tok", "forced",
+                         "parallel"], rows)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from ..scaling.export import export_rows
+
+    path = Path(args.run) / "results.sqlite"
+    if not path.is_file():
+        raise PrunescaleError(f"no results store at {str(path)!r}")
+    stream = open(args.output, "w", newline="") if args.output else sys.stdout
+    try:
+        export_rows(path, args.format, stream)
+    finally:
+        if args.output:
+            stream.close()
+    return 0
+

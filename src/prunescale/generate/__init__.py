@@ -1,0 +1,8 @@
+"""Generation: backends (a registry), thinking profiles and s1 budget forcing."""
+
+from . import hf  # noqa: F401  (registers the hf backend)
+from .base import BACKENDS, Backend, Forcing, Request, Sample, Sampling
+from .profiles import PROFILES, ThinkingProfile, get_profile
+
+__all__ = ["BACKENDS", "Backend", "Forcing", "Request", "Sample", "Sampling", "PROFILES", "ThinkingProfile",
+           "get_profile"]

@@ -1,0 +1,75 @@
+"""Generation backends: a registry and the request / result types every backend shares."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..registry import Registry
+from .profiles import ThinkingProfile
+
+BACKENDS: Registry["Backend"] = Registry("backend")
+
+
+@dataclass(frozen=True)
+class Sampling:
+    temperature: float = 1.0     # 0 means greedy
+    top_p: float = 1.0
+    top_k: int = 0
+
+
+@dataclass(frozen=True)
+class Forcing:
+    """s1 budget forcing: at most ``budget`` thinking tokens (None: no cap), ``waits`` suppressed endings."""
+
+    budget: int | None
+    waits: int = 0
+    answer_tokens: int = 512
+    max_tokens: int = 32768      # hard cap on sampled tokens when there is no budget
+
+
+@dataclass(frozen=True)
+class Request:
+    prompt: str                  # the user message
+    seed: int                    # per-sample seed: the sample is reproducible on its own
+    key: tuple = ()              # caller's id for the sample, passed through
+
+
+@dataclass
+class Sample:
+    key: tuple
+    text: str                    # everything generated after the prompt (thinking, forced text, answer)
+    thinking: str
+    answer: str
+    thinking_tokens: int         # sampled thinking tokens (forced text not counted)
+    answer_tokens: int
+    forced: bool                 # the budget ran out and the end of thinking was appended
+    waits: int                   # "Wait"s appended in place of an end of thinking
+    finished: bool               # reached an end (EOS / answer cap) rather than the hard token cap
+    wall_s: float
+    extra: dict = field(default_factory=dict)
+
+
+class Backend:
+    """Generates samples for a batch of requests under one forcing plan."""
+
+    name = ""
+
+    def generate(self, requests: list[Request], forcing: Forcing, sampling: Sampling) -> list[Sample]:
+        raise NotImplementedError
+
+    def render(self, prompt: str) -> str:
+        """The full prompt text: chat template plus the opening of the thinking section."""
+        raise NotImplementedError
+
+
+def render_prompt(tokenizer, profile: ThinkingProfile, user: str) -> str:
+    """Apply the chat template the way the model expects, then open the thinking section if needed."""
+    if getattr(tokenizer, "chat_template", None):
+        text = tokenizer.apply_chat_template([{"role": "user", "content": user}], tokenize=False,
+                                             add_generation_prompt=True)
+    else:
+        text = user + "\n"
+    start = profile.think_start
+    if start and not text.rstrip().endswith(start.strip()):
+        text += start
+    return text

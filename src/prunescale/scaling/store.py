@@ -1,0 +1,95 @@
+"""The results store: one SQLite database (WAL) per run directory.
+
+Every generation is one row, committed as soon as its batch finishes; the primary key makes re-inserting a
+sample a no-op. A run killed with SIGKILL loses at most the batch in flight and resumes from the rows present.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+from typing import Iterable
+
+from ..errors import PrunescaleError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS manifest (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS generations (
+    task TEXT NOT NULL, problem_id TEXT NOT NULL, budget INTEGER NOT NULL, seed INTEGER NOT NULL,
+    sample_idx INTEGER NOT NULL, sample_seed INTEGER NOT NULL, prompt_hash TEXT NOT NULL,
+    text TEXT NOT NULL, thinking TEXT NOT NULL, answer_text TEXT NOT NULL,
+    thinking_tokens INTEGER NOT NULL, answer_tokens INTEGER NOT NULL, forced INTEGER NOT NULL,
+    waits INTEGER NOT NULL, finished INTEGER NOT NULL, extracted TEXT, gold TEXT NOT NULL,
+    correct INTEGER NOT NULL, wall_s REAL NOT NULL, created REAL NOT NULL,
+    PRIMARY KEY (task, problem_id, budget, seed, sample_idx)
+);
+"""
+COLUMNS = ["task", "problem_id", "budget", "seed", "sample_idx", "sample_seed", "prompt_hash", "text", "thinking",
+           "answer_text", "thinking_tokens", "answer_tokens", "forced", "waits", "finished", "extracted", "gold",
+           "correct", "wall_s", "created"]
+NO_BUDGET = -1   # budget column value for "no thinking cap"
+
+
+class Store:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.db = sqlite3.connect(self.path, timeout=60)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")   # with WAL: durable across a process kill
+            self.db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as e:
+            raise PrunescaleError(f"cannot open results store {str(self.path)!r}: {e}") from None
+
+    def close(self) -> None:
+        self.db.close()
+
+    # manifest -------------------------------------------------------------------------------------------------
+    def manifest(self) -> dict:
+        return {k: json.loads(v) for k, v in self.db.execute("SELECT key, value FROM manifest")}
+
+    def set_manifest(self, values: dict) -> None:
+        with self.db:
+            self.db.executemany("INSERT OR REPLACE INTO manifest VALUES (?, ?)",
+                                [(k, json.dumps(v, default=str)) for k, v in values.items()])
+
+    def check_identity(self, identity: dict) -> None:
+        """Refuse to mix generations made with different settings in one store."""
+        old = self.manifest().get("identity")
+        if old is None:
+            self.set_manifest({"identity": identity})
+            return
+        diff = [k for k in sorted(set(old) | set(identity)) if old.get(k) != identity.get(k)]
+        if diff:
+            k = diff[0]
+            raise PrunescaleError(f"{str(self.path.parent)!r} holds a run with {k}={old.get(k)!r}, not "
+                                  f"{identity.get(k)!r}; use another --out to evaluate different settings")
+
+    # generations ----------------------------------------------------------------------------------------------
+    def done_keys(self, task: str, budget: int) -> set[tuple]:
+        rows = self.db.execute("SELECT problem_id, seed, sample_idx FROM generations WHERE task=? AND budget=?",
+                               (task, budget))
+        return {tuple(r) for r in rows}
+
+    def add(self, rows: Iterable[dict]) -> int:
+        now = time.time()
+        values = [tuple({**r, "created": r.get("created", now)}[c] for c in COLUMNS) for r in rows]
+        with self.db:   # one transaction per batch
+            cur = self.db.executemany(
+                f"INSERT OR IGNORE INTO generations ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
+                values)
+        return cur.rowcount
+
+    def rows(self, task: str | None = None) -> list[dict]:
+        q = f"SELECT {', '.join(COLUMNS)} FROM generations"
+        args: tuple = ()
+        if task is not None:
+            q, args = q + " WHERE task=?", (task,)
+        q += " ORDER BY task, budget, seed, problem_id, sample_idx"
+        return [dict(zip(COLUMNS, r)) for r in self.db.execute(q, args)]
+
+    def count(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM generations").fetchone()[0]
