@@ -16,8 +16,10 @@ def register(subparsers) -> None:
         "(with the looping spans as character offsets) and analysis.csv, and prints a summary.",
     )
     src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--run", metavar="DIR", help="a run directory written by prunescale eval")
     src.add_argument("--lmeval-jsonl", metavar="FILE", help="an lm-evaluation-harness sample log (--log_samples)")
-    p.add_argument("--out", metavar="DIR", help="output folder (default: FILE's folder / <FILE stem>.analysis)")
+    p.add_argument("--out", metavar="DIR", help="output folder (default: the run directory, or FILE's folder / "
+                   "<FILE stem>.analysis)")
     p.add_argument("--model-name", help="model label for the table and files (default: none)")
     p.add_argument("--task-name", help="task label (default: from an lm-eval samples_<task>_<date> file name)")
     p.add_argument("--tokenizer", metavar="PATH_OR_ID", help="count thinking tokens with this locally available "
@@ -45,9 +47,14 @@ def run(args: argparse.Namespace) -> int:
     if args.judge_url:
         judge = ReflectionJudge(JudgeConfig(url=args.judge_url, model=args.judge_model,
                                             api_key_env=args.judge_key_env or None, timeout_s=args.judge_timeout))
-    source = Path(args.lmeval_jsonl)
-    records = read_lmeval_jsonl(source, model=args.model_name, task=args.task_name)
-    out = Path(args.out) if args.out else source.parent / f"{source.stem}.analysis"
+    if args.run:
+        source = Path(args.run)
+        records = run_records(source, model=args.model_name)
+        out = Path(args.out) if args.out else source
+    else:
+        source = Path(args.lmeval_jsonl)
+        records = read_lmeval_jsonl(source, model=args.model_name, task=args.task_name)
+        out = Path(args.out) if args.out else source.parent / f"{source.stem}.analysis"
     analysis = analyze_records(records, judge=judge, count_tokens=_token_counter(args.tokenizer),
                                progress=_progress if judge else None)
     analysis["source"] = str(source)
@@ -59,6 +66,27 @@ def run(args: argparse.Namespace) -> int:
         print(format_table(h2, t2))
     print(f"\nwrote {json_path} and {csv_path}")
     return 0
+
+
+def run_records(run_dir: Path, model: str | None = None) -> list:
+    """Our results store's rows as analysis records (thinking ends where the stored thinking text ends)."""
+    from ..analysis.records import Record
+    from ..scaling.store import NO_BUDGET, Store
+
+    path = run_dir / "results.sqlite"
+    if not path.is_file():
+        raise PrunescaleError(f"no results store at {str(path)!r} (run prunescale eval first)")
+    store = Store(path)
+    try:
+        label = model or store.manifest().get("config", {}).get("model")
+        rows = store.rows()
+    finally:
+        store.close()
+    return [Record(problem_id=r["problem_id"], sample=r["sample_idx"], response=r["text"], correct=bool(r["correct"]),
+                   thinking_tokens=r["thinking_tokens"], budget=None if r["budget"] == NO_BUDGET else r["budget"],
+                   forced=bool(r["forced"]), model=label, task=r["task"], extracted_answer=r["extracted"],
+                   thinking_end=len(r["thinking"]))
+            for r in rows]
 
 
 def _progress(done: int, total: int) -> None:
