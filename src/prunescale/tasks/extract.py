@@ -1,0 +1,70 @@
+"""Final-answer extraction: the last \\boxed{}, else an "Answer:" line, else the final number."""
+
+from __future__ import annotations
+
+import re
+
+_ANSWER_LINE = re.compile(r"(?:final answer|answer)\s*[:：]\s*(.+)", re.IGNORECASE)
+_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?")
+
+
+def last_boxed(text: str) -> str | None:
+    """Content of the last \\boxed{...} or \\fbox{...}, braces balanced; None if there is none or it never closes.
+
+    One pass matches every brace (a stack), so a response full of unclosed boxes stays linear."""
+    starts = [m.end() - 1 for m in re.finditer(r"\\(?:boxed|fbox)\s*\{", text)]
+    if not starts:
+        return None
+    close, stack = {}, []
+    for i, ch in enumerate(text):
+        if ch == "{":
+            stack.append(i)
+        elif ch == "}" and stack:
+            close[stack.pop()] = i
+    for open_at in reversed(starts):
+        if open_at in close:
+            return text[open_at + 1:close[open_at]].strip()
+    return None
+
+
+def extract_math(text: str) -> str | None:
+    boxed = last_boxed(text)
+    if boxed:
+        return boxed
+    lines = _ANSWER_LINE.findall(text)
+    if lines:
+        ans = lines[-1].strip().rstrip(".").strip()
+        inner = last_boxed(ans)
+        return inner or ans.strip("$ ") or None
+    nums = _NUMBER.findall(text)
+    return nums[-1].replace(",", "") if nums else None
+
+
+def normalize(ans: str) -> str:
+    s = ans.strip().strip("$").strip()
+    s = re.sub(r"\\text\{([^{}]*)\}", r"\1", s)
+    s = re.sub(r"\\(?:left|right|displaystyle|!|,|;)", "", s)
+    s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac").replace("^\\circ", "").replace("^{\\circ}", "")
+    s = s.replace("\\%", "").replace("%", "").replace(" ", "")
+    s = re.sub(r"(?<=\d),(?=\d{3}\b)", "", s)
+    return s.rstrip(".")
+
+
+def to_number(s: str) -> float | None:
+    s = normalize(s)
+    m = re.fullmatch(r"\\frac\{(-?\d+)\}\{(\d+)\}", s) or re.fullmatch(r"(-?\d+)/(\d+)", s)
+    try:
+        if m:
+            return int(m.group(1)) / int(m.group(2))
+        return float(s)
+    except (ValueError, ZeroDivisionError):
+        return None
+
+
+def math_equal(a: str, b: str) -> bool:
+    """String match after normalising, else numeric match (ints, decimals, simple fractions)."""
+    na, nb = normalize(a), normalize(b)
+    if na == nb:
+        return True
+    x, y = to_number(a), to_number(b)
+    return x is not None and y is not None and abs(x - y) <= 1e-6 * max(1.0, abs(y))

@@ -1,0 +1,45 @@
+"""The embedded organism's tasks: ``organism-chain:k=K`` (long chain) and ``organism-facts`` (knowledge)."""
+
+from __future__ import annotations
+
+from .base import TASKS, Problem, Task
+
+
+def _extract(text: str) -> str | None:
+    from ..organism.problems import extract_answer
+
+    # Chat markup is not part of the answer.
+    for marker in ("<|im_end|>", "<|endoftext|>", "</s>"):
+        text = text.replace(marker, "\n")
+    ans = extract_answer(text) if "Final Answer:" in text else ""
+    return ans or None
+
+
+class _OrganismTask(Task):
+    def extract(self, response):
+        return _extract(response)
+
+    def _problems(self, rows, limit):
+        return [Problem(id=r["id"], prompt=r["prompt"], answer=r["answer"],
+                        meta={k: r[k] for k in ("k", "start", "entity", "relation") if k in r}) for r in rows]
+
+
+@TASKS.register("organism-chain")
+class OrganismChain(_OrganismTask):
+    long_chain = True
+
+    def load(self, data=None, limit=None):
+        from ..organism.problems import chain_problems
+
+        k, seed = int(self.options.get("k", 8)), int(self.options.get("seed", 1000))
+        return self._problems(chain_problems(limit or 100, k, seed), limit)
+
+
+@TASKS.register("organism-facts")
+class OrganismFacts(_OrganismTask):
+    long_chain = False
+
+    def load(self, data=None, limit=None):
+        from ..organism.problems import fact_problems
+
+        return self._problems(fact_problems(limit or 100, int(self.options.get("seed", 1000))), limit)
