@@ -64,3 +64,27 @@ def test_organism_tasks_are_seeded():
     t = get_task("organism-facts")
     assert t.extract("<think>\n</think>\nFinal Answer: " + facts[0].answer + "<|im_end|>") == facts[0].answer
     assert not t.long_chain and get_task("organism-chain:k=3").long_chain
+
+
+def test_mmlu_file_and_letter_grading(shared_data):
+    task = get_task("mmlu")
+    probs = task.load(str(shared_data / "mmlu_stem_test.jsonl"), limit=5)
+    row = json.loads((shared_data / "mmlu_stem_test.jsonl").open().readline())
+    assert probs[0].answer == "ABCD"[row["answer"]] and probs[0].choices == row["choices"]
+    assert "A. " in probs[0].prompt and not task.long_chain
+    assert task.extract("Thinking... (B) looks wrong. Answer: C") == "C"
+    assert task.extract(r"so \boxed{D}") == "D"
+    assert task.is_correct(task.extract(f"Answer: {probs[0].answer}"), probs[0])
+
+
+def test_gpqa_options_shuffled_with_recorded_seed(tmp_path):
+    rows = [{"Question": f"Q{i}?", "Correct Answer": "right", "Incorrect Answer 1": "w1",
+             "Incorrect Answer 2": "w2", "Incorrect Answer 3": "w3"} for i in range(12)]
+    path = tmp_path / "gpqa.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    a = get_task("gpqa_diamond").load(str(path))
+    b = get_task("gpqa_diamond:seed=0").load(str(path))
+    c = get_task("gpqa_diamond:seed=5").load(str(path))
+    assert [p.answer for p in a] == [p.answer for p in b] != [p.answer for p in c]
+    assert all(p.choices[ord(p.answer) - 65] == "right" and p.meta["shuffle_seed"] in (0, 5) for p in a + c)
+    assert len({p.answer for p in a}) > 1 and get_task("gpqa_diamond").long_chain

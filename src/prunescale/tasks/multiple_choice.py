@@ -1,0 +1,94 @@
+"""Multiple-choice tasks graded on the chosen letter: mmlu (any MMLU-style file) and gpqa_diamond."""
+
+from __future__ import annotations
+
+import random
+import re
+
+from .base import TASKS, Problem, Task, read_jsonl
+from .extract import last_boxed
+
+LETTERS = "ABCDEFGHIJ"
+INSTRUCTION = "\n\nAnswer with the letter of the correct option, written as \\boxed{X} or as 'Answer: X'."
+_ANSWER = re.compile(r"answer\s*(?:is)?\s*[:：]?\s*\(?\**([A-J])\b", re.IGNORECASE)
+_PAREN = re.compile(r"\(([A-J])\)")
+
+
+def format_question(question: str, choices: list[str]) -> str:
+    return question.strip() + "\n\n" + "\n".join(f"{LETTERS[i]}. {c}" for i, c in enumerate(choices)) + INSTRUCTION
+
+
+def extract_letter(text: str, n_choices: int = 4) -> str | None:
+    """The chosen letter: a boxed letter, else the last "Answer: X", else the last "(X)"."""
+    valid = LETTERS[:n_choices]
+    boxed = last_boxed(text)
+    if boxed:
+        m = re.fullmatch(r"\s*(?:\\text\{)?\(?([A-J])\)?\}?\s*\.?", boxed)
+        if m and m.group(1) in valid:
+            return m.group(1)
+    for pattern in (_ANSWER, _PAREN):
+        found = [x.upper() for x in pattern.findall(text) if x.upper() in valid]
+        if found:
+            return found[-1]
+    return None
+
+
+class MultipleChoice(Task):
+    shuffle_default = False
+
+    def make(self, pid: str, question: str, choices: list[str], gold_index: int, meta: dict) -> Problem:
+        order = list(range(len(choices)))
+        seed = int(self.options.get("seed", 0))
+        if int(self.options.get("shuffle", self.shuffle_default)):
+            random.Random(f"{seed}|{pid}").shuffle(order)
+        shown = [choices[i] for i in order]
+        return Problem(id=pid, prompt=format_question(question, shown), answer=LETTERS[order.index(gold_index)],
+                       choices=shown, meta={**meta, "shuffle_seed": seed, "order": order})
+
+    def extract(self, response):
+        return extract_letter(response, 10)
+
+    def same_answer(self, a, b):
+        return a.strip().upper() == b.strip().upper()
+
+
+@TASKS.register("mmlu")
+class MMLU(MultipleChoice):
+    """MMLU-style rows: ``question``, ``choices`` (list), ``answer`` (index or letter)."""
+
+    long_chain = False
+
+    def load(self, data=None, limit=None):
+        if data:
+            rows = read_jsonl(data, ("question", "choices", "answer"))
+        else:
+            from .hub import load_hub
+
+            rows = load_hub(self.name, "cais/mmlu", "all", "test")
+        rows = rows[:limit] if limit else rows
+        out = []
+        for i, r in enumerate(rows):
+            gold = r["answer"] if isinstance(r["answer"], int) else LETTERS.index(str(r["answer"]).strip().upper())
+            out.append(self.make(str(r.get("id", i)), r["question"], list(r["choices"]), gold,
+                                 {k: r[k] for k in ("subject", "type") if k in r}))
+        return out
+
+
+@TASKS.register("gpqa_diamond")
+class GPQADiamond(MultipleChoice):
+    """GPQA rows (``Question``, ``Correct Answer``, ``Incorrect Answer 1..3``); options shuffled with ``seed``."""
+
+    long_chain = True
+    shuffle_default = True
+    FIELDS = ("Question", "Correct Answer", "Incorrect Answer 1", "Incorrect Answer 2", "Incorrect Answer 3")
+
+    def load(self, data=None, limit=None):
+        if data:
+            rows = read_jsonl(data, self.FIELDS)
+        else:
+            from .hub import load_hub
+
+            rows = load_hub(self.name, "Idavidrein/gpqa", "gpqa_diamond", "train")
+        rows = rows[:limit] if limit else rows
+        return [self.make(str(r.get("Record ID", i)), r["Question"], [str(r[f]).strip() for f in self.FIELDS[1:]],
+                          0, {}) for i, r in enumerate(rows)]
