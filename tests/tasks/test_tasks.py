@@ -88,3 +88,26 @@ def test_gpqa_options_shuffled_with_recorded_seed(tmp_path):
     assert [p.answer for p in a] == [p.answer for p in b] != [p.answer for p in c]
     assert all(p.choices[ord(p.answer) - 65] == "right" and p.meta["shuffle_seed"] in (0, 5) for p in a + c)
     assert len({p.answer for p in a}) > 1 and get_task("gpqa_diamond").long_chain
+
+
+@pytest.mark.parametrize("a,b", [(r"3\sqrt{2}", r"\sqrt{18}"), (r"\frac{\pi}{2}", r"\pi/2"), ("2x+2", "2(x+1)"),
+                                 (r"(1, \frac{1}{2})", "(1, 0.5)"), (r"x^2-1", "(x-1)(x+1)")])
+def test_symbolic_equivalence(a, b):
+    assert math_equal(a, b)
+
+
+def test_symbolic_rejects_and_pathological_answer_times_out():
+    import time
+
+    from prunescale.tasks.symbolic import SymbolicChecker
+
+    assert not math_equal(r"\sqrt{2}", r"\sqrt{3}") and not math_equal("(1, 2)", "(1, 2, 3)")
+    checker = SymbolicChecker(timeout=2.0)
+    try:
+        assert checker.equal("x+x", "2*x")   # warm the worker
+        start = time.perf_counter()
+        assert not checker.equal("10^{10^{10^{10}}}", "10^{10^{10^{10}}}+1")
+        assert time.perf_counter() - start < 6
+        assert checker.equal("y*y", "y^2")   # a fresh worker took over
+    finally:
+        checker.close()

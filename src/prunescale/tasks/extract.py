@@ -62,9 +62,16 @@ def to_number(s: str) -> float | None:
 
 
 def math_equal(a: str, b: str) -> bool:
-    """String match after normalising, else numeric match (ints, decimals, simple fractions)."""
+    """String match after normalising, else numeric (ints, decimals, simple fractions), else symbolic (sympy,
+    under a hard time limit in a worker process)."""
     na, nb = normalize(a), normalize(b)
     if na == nb:
         return True
     x, y = to_number(a), to_number(b)
-    return x is not None and y is not None and abs(x - y) <= 1e-6 * max(1.0, abs(y))
+    if x is not None and y is not None:
+        return abs(x - y) <= 1e-6 * max(1.0, abs(y))
+    if not na or not nb:
+        return False
+    from .symbolic import symbolic_equal
+
+    return symbolic_equal(na, nb)
