@@ -92,17 +92,9 @@ _ANSWER_LINE = re.compile(r"(?im)^[ \t*#]*(?:final\s+)?answer\s*[:：]\**[ \t]*(
 
 def boxed_answers(text: str) -> list[str]:
     """Contents of every ``\\boxed{...}``, braces balanced; an unclosed box is skipped."""
-    boxes = list(_BOXED.finditer(text))
-    if not boxes:
-        return []
-    # One pass pairs every brace (a degenerate response can open thousands of boxes and close none).
-    closing, stack = {}, []
-    for i, ch in enumerate(text):
-        if ch == "{":
-            stack.append(i)
-        elif ch == "}" and stack:
-            closing[stack.pop()] = i
-    return [text[m.end():closing[m.end() - 1]].strip() for m in boxes if m.end() - 1 in closing]
+    from ..tasks.extract import boxed_contents
+
+    return boxed_contents(text, _BOXED)
 
 
 def final_answer(text: str) -> str | None:

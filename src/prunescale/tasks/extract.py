@@ -8,23 +8,30 @@ _ANSWER_LINE = re.compile(r"(?:final answer|answer)\s*[:：]\s*(.+)", re.IGNOREC
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?")
 
 
-def last_boxed(text: str) -> str | None:
-    """Content of the last \\boxed{...} or \\fbox{...}, braces balanced; None if there is none or it never closes.
+_BOX = re.compile(r"\\(?:boxed|fbox)\s*\{")
 
-    One pass matches every brace (a stack), so a response full of unclosed boxes stays linear."""
-    starts = [m.end() - 1 for m in re.finditer(r"\\(?:boxed|fbox)\s*\{", text)]
-    if not starts:
-        return None
-    close, stack = {}, []
+
+def boxed_contents(text: str, pattern: re.Pattern = _BOX) -> list[str]:
+    """Contents of every box opened by ``pattern`` (ending in "{"), braces balanced; unclosed boxes skipped.
+
+    One pass pairs every brace (a stack), so a response that opens thousands of boxes and closes none stays
+    linear."""
+    boxes = list(pattern.finditer(text))
+    if not boxes:
+        return []
+    closing, stack = {}, []
     for i, ch in enumerate(text):
         if ch == "{":
             stack.append(i)
         elif ch == "}" and stack:
-            close[stack.pop()] = i
-    for open_at in reversed(starts):
-        if open_at in close:
-            return text[open_at + 1:close[open_at]].strip()
-    return None
+            closing[stack.pop()] = i
+    return [text[m.end():closing[m.end() - 1]].strip() for m in boxes if m.end() - 1 in closing]
+
+
+def last_boxed(text: str) -> str | None:
+    """Content of the last closed \\boxed{...} or \\fbox{...}; None if there is none."""
+    boxes = boxed_contents(text)
+    return boxes[-1] if boxes else None
 
 
 def extract_math(text: str) -> str | None:
