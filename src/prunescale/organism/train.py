@@ -98,7 +98,8 @@ def example(enc: Encoder, prompt: str, thinking: str, answer: str, cut: int | No
         body = len(p) + 2
     # positions (in the input) of each line's looked-up letter: the char after '>'
     look = [body + m.start() + 1 for m in re.finditer(">", shown) if m.start() + 1 < len(shown)]
-    return p + c, labels, look
+    copy = [body + m.start() - 1 for m in re.finditer(">", shown)]
+    return p + c, labels, (look, copy)
 
 
 def collate(rows, pad_id: int):
@@ -163,18 +164,22 @@ def teacher_forced(model, rows, pad_id: int) -> dict:
     tgt = lab[:, 1:]
     loss = torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, logits.size(-1)), tgt.reshape(-1),
                                              ignore_index=IGNORE).item()
-    look_ok, look_n, ans_ok = 0, 0, 0
-    for i, (x, y, look) in enumerate(rows):
+    look_ok, look_n, ans_ok, copy_ok, copy_n = 0, 0, 0, 0, 0
+    for i, (x, y, (look, copy)) in enumerate(rows):
         for pos in look:
             look_n += 1
             look_ok += int(pred[i, pos - 1] == ids[i, pos])
+        for pos in copy:
+            copy_n += 1
+            copy_ok += int(pred[i, pos - 1] == ids[i, pos])
         # answer tokens: everything after the last ':' (of "Final Answer:")
         n = len(x)
         ans_start = _answer_start(x, y)
         ok = all(pred[i, j - 1] == ids[i, j] for j in range(ans_start, n))
         ans_ok += int(ok)
     model.train()
-    return {"loss": loss, "lookup_acc": look_ok / max(1, look_n), "answer_acc": ans_ok / len(rows)}
+    return {"loss": loss, "lookup_acc": look_ok / max(1, look_n), "copy_acc": copy_ok / max(1, copy_n),
+            "answer_acc": ans_ok / len(rows)}
 
 
 _COLON: int | None = None
@@ -248,7 +253,7 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None,
         if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:
             ch = teacher_forced(model, held_chain, pad)
             fa = teacher_forced(model, held_facts, pad)
-            rec = {"step": step + 1, "train_loss": run_loss / run_n, "k8_lookup": ch["lookup_acc"],
+            rec = {"step": step + 1, "train_loss": run_loss / run_n, "k8_lookup": ch["lookup_acc"], "k8_copy": ch["copy_acc"],
                    "k8_answer_tf": ch["answer_acc"], "facts_tf": fa["answer_acc"],
                    "k_max": data.k_max(step), "elapsed_s": round(time.time() - t0, 1)}
             history.append(rec)
