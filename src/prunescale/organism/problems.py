@@ -3,7 +3,7 @@
 Two task families, both graded by exact match of the stripped answer string (see :func:`grade`):
 
 * **Long chain** (pointer chasing). The prompt lists a random cyclic map over ``N_SYMBOLS`` letters
-  (``a>q c>x q>c ...``, every letter is a key exactly once and a value exactly once, all in one cycle) and
+  (``map: a>q c>x q>c ... start=a steps=8``, every letter is a key exactly once and a value exactly once, all in one cycle) and
   asks to follow it ``k`` steps from a start letter. The only way to the answer is ``k`` sequential
   look-ups: there is no shortcut (every letter is both a key and a value), and one step's output is the next
   step's input, so one wrong look-up breaks the chain. The worked solution writes one numbered line per
@@ -49,15 +49,20 @@ def _rng(*parts: object) -> random.Random:
 
 # --------------------------------------------------------------------------------------------- chains
 
-def make_chain(rng: random.Random, k: int) -> dict:
-    """One long-chain problem with ``k`` steps drawn from ``rng`` (a ``random.Random``)."""
-    if not 1 <= k <= MAX_K:
-        raise ValueError(f"k must be in 1..{MAX_K}, got {k}")
-    letters = rng.sample(string.ascii_lowercase, N_SYMBOLS)   # the cycle order
-    succ = {letters[i]: letters[(i + 1) % N_SYMBOLS] for i in range(N_SYMBOLS)}
-    listed = rng.sample(letters, N_SYMBOLS)                   # the order the map is written in
+def make_chain(rng: random.Random, k: int, n_symbols: int = N_SYMBOLS) -> dict:
+    """One long-chain problem with ``k`` steps over a map of ``n_symbols`` letters, drawn from ``rng``.
+
+    (Evaluation problems always use ``N_SYMBOLS``; training also uses smaller maps early on.)
+    """
+    if not 2 <= n_symbols <= 26:
+        raise ValueError(f"n_symbols must be in 2..26, got {n_symbols}")
+    if not 1 <= k < n_symbols:
+        raise ValueError(f"k must be in 1..{n_symbols - 1}, got {k}")
+    letters = rng.sample(string.ascii_lowercase, n_symbols)   # the cycle order
+    succ = {letters[i]: letters[(i + 1) % n_symbols] for i in range(n_symbols)}
+    listed = rng.sample(letters, n_symbols)                   # the order the map is written in
     start = rng.choice(letters)
-    prompt = f"steps={k} start={start} map: " + " ".join(f"{x}>{succ[x]}" for x in listed)
+    prompt = "map: " + " ".join(f"{x}>{succ[x]}" for x in listed) + f" start={start} steps={k}"
     lines, cur = [], start
     for i in range(1, k + 1):
         nxt = succ[cur]

@@ -24,7 +24,7 @@ from typing import Callable
 import torch
 
 from .model import ModelSpec, build_model
-from .problems import MAX_K, all_facts, make_chain
+from .problems import MAX_K, N_SYMBOLS, all_facts, make_chain
 from .tokenizer import END_THINK, IM_END, THINK, build_tokenizer, completion_text, prompt_text
 
 IGNORE = -100
@@ -42,7 +42,8 @@ class TrainConfig:
     weight_decay: float = 0.01
     grad_clip: float = 1.0
     k_max: int = MAX_K
-    k_curriculum: int = 0          # steps over which k_max ramps up from 2 (0: no curriculum)
+    n_min: int = 4                 # smallest map in training (maps are drawn uniformly in n_min..n_max(step))
+    n_curriculum: int = 400        # steps over which the largest map grows from n_min to N_SYMBOLS
     trunc_frac: float = 0.15
     threads: int = 0               # torch threads (0: leave torch's default)
     eval_every: int = 100
@@ -99,7 +100,9 @@ def example(enc: Encoder, prompt: str, thinking: str, answer: str, cut: int | No
     # positions (in the input) of each line's looked-up letter: the char after '>'
     look = [body + m.start() + 1 for m in re.finditer(">", shown) if m.start() + 1 < len(shown)]
     copy = [body + m.start() - 1 for m in re.finditer(">", shown)]
-    return p + c, labels, (look, copy)
+    ids = p + c
+    answer_at = len(ids) - len(enc(" " + answer + IM_END))
+    return ids, labels, {"look": look, "copy": copy, "answer": answer_at}
 
 
 def collate(rows, pad_id: int):
@@ -125,16 +128,20 @@ class Data:
         self.facts = all_facts()
         self.pad = tokenizer.pad_token_id
 
-    def k_max(self, step: int) -> int:
+    def n_max(self, step: int) -> int:
         c = self.cfg
-        if c.k_curriculum <= 0 or step >= c.k_curriculum:
-            return c.k_max
-        return max(2, min(c.k_max, 2 + int((c.k_max - 1) * step / c.k_curriculum)))
+        if c.n_curriculum <= 0 or step >= c.n_curriculum:
+            return N_SYMBOLS
+        return c.n_min + int((N_SYMBOLS - c.n_min) * step / c.n_curriculum)
 
-    def chain_rows(self, rng: random.Random, n: int, k_hi: int, trunc_frac: float):
+    def chain_rows(self, rng: random.Random, n: int, n_hi: int, trunc_frac: float, k: int | None = None):
         rows = []
         for _ in range(n):
-            pr = make_chain(rng, rng.randint(1, k_hi))
+            if k is None:
+                n_sym = rng.randint(min(self.cfg.n_min, n_hi), n_hi)
+                pr = make_chain(rng, rng.randint(1, min(self.cfg.k_max, n_sym - 1)), n_sym)
+            else:
+                pr = make_chain(rng, k)
             cut, sep = None, ""
             if rng.random() < trunc_frac:
                 cut = rng.randrange(0, len(pr["thinking"]) + 1)
@@ -147,7 +154,7 @@ class Data:
 
     def batch(self, step: int):
         rng = random.Random(f"train|{self.cfg.seed}|{step}")
-        chains = self.chain_rows(rng, self.cfg.chain_batch, self.k_max(step), self.cfg.trunc_frac)
+        chains = self.chain_rows(rng, self.cfg.chain_batch, self.n_max(step), self.cfg.trunc_frac)
         facts = self.fact_rows(rng, self.cfg.fact_batch) if self.cfg.fact_batch else []
         return chains, facts
 
@@ -165,30 +172,19 @@ def teacher_forced(model, rows, pad_id: int) -> dict:
     loss = torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, logits.size(-1)), tgt.reshape(-1),
                                              ignore_index=IGNORE).item()
     look_ok, look_n, ans_ok, copy_ok, copy_n = 0, 0, 0, 0, 0
-    for i, (x, y, (look, copy)) in enumerate(rows):
+    for i, (x, y, meta) in enumerate(rows):
+        look, copy = meta["look"], meta["copy"]
         for pos in look:
             look_n += 1
             look_ok += int(pred[i, pos - 1] == ids[i, pos])
         for pos in copy:
             copy_n += 1
             copy_ok += int(pred[i, pos - 1] == ids[i, pos])
-        # answer tokens: everything after the last ':' (of "Final Answer:")
-        n = len(x)
-        ans_start = _answer_start(x, y)
-        ok = all(pred[i, j - 1] == ids[i, j] for j in range(ans_start, n))
+        ok = all(pred[i, j - 1] == ids[i, j] for j in range(meta["answer"], len(x)))
         ans_ok += int(ok)
     model.train()
     return {"loss": loss, "lookup_acc": look_ok / max(1, look_n), "copy_acc": copy_ok / max(1, copy_n),
             "answer_acc": ans_ok / len(rows)}
-
-
-_COLON: int | None = None
-
-
-def _answer_start(x: list[int], y: list[int]) -> int:
-    # The answer starts after the last ':' token (of "Final Answer:"); ids are character ids.
-    global _COLON
-    return max(j for j in range(len(x)) if x[j] == _COLON) + 1
 
 
 # ------------------------------------------------------------------------------------------- training
@@ -213,12 +209,10 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None,
           log: Callable[[str], None] = print) -> tuple[torch.nn.Module, object, list[dict]]:
     """Train from scratch; save the model + tokenizer to ``out_dir`` if given. Returns (model, tokenizer,
     history of eval records)."""
-    global _COLON
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     tokenizer = build_tokenizer()
-    _COLON = tokenizer.convert_tokens_to_ids(":")
     model = build_model(cfg.model, tokenizer)
     model.train()
     n_params = sum(p.numel() for p in model.parameters())
@@ -230,7 +224,7 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None,
     data = Data(cfg, tokenizer)
     pad = tokenizer.pad_token_id
     heldout_rng = random.Random(f"heldout|{cfg.seed}")
-    held_chain = data.chain_rows(heldout_rng, 64, 8, 0.0)
+    held_chain = data.chain_rows(heldout_rng, 64, N_SYMBOLS, 0.0, k=8)
     held_facts = data.fact_rows(heldout_rng, min(128, len(data.facts)))
     history: list[dict] = []
     t0 = time.time()
@@ -255,7 +249,7 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None,
             fa = teacher_forced(model, held_facts, pad)
             rec = {"step": step + 1, "train_loss": run_loss / run_n, "k8_lookup": ch["lookup_acc"], "k8_copy": ch["copy_acc"],
                    "k8_answer_tf": ch["answer_acc"], "facts_tf": fa["answer_acc"],
-                   "k_max": data.k_max(step), "elapsed_s": round(time.time() - t0, 1)}
+                   "n_max": data.n_max(step), "elapsed_s": round(time.time() - t0, 1)}
             history.append(rec)
             log(json.dumps(rec))
             run_loss, run_n = 0.0, 0
