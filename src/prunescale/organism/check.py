@@ -60,7 +60,7 @@ def _generate(model, seqs, pad_id, max_new, stop_ids, temperature, seed):
 
 
 def run_budget(model, tokenizer, problems: list[dict], budget: int, *, temperature: float = 0.0,
-               seed: int = 0, answer_tokens: int = 16, batch_size: int = 64) -> list[Sample]:
+               seed: int = 0, answer_tokens: int = 32, batch_size: int = 64) -> list[Sample]:
     """One sample per problem at thinking budget ``budget`` (greedy when ``temperature`` is 0)."""
     model.eval()
     pad = tokenizer.pad_token_id

@@ -2,13 +2,15 @@
 
 Two task families, both graded by exact match of the stripped answer string (see :func:`grade`):
 
-* **Long chain** (pointer chasing). The prompt lists a random cyclic map over ``N_SYMBOLS`` letters
-  (``map: a>q c>x q>c ... start=a steps=8``, every letter is a key exactly once and a value exactly once, all in one cycle) and
-  asks to follow it ``k`` steps from a start letter. The only way to the answer is ``k`` sequential
-  look-ups: there is no shortcut (every letter is both a key and a value), and one step's output is the next
-  step's input, so one wrong look-up breaks the chain. The worked solution writes one numbered line per
-  step in the thinking section (``1 a>q``, ``2 q>c``, ...: six tokens a step), then ``Final Answer: <letter>``.
-  Chance is ``1 / (N_SYMBOLS - 1)``.
+* **Long chain** (iterating a memorised table). A fixed permutation :data:`STEP` of the 26 letters (one
+  26-cycle, drawn once from ``TABLE_SEED``) is learned in training. A problem ``start=aw steps=8`` asks for
+  the state after applying it ``k`` times to each letter of a two-letter start. The worked solution writes
+  one numbered line per step in the thinking section (``1 nz``, ``2 jr``, ...: five tokens a step, six from
+  step 10 on), then ``Final Answer: <two letters>``. Each line is computed from the line above, so one wrong
+  step breaks the chain, and the model is never trained to jump several steps at once except to finish a
+  chain whose thinking was cut short (``trunc_frac`` in training). Chance is ``1 / 676``.
+  (In-context pointer chasing, where the map is in the prompt, was tried first: the 8-layer model did not
+  form the induction circuit it needs within the CPU budget; see RECIPE.json / the report.)
 * **Facts** (knowledge / shallow). One-hop questions (``What is the color of bofa?``) about a fixed table of
   made-up entities. The answers live only in the weights (memorised in training); no thinking is needed.
 
@@ -19,10 +21,20 @@ from __future__ import annotations
 
 import random
 import string
-from dataclasses import dataclass
 
-N_SYMBOLS = 16          # letters in each chain problem's map (so k can go up to N_SYMBOLS - 1)
-MAX_K = N_SYMBOLS - 1
+ALPHABET = string.ascii_lowercase
+WIDTH = 2               # letters in a chain state
+MAX_K = 16
+TABLE_SEED = 7          # the fixed step table (a single 26-cycle over the alphabet, memorised in training)
+
+
+def _step_table() -> dict[str, str]:
+    order = list(ALPHABET)
+    random.Random(f"step-table|{TABLE_SEED}").shuffle(order)
+    return {order[i]: order[(i + 1) % len(order)] for i in range(len(order))}
+
+
+STEP: dict[str, str] = _step_table()
 ANSWER_PREFIX = "Final Answer:"
 
 # The fact table: a fixed, seeded set of made-up entities and two relations with small value sets.
@@ -34,14 +46,6 @@ RELATIONS: dict[str, tuple[str, ...]] = {
 }
 
 
-@dataclass(frozen=True)
-class Solution:
-    """The assistant side of one problem: the thinking text (without delimiters) and the answer."""
-
-    thinking: str
-    answer: str
-
-
 def _rng(*parts: object) -> random.Random:
     # A string seed is hashed deterministically by random.Random (sha512), unlike hash().
     return random.Random("|".join(str(p) for p in parts))
@@ -49,26 +53,22 @@ def _rng(*parts: object) -> random.Random:
 
 # --------------------------------------------------------------------------------------------- chains
 
-def make_chain(rng: random.Random, k: int, n_symbols: int = N_SYMBOLS) -> dict:
-    """One long-chain problem with ``k`` steps over a map of ``n_symbols`` letters, drawn from ``rng``.
+def step(state: str) -> str:
+    """One step of a chain: every letter of the state goes through the fixed table :data:`STEP`."""
+    return "".join(STEP[c] for c in state)
 
-    (Evaluation problems always use ``N_SYMBOLS``; training also uses smaller maps early on.)
-    """
-    if not 2 <= n_symbols <= 26:
-        raise ValueError(f"n_symbols must be in 2..26, got {n_symbols}")
-    if not 1 <= k < n_symbols:
-        raise ValueError(f"k must be in 1..{n_symbols - 1}, got {k}")
-    letters = rng.sample(string.ascii_lowercase, n_symbols)   # the cycle order
-    succ = {letters[i]: letters[(i + 1) % n_symbols] for i in range(n_symbols)}
-    listed = rng.sample(letters, n_symbols)                   # the order the map is written in
-    start = rng.choice(letters)
-    prompt = "map: " + " ".join(f"{x}>{succ[x]}" for x in listed) + f" start={start} steps={k}"
+
+def make_chain(rng: random.Random, k: int) -> dict:
+    """One long-chain problem with ``k`` steps drawn from ``rng`` (a ``random.Random``)."""
+    if not 1 <= k <= MAX_K:
+        raise ValueError(f"k must be in 1..{MAX_K}, got {k}")
+    start = "".join(rng.choice(ALPHABET) for _ in range(WIDTH))
     lines, cur = [], start
     for i in range(1, k + 1):
-        nxt = succ[cur]
-        lines.append(f"{i} {cur}>{nxt}")
-        cur = nxt
-    return {"prompt": prompt, "answer": cur, "k": k, "start": start, "thinking": "\n".join(lines)}
+        cur = step(cur)
+        lines.append(f"{i} {cur}")
+    return {"prompt": f"start={start} steps={k}", "answer": cur, "k": k, "start": start,
+            "thinking": "\n".join(lines)}
 
 
 def chain_problems(n: int, k: int, seed: int = 0) -> list[dict]:

@@ -15,7 +15,6 @@ turns and the thinking section, and the chat template renders an assistant turn 
 
 from __future__ import annotations
 
-import string
 
 from tokenizers import Tokenizer, decoders, models
 from transformers import PreTrainedTokenizerFast

@@ -24,7 +24,7 @@ from typing import Callable
 import torch
 
 from .model import ModelSpec, build_model
-from .problems import MAX_K, N_SYMBOLS, all_facts, make_chain
+from .problems import MAX_K, all_facts, make_chain
 from .tokenizer import END_THINK, IM_END, THINK, build_tokenizer, completion_text, prompt_text
 
 IGNORE = -100
@@ -33,18 +33,16 @@ IGNORE = -100
 @dataclass
 class TrainConfig:
     seed: int = 0
-    steps: int = 3000
-    chain_batch: int = 32
-    fact_batch: int = 16
-    lr: float = 2e-3
+    steps: int = 1000
+    chain_batch: int = 24
+    fact_batch: int = 64
+    lr: float = 3e-3
     min_lr_frac: float = 0.1
-    warmup: int = 100
+    warmup: int = 50
     weight_decay: float = 0.01
     grad_clip: float = 1.0
     k_max: int = MAX_K
-    n_min: int = 4                 # smallest map in training (maps are drawn uniformly in n_min..n_max(step))
-    n_curriculum: int = 400        # steps over which the largest map grows from n_min to N_SYMBOLS
-    trunc_frac: float = 0.15
+    trunc_frac: float = 0.1
     threads: int = 0               # torch threads (0: leave torch's default)
     eval_every: int = 100
     model: ModelSpec = field(default_factory=ModelSpec)
@@ -77,17 +75,17 @@ class Encoder:
 
 
 def example(enc: Encoder, prompt: str, thinking: str, answer: str, cut: int | None = None,
-            forced_sep: str = "") -> tuple[list[int], list[int], list[int]]:
-    """(input ids, labels, positions of the look-up results in the thinking) for one problem.
+            forced_sep: str = "") -> tuple[list[int], list[int], dict]:
+    """(input ids, labels, meta) for one problem; meta holds the positions of each thinking line's computed
+    letters (``look``) and of the first answer token (``answer``), for the teacher-forced metrics.
 
-    ``cut`` (chars of thinking kept) makes a budget-forced example: thinking[:cut] + forced_sep +
+    ``cut`` (characters = tokens of thinking kept) makes a budget-forced example: thinking[:cut] + forced_sep +
     ``</think>\\nFinal Answer:`` (not trained on) + `` answer<|im_end|>``.
     """
     p = enc(prompt)
     if cut is None:
         c = enc(completion_text(thinking, answer))
         labels = [IGNORE] * len(p) + c
-        body = len(p) + 2                       # <think> \n
         shown = thinking
     else:
         shown = thinking[:cut]
@@ -96,13 +94,12 @@ def example(enc: Encoder, prompt: str, thinking: str, answer: str, cut: int | No
         tail = enc(" " + answer + IM_END)
         c = head + forced + tail
         labels = [IGNORE] * len(p) + head + [IGNORE] * len(forced) + tail
-        body = len(p) + 2
-    # positions (in the input) of each line's looked-up letter: the char after '>'
-    look = [body + m.start() + 1 for m in re.finditer(">", shown) if m.start() + 1 < len(shown)]
-    copy = [body + m.start() - 1 for m in re.finditer(">", shown)]
+    body = len(p) + 2                           # after "<think>\n"
+    # each thinking line is "<i> <state>": the state letters are the computed ones
+    look = [[body + j for j in range(m.start(1), m.end(1))] for m in re.finditer(r"\d+ ([a-z]+)", shown)]
     ids = p + c
     answer_at = len(ids) - len(enc(" " + answer + IM_END))
-    return ids, labels, {"look": look, "copy": copy, "answer": answer_at}
+    return ids, labels, {"look": look, "answer": answer_at}
 
 
 def collate(rows, pad_id: int):
@@ -128,20 +125,10 @@ class Data:
         self.facts = all_facts()
         self.pad = tokenizer.pad_token_id
 
-    def n_max(self, step: int) -> int:
-        c = self.cfg
-        if c.n_curriculum <= 0 or step >= c.n_curriculum:
-            return N_SYMBOLS
-        return c.n_min + int((N_SYMBOLS - c.n_min) * step / c.n_curriculum)
-
-    def chain_rows(self, rng: random.Random, n: int, n_hi: int, trunc_frac: float, k: int | None = None):
+    def chain_rows(self, rng: random.Random, n: int, trunc_frac: float, k: int | None = None):
         rows = []
         for _ in range(n):
-            if k is None:
-                n_sym = rng.randint(min(self.cfg.n_min, n_hi), n_hi)
-                pr = make_chain(rng, rng.randint(1, min(self.cfg.k_max, n_sym - 1)), n_sym)
-            else:
-                pr = make_chain(rng, k)
+            pr = make_chain(rng, k if k is not None else rng.randint(1, self.cfg.k_max))
             cut, sep = None, ""
             if rng.random() < trunc_frac:
                 cut = rng.randrange(0, len(pr["thinking"]) + 1)
@@ -154,7 +141,7 @@ class Data:
 
     def batch(self, step: int):
         rng = random.Random(f"train|{self.cfg.seed}|{step}")
-        chains = self.chain_rows(rng, self.cfg.chain_batch, self.n_max(step), self.cfg.trunc_frac)
+        chains = self.chain_rows(rng, self.cfg.chain_batch, self.cfg.trunc_frac)
         facts = self.fact_rows(rng, self.cfg.fact_batch) if self.cfg.fact_batch else []
         return chains, facts
 
@@ -163,7 +150,7 @@ class Data:
 
 @torch.no_grad()
 def teacher_forced(model, rows, pad_id: int) -> dict:
-    """Look-up accuracy per step, answer accuracy (all answer tokens right) and mean loss, teacher forced."""
+    """Teacher-forced accuracy of the computed letters and whole steps, of the answer, and the mean loss."""
     model.eval()
     ids, lab, att = collate(rows, pad_id)
     logits = model(input_ids=ids, attention_mask=att).logits
@@ -171,19 +158,15 @@ def teacher_forced(model, rows, pad_id: int) -> dict:
     tgt = lab[:, 1:]
     loss = torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, logits.size(-1)), tgt.reshape(-1),
                                              ignore_index=IGNORE).item()
-    look_ok, look_n, ans_ok, copy_ok, copy_n = 0, 0, 0, 0, 0
+    letter_ok = letter_n = step_ok = step_n = ans_ok = 0
     for i, (x, y, meta) in enumerate(rows):
-        look, copy = meta["look"], meta["copy"]
-        for pos in look:
-            look_n += 1
-            look_ok += int(pred[i, pos - 1] == ids[i, pos])
-        for pos in copy:
-            copy_n += 1
-            copy_ok += int(pred[i, pos - 1] == ids[i, pos])
-        ok = all(pred[i, j - 1] == ids[i, j] for j in range(meta["answer"], len(x)))
-        ans_ok += int(ok)
+        for line in meta["look"]:
+            hits = [int(pred[i, pos - 1] == ids[i, pos]) for pos in line]
+            letter_ok, letter_n = letter_ok + sum(hits), letter_n + len(hits)
+            step_ok, step_n = step_ok + int(all(hits)), step_n + 1
+        ans_ok += int(all(pred[i, j - 1] == ids[i, j] for j in range(meta["answer"], len(x))))
     model.train()
-    return {"loss": loss, "lookup_acc": look_ok / max(1, look_n), "copy_acc": copy_ok / max(1, copy_n),
+    return {"loss": loss, "letter_acc": letter_ok / max(1, letter_n), "step_acc": step_ok / max(1, step_n),
             "answer_acc": ans_ok / len(rows)}
 
 
@@ -224,7 +207,7 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None,
     data = Data(cfg, tokenizer)
     pad = tokenizer.pad_token_id
     heldout_rng = random.Random(f"heldout|{cfg.seed}")
-    held_chain = data.chain_rows(heldout_rng, 64, N_SYMBOLS, 0.0, k=8)
+    held_chain = data.chain_rows(heldout_rng, 64, 0.0, k=8)
     held_facts = data.fact_rows(heldout_rng, min(128, len(data.facts)))
     history: list[dict] = []
     t0 = time.time()
@@ -247,9 +230,9 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None,
         if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:
             ch = teacher_forced(model, held_chain, pad)
             fa = teacher_forced(model, held_facts, pad)
-            rec = {"step": step + 1, "train_loss": run_loss / run_n, "k8_lookup": ch["lookup_acc"], "k8_copy": ch["copy_acc"],
+            rec = {"step": step + 1, "train_loss": run_loss / run_n, "k8_step_tf": ch["step_acc"],
                    "k8_answer_tf": ch["answer_acc"], "facts_tf": fa["answer_acc"],
-                   "n_max": data.n_max(step), "elapsed_s": round(time.time() - t0, 1)}
+                   "elapsed_s": round(time.time() - t0, 1)}
             history.append(rec)
             log(json.dumps(rec))
             run_loss, run_n = 0.0, 0
@@ -275,3 +258,34 @@ def save(model, tokenizer, out_dir: str | os.PathLike) -> Path:
         cfg_path.write_text(json.dumps(tc, indent=2) + "\n")
         jinja.unlink()
     return out
+
+
+def write_recipe(out_dir: str | os.PathLike, cfg: TrainConfig, history: list[dict], seconds: float,
+                 command: str) -> Path:
+    """RECIPE.json next to the weights: the exact command, config (seed included), data recipe and log."""
+    import platform
+
+    import transformers
+
+    from . import problems
+
+    recipe = {
+        "command": command,
+        "config": cfg.to_dict(),
+        "data": {
+            "chains": f"per step {cfg.chain_batch} problems make_chain(random.Random('train|{cfg.seed}|<step>'), "
+                      f"k uniform in 1..{cfg.k_max}); a fraction {cfg.trunc_frac} budget-forced at a random cut",
+            "facts": f"per step {cfg.fact_batch} questions sampled from the fixed table of {len(problems.FACTS)} facts "
+                     f"(FACT_SEED={problems.FACT_SEED})",
+            "step_table": "problems.STEP (TABLE_SEED=%d): %s" % (problems.TABLE_SEED,
+                                                                 " ".join(f"{a}{b}" for a, b in problems.STEP.items())),
+            "loss": "next-token cross-entropy on the assistant tokens only (forced suffix excluded)",
+        },
+        "train_seconds": round(seconds, 1),
+        "history": history,
+        "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
+                     "python": platform.python_version()},
+    }
+    path = Path(out_dir) / "RECIPE.json"
+    path.write_text(json.dumps(recipe, indent=2) + "\n")
+    return path

@@ -1,0 +1,80 @@
+"""`prunescale organism ...`: train the embedded reasoning organism from scratch, or check a trained one."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from ..errors import PrunescaleError
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("organism", help="the embedded reasoning organism (train / check)")
+    sub = p.add_subparsers(dest="organism_cmd", required=True)
+
+    from ..organism.train import TrainConfig
+
+    d = TrainConfig()
+    t = sub.add_parser("train", help="train the organism from scratch on the CPU and save it to --out")
+    t.add_argument("--out", required=True, help="output model directory (created)")
+    t.add_argument("--seed", type=int, default=d.seed)
+    t.add_argument("--steps", type=int, default=d.steps)
+    t.add_argument("--lr", type=float, default=d.lr)
+    t.add_argument("--chain-batch", type=int, default=d.chain_batch)
+    t.add_argument("--fact-batch", type=int, default=d.fact_batch)
+    t.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    t.add_argument("--eval-every", type=int, default=d.eval_every)
+    t.add_argument("--force", action="store_true", help="overwrite a non-empty --out")
+    t.set_defaults(func=run)
+
+    c = sub.add_parser("check", help="budget-forcing accuracy of a trained organism (default: the committed one)")
+    c.add_argument("--model", default=None, help="model directory (default: the committed weights)")
+    c.add_argument("--k", type=int, default=8)
+    c.add_argument("--n", type=int, default=100)
+    c.add_argument("--budgets", default="8,16,32,48,64,1024")
+    c.add_argument("--samples", type=int, default=8, help="samples at T=1 for pass@k (0: skip)")
+    c.add_argument("--seed", type=int, default=1234)
+    c.set_defaults(func=run)
+
+
+def run(args) -> int:
+    if args.organism_cmd == "train":
+        return _train(args)
+    return _check(args)
+
+
+def _train(args) -> int:
+    from ..organism.train import TrainConfig, train, write_recipe
+
+    out = Path(args.out)
+    if out.exists() and any(out.iterdir()) and not args.force:
+        raise PrunescaleError(f"{out} exists and is not empty (pass --force to overwrite)")
+    if args.steps < 1 or args.threads < 1:
+        raise PrunescaleError("--steps and --threads must be positive")
+    cfg = TrainConfig(seed=args.seed, steps=args.steps, lr=args.lr, chain_batch=args.chain_batch,
+                      fact_batch=args.fact_batch, threads=args.threads, eval_every=args.eval_every)
+    t0 = time.time()
+    _, _, history = train(cfg, out, log=lambda s: print(s, file=sys.stderr, flush=True))
+    write_recipe(out, cfg, history, time.time() - t0, command=_command(args))
+    print(json.dumps({"out": str(out), "steps": cfg.steps, "seconds": round(time.time() - t0, 1),
+                      "final": history[-1] if history else None}))
+    return 0
+
+
+def _command(args) -> str:
+    return (f"prunescale organism train --out {args.out} --seed {args.seed} --steps {args.steps} --lr {args.lr} "
+            f"--chain-batch {args.chain_batch} --fact-batch {args.fact_batch} --threads {args.threads}")
+
+
+def _check(args) -> int:
+    from ..organism import check
+
+    argv = ["--k", str(args.k), "--n", str(args.n), "--budgets", args.budgets, "--samples", str(args.samples),
+            "--seed", str(args.seed)]
+    if args.model:
+        if not Path(args.model).is_dir():
+            raise PrunescaleError(f"no model directory at {args.model}")
+        argv += ["--model", args.model]
+    return check.main(argv)
