@@ -38,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from ..analysis.judge import JudgeConfig, ReflectionJudge
     from ..analysis.lmeval import read_lmeval_jsonl
     from ..analysis.report import summary_tables, write_analysis
+    from ..analysis.store_records import run_records
     from ..analysis.summary import analyze_records
     from .common import format_table
 
@@ -66,27 +67,6 @@ def run(args: argparse.Namespace) -> int:
         print(format_table(h2, t2))
     print(f"\nwrote {json_path} and {csv_path}")
     return 0
-
-
-def run_records(run_dir: Path, model: str | None = None) -> list:
-    """Our results store's rows as analysis records (thinking ends where the stored thinking text ends)."""
-    from ..analysis.records import Record
-    from ..scaling.store import NO_BUDGET, Store
-
-    path = run_dir / "results.sqlite"
-    if not path.is_file():
-        raise PrunescaleError(f"no results store at {str(path)!r} (run prunescale eval first)")
-    store = Store(path)
-    try:
-        label = model or store.manifest().get("config", {}).get("model")
-        rows = store.rows()
-    finally:
-        store.close()
-    return [Record(problem_id=r["problem_id"], sample=r["sample_idx"], response=r["text"], correct=bool(r["correct"]),
-                   thinking_tokens=r["thinking_tokens"], budget=None if r["budget"] == NO_BUDGET else r["budget"],
-                   forced=bool(r["forced"]), model=label, task=r["task"], extracted_answer=r["extracted"],
-                   thinking_end=len(r["thinking"]))
-            for r in rows]
 
 
 def _progress(done: int, total: int) -> None:

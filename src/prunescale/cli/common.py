@@ -25,7 +25,7 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
 
 def add_calibration_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("calibration")
-    g.add_argument("--calibration", default="self", help="self (text the model writes from built-in seed prompts), "
+    g.add_argument("--calibration", default="self", help="self (text the model writes from built-in seed prompts), organism (organism transcripts), "
                    "self:PROMPTS.txt, file:PATH (.txt or .jsonl), or hf:DATASET[:config][:split]")
     g.add_argument("--calibration-samples", type=int, default=32, help="number of calibration texts (default 32)")
     g.add_argument("--max-seq-len", type=int, default=128, help="tokens per calibration text (default 128)")

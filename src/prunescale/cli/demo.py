@@ -1,65 +1,67 @@
-"""``prunescale demo``: prune the embedded SmolLM2 with each method and show what each one removed."""
+"""``prunescale demo``: the built-in demo study (embedded organism + a SmolLM2 section), offline on a CPU."""
 
 from __future__ import annotations
 
 import argparse
-import copy
+import json
 import time
+from pathlib import Path
 
-import torch
-
-from ..models.loading import load_model
-from ..models.surgery import param_count
-from ..prune.calibration import load_calibration
-from ..prune.run import PruneSpec, prune_loaded
-from ..prune.scoring import layer_similarity
 from .common import format_table
-from .prune import layer_rows
 
-DEMO_METHODS = ["shortgpt", "angular", "reverse", "laco", "random"]
-PROMPT = "What is the capital of France?"
+DEMO_STUDY = Path(__file__).resolve().parent.parent / "study" / "demo.yaml"
 
 
 def register(sub) -> None:
-    p = sub.add_parser("demo", help="run the built-in demo on an embedded model (offline, CPU, minutes)")
-    p.add_argument("--model", default="embedded:smollm2-135m", help="model to demo (default embedded:smollm2-135m)")
-    p.add_argument("--remove", type=int, default=2, help="layers each method removes (default 2)")
-    p.add_argument("--seed", type=int, default=0)
+    p = sub.add_parser("demo", help="run the built-in demo study on the embedded models (offline, CPU, minutes)",
+                       description="Prunes the embedded organism with shortgpt, reverse and laco at 1-3 layers and "
+                       "SmolLM2-135M with shortgpt and reverse, measures sequential and parallel scaling, analyses "
+                       "the generations and writes the report. A second run reuses everything.")
+    p.add_argument("--out", default="runs/demo", help="study directory (default runs/demo)")
+    p.add_argument("--study", default=str(DEMO_STUDY), help="study file (default: the built-in demo study)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..study.run import run_study
+    from ..study.spec import load_study
+    from .study import headline
+
     t0 = time.perf_counter()
-    base = load_model(args.model)
-    tok = base.tokenizer
-    calib = load_calibration("self", base.model, tok, samples=16, max_seq_len=96, batch_size=8, seed=args.seed)
-    rows, _ = layer_rows(layer_similarity(base.model, calib.batches), args.remove, "shortgpt")
-    print(f"\n{args.model}: per-layer scores on {calib.describe()['tokens']} self-generated calibration tokens")
-    print(format_table(list(rows[0])[:4], [[r[k] for k in list(r)[:4]] for r in rows]))
-
-    prompt = tok.apply_chat_template([{"role": "user", "content": PROMPT}], add_generation_prompt=True,
-                                     return_tensors="pt", return_dict=True)
-    summary = []
-    for method in DEMO_METHODS:
-        pruned = copy.copy(base)
-        pruned.model = copy.deepcopy(base.model)
-        spec = PruneSpec(model=args.model, method=method, remove=args.remove, seed=args.seed)
-        result, record = prune_loaded(pruned, spec, calibration=calib)
-        text, same = _greedy_check(pruned.model, tok, prompt)
-        summary.append([method, str(result.removed), f"{param_count(pruned.model) / 1e6:.1f}M",
-                        "yes" if same else "NO", text])
-        del pruned
-    print(f"\nRemoving {args.remove} layers with each method (greedy answer to {PROMPT!r}):")
-    print(format_table(["method", "removed", "params", "cache==no-cache", "answer"], summary))
-    print(f"\ndemo finished in {time.perf_counter() - t0:.0f}s")
-    return 0
+    study = load_study(args.study)
+    result = run_study(study, args.out)
+    print("\nAccuracy at each task's largest budget (change against the unpruned model):")
+    print(headline(args.out))
+    section = _smollm2_section(Path(args.out))
+    if section:
+        print("\nSmolLM2-135M on its own generations (mini-math): what pruning removed and what it did to the text")
+        print(section)
+    failed = [c for c, s in result.items() if s != "done"]
+    report = Path(args.out) / "report.html"
+    print(f"\n{len(result) - len(failed)}/{len(result)} cells done in {time.perf_counter() - t0:.0f} s"
+          + (f"; failed: {', '.join(failed)}" if failed else ""))
+    if report.is_file():
+        print(f"report: {report}  (Markdown: {report.with_suffix('.md')})")
+    return 1 if failed else 0
 
 
-@torch.no_grad()
-def _greedy_check(model, tok, prompt, new_tokens: int = 24) -> tuple[str, bool]:
-    """Greedy continuation with and without the KV cache; after correct surgery they agree."""
-    kw = dict(max_new_tokens=new_tokens, do_sample=False, pad_token_id=tok.pad_token_id)
-    a = model.generate(**prompt, use_cache=True, **kw)
-    b = model.generate(**prompt, use_cache=False, **kw)
-    text = tok.decode(a[0, prompt["input_ids"].shape[1]:], skip_special_tokens=True).strip().replace("\n", " ")
-    return (text[:48] + "...") if len(text) > 48 else text, torch.equal(a, b)
+def _smollm2_section(root: Path) -> str:
+    rows = []
+    for vf in sorted((root / "variants").glob("smollm2*.json")):
+        v = json.loads(vf.read_text())
+        groups = []
+        for cell in (root / "cells").glob(f"{v['id']}__*"):
+            a = cell / "analysis.json"
+            if a.is_file():
+                groups += json.loads(a.read_text()).get("groups", [])
+        g = groups[0] if groups else {}
+        rows.append([v["variant"], str(v.get("removed_layers") or "-"), _f(g.get("accuracy")), _f(g.get("self_bleu")),
+                     _f(g.get("loop_rate")), _f(g.get("cross_self_bleu")), _f(g.get("thinking_tokens"), 1)])
+    if not rows:
+        return ""
+    return format_table(["variant", "removed", "accuracy", "self-BLEU", "loop rate", "cross-sample BLEU",
+                         "thinking tok"], rows)
+
+
+def _f(x, digits: int = 3) -> str:
+    return "-" if x is None else f"{x:.{digits}f}"

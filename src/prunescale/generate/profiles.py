@@ -25,11 +25,17 @@ PROFILES = {
     "deepseek-r1": ThinkingProfile("deepseek-r1", "<think>\n", "</think>", "\n\nFinal Answer:"),
     "s1": ThinkingProfile("s1", "<|im_start|>think\n", "<|im_start|>answer", "\nFinal Answer:"),
     "generic": ThinkingProfile("generic", "", None, "\n\nFinal Answer:"),
+    # the embedded organism was trained with exactly one newline between </think> and "Final Answer:"
+    "organism": ThinkingProfile("organism", "<think>\n", "</think>", "\nFinal Answer:"),
 }
 
 
 def detect_profile(model_config, tokenizer, name_hint: str = "") -> ThinkingProfile:
-    """Pick a profile from the model: s1 by name, ``<think>`` in the vocabulary or template, else generic."""
+    """Pick a profile: ``thinking_profile`` in the model config, s1 by name, ``<think>`` in the vocabulary or
+    template, else generic."""
+    declared = getattr(model_config, "thinking_profile", None)
+    if declared in PROFILES:
+        return PROFILES[declared]
     hint = name_hint.lower()
     if "s1" in hint.replace("\\", "/").split("/")[-1].split("-")[0] or "/s1" in hint:
         return PROFILES["s1"]

@@ -248,6 +248,7 @@ def save(model, tokenizer, out_dir: str | os.PathLike) -> Path:
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.bos_token_id = None
+    model.config.thinking_profile = "organism"   # read by generate.profiles.detect_profile
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     jinja = out / "chat_template.jinja"

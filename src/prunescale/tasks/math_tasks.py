@@ -63,3 +63,16 @@ class JSONLTask(MathTask):
         rows = read_jsonl(path, ())
         self.question_field = "problem" if rows and "problem" in rows[0] else "question"
         return super().load(path, limit)
+
+
+@TASKS.register("mini-math")
+class MiniMath(MathTask):
+    """Twelve one- or two-step word problems shipped with the package (hand-written for the offline demo)."""
+
+    long_chain = False
+    question_field = "question"
+
+    def _hub(self) -> list[dict]:
+        from pathlib import Path
+
+        return read_jsonl(Path(__file__).parent / "data" / "mini_math.jsonl", ("question", "answer"))

@@ -1,0 +1,126 @@
+"""``prunescale study run|status`` and ``prunescale report``-free study plumbing."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import yaml
+
+from ..errors import PrunescaleError
+from .common import format_table, int_list
+
+
+def _csv(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _budget_list(text: str) -> list[int | None]:
+    from .eval import _budgets
+
+    return _budgets(text)
+
+
+def register(sub) -> None:
+    p = sub.add_parser("study", help="declare a grid (models x methods x layers x tasks), run it, resume it",
+                       description="Run or inspect a study: every (model variant, task) cell is an eval run; "
+                       "pruned models are cached by their spec; a killed study resumes where it stopped.")
+    ssub = p.add_subparsers(dest="study_command", metavar="ACTION")
+    r = ssub.add_parser("run", help="run every cell not done yet, then analyse and write the report")
+    _grid_args(r)
+    r.add_argument("--executor", choices=["local", "ray"], help="where cells run (default: the study's, else local)")
+    r.add_argument("--address", help="Ray cluster address for --executor ray (default: start a local Ray)")
+    r.add_argument("--no-report", action="store_true", help="skip writing the report")
+    r.set_defaults(func=run)
+    s = ssub.add_parser("status", help="show done / running / failed / to-do cells")
+    _grid_args(s)
+    s.set_defaults(func=status)
+    p.set_defaults(func=lambda args: p.print_help() or 2)
+
+
+def _grid_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("study", nargs="?", help="study YAML file (or a study directory for status)")
+    p.add_argument("--out", help="study directory (default: the file's `out`, else runs/<name>)")
+    g = p.add_argument_group("grid as flags (override the file)")
+    g.add_argument("--name")
+    g.add_argument("--models", type=_csv, help="comma-separated model specs")
+    g.add_argument("--methods", type=_csv, help="comma-separated pruning methods")
+    g.add_argument("--remove", type=int_list, help="layers removed, e.g. 1,2,3")
+    g.add_argument("--recovery", type=_csv, help="lora and/or full")
+    g.add_argument("--tasks", type=_csv, help="comma-separated tasks (replace the file's task list)")
+    g.add_argument("--calibration", help="calibration for score-based pruning (e.g. self, organism)")
+    g.add_argument("--budgets", type=_budget_list, help="thinking budgets for every task")
+    g.add_argument("--samples", type=int)
+    g.add_argument("--seeds", type=int_list)
+    g.add_argument("--temperature", type=float)
+    g.add_argument("--limit", type=int)
+    g.add_argument("--batch-size", type=int)
+
+
+def build_study(args: argparse.Namespace):
+    """The study from the file (if any) with the flags applied on top."""
+    from ..study.spec import load_study, parse_study
+
+    raw: dict = {}
+    if args.study:
+        path = Path(args.study)
+        if path.is_dir():
+            path = path / "study.yaml"
+        load_study(path)   # validates, one-line errors
+        raw = yaml.safe_load(path.read_text())
+    for key in ("name", "models", "methods", "remove", "recovery"):
+        if getattr(args, key, None) is not None:
+            raw[key] = getattr(args, key)
+    if args.calibration:
+        raw.setdefault("prune", {})["calibration"] = args.calibration
+    if args.tasks:
+        raw["tasks"] = [{"task": t} for t in args.tasks]
+    ev = raw.setdefault("eval", {}) if isinstance(raw.get("eval", {}), dict) else raw["eval"]
+    for key in ("budgets", "samples", "seeds", "temperature", "limit", "batch_size"):
+        value = getattr(args, key, None)
+        if value is not None:
+            ev[key] = value
+            for t in raw.get("tasks") or []:
+                if isinstance(t, dict):
+                    t.pop(key, None)   # a flag overrides every task's own value
+    if not raw:
+        raise PrunescaleError("give a study file or at least --models and --tasks")
+    study = parse_study(raw, where=args.study or "flags")
+    out = args.out or study.out or (str(Path(args.study)) if args.study and Path(args.study).is_dir()
+                                    else f"runs/{study.name}")
+    return study, out
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..study.run import run_study
+
+    study, out = build_study(args)
+    result = run_study(study, out, executor=args.executor, address=args.address, report=not args.no_report)
+    failed = [c for c, s in result.items() if s == "failed"]
+    print(headline(out))
+    print(f"\n{sum(s == 'done' for s in result.values())}/{len(result)} cells done"
+          + (f", {len(failed)} failed (prunescale study status {out})" if failed else ""))
+    return 1 if failed else 0
+
+
+def status(args: argparse.Namespace) -> int:
+    from ..study.run import status_rows
+
+    study, out = build_study(args)
+    rows = status_rows(study, out)
+    print(format_table(["cell", "status", "seconds", "error"],
+                       [[r["cell"], r["status"], "" if r["seconds"] is None else r["seconds"], r["error"][:80]]
+                        for r in rows]))
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    print("\n" + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
+    return 0
+
+
+def headline(root: str | Path) -> str:
+    """Accuracy at each task's largest budget per variant, with the change against the unpruned model."""
+    from ..study.headline import headline_rows
+
+    header, rows = headline_rows(root)
+    return format_table(header, rows) if rows else "(no finished cells)"

@@ -1,0 +1,70 @@
+"""The headline table of a study: accuracy at each task's largest budget per variant, and its change against the
+unpruned model of the same base."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .layout import Layout
+
+
+def collect_cells(root: str | Path) -> list[dict]:
+    """Every finished cell: its cell.json plus summary.json (as ``summary``)."""
+    layout = Layout(root)
+    out = []
+    for d in sorted((layout.root / "cells").glob("*")):
+        cj, sj = d / "cell.json", d / "summary.json"
+        if cj.is_file() and sj.is_file():
+            out.append({**json.loads(cj.read_text()), "summary": json.loads(sj.read_text())})
+    return out
+
+
+def largest_budget(task_summary: dict) -> tuple[str, dict] | None:
+    budgets = task_summary.get("budgets") or {}
+    if not budgets:
+        return None
+    key = max(budgets, key=lambda b: float("inf") if int(b) < 0 else int(b))
+    return key, budgets[key]
+
+
+def headline_rows(root: str | Path) -> tuple[list[str], list[list]]:
+    layout = Layout(root)
+    variants = {}
+    for f in sorted((layout.root / "variants").glob("*.json")):
+        v = json.loads(f.read_text())
+        variants[v["id"]] = v
+    cells = collect_cells(root)
+    tasks = list(dict.fromkeys(c.get("task_label") or c["task"] for c in cells))
+    acc: dict[tuple[str, str], float] = {}
+    for c in cells:
+        t = c["summary"]["tasks"].get(c["task"])
+        lb = largest_budget(t) if t else None
+        if lb:
+            acc[(c["variant_id"], c.get("task_label") or c["task"])] = lb[1]["accuracy"]
+    header = ["model", "variant", "params"] + tasks
+    rows = []
+    order = sorted({c["variant_id"] for c in cells},
+                   key=lambda vid: (variants.get(vid, {}).get("model_label", ""),
+                                    variants.get(vid, {}).get("method") or "",
+                                    variants.get(vid, {}).get("n_removed", 0),
+                                    variants.get(vid, {}).get("recovery") or ""))
+    for vid in order:
+        v = variants.get(vid, {"model_label": vid, "variant": vid, "params": None})
+        base = f"{vid.split('__')[0]}__base"
+        row = [v.get("model_label"), v.get("variant"), _millions(v.get("params"))]
+        for t in tasks:
+            a = acc.get((vid, t))
+            b = acc.get((base, t))
+            if a is None:
+                row.append("-")
+            elif b is None or vid == base:
+                row.append(f"{a:.3f}")
+            else:
+                row.append(f"{a:.3f} ({a - b:+.3f})")
+        rows.append(row)
+    return header, rows
+
+
+def _millions(n) -> str:
+    return "-" if n is None else f"{n / 1e6:.2f}M"

@@ -1,0 +1,256 @@
+"""A study file: models x pruning methods x layers removed x recovery x tasks (each with its eval options).
+
+::
+
+    name: my-study
+    models: [Qwen/Qwen3-8B]              # or {spec: ..., label: ...}
+    methods: [shortgpt, reverse, laco]
+    remove: [1, 2]
+    prune: {calibration: self, calibration_samples: 32, seed: 0}   # PruneSpec fields; `options` per method
+    recovery: []                         # lora and/or full: "pruned + fine-tuned" variants
+    finetune: {data: organism}           # options for recovery fine-tuning
+    eval: {batch_size: 8}                # defaults for every task entry (EvalConfig fields)
+    tasks:
+      - task: aime24
+        budgets: [512, 1024, 2048, 4096, 8192]
+        samples: 16
+        seeds: [7, 11, 42]
+      - {task: mmlu, kind: knowledge, budgets: [256], limit: 500}
+    analysis: true
+    executor: {name: local}              # or {name: ray, address: auto, num_cpus: 1, num_gpus: 1}
+                                         # (per-cell defaults; a task entry's `resources` overrides them)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import PrunescaleError
+from .layout import cell_id, slug, variant_id, variant_name
+
+_TOP_KEYS = {"name", "models", "methods", "remove", "prune", "recovery", "finetune", "eval", "tasks", "analysis",
+             "executor", "out", "smollm2"}
+_EVAL_KEYS = {"budgets", "samples", "seeds", "temperature", "top_p", "waits", "answer_tokens", "max_tokens",
+              "limit", "data", "batch_size", "profile", "backend", "base_urls", "dtype", "device",
+              "trust_remote_code"}
+_PRUNE_KEYS = {"calibration", "calibration_samples", "max_seq_len", "batch_size", "seed", "dtype", "device",
+               "trust_remote_code", "options"}
+RECOVERY_MODES = ("lora", "full")
+
+
+@dataclass(frozen=True)
+class Variant:
+    id: str
+    model: str
+    model_label: str
+    variant: str
+    method: str | None
+    n_removed: int
+    recovery: str | None = None
+
+    @property
+    def parent_id(self) -> str | None:
+        """The pruned variant a recovered one is fine-tuned from."""
+        return variant_id(self.model, variant_name(self.method, self.n_removed)) if self.recovery else None
+
+
+@dataclass(frozen=True, eq=False)
+class Cell:
+    id: str
+    variant: Variant
+    task: str
+    kind: str
+    eval: dict
+    label: str = ""
+    resources: dict = field(default_factory=dict)   # Ray: num_cpus, num_gpus, memory for this cell
+
+
+@dataclass
+class Study:
+    name: str
+    models: list[dict]
+    methods: list[str]
+    remove: list[int]
+    prune: dict = field(default_factory=dict)
+    recovery: list[str] = field(default_factory=list)
+    finetune: dict = field(default_factory=dict)
+    eval: dict = field(default_factory=dict)
+    tasks: list[dict] = field(default_factory=list)
+    analysis: bool = True
+    executor: dict = field(default_factory=lambda: {"name": "local"})
+    out: str | None = None
+    source: str | None = None
+
+    def variants(self) -> list[Variant]:
+        out = []
+        for m in self.models:
+            out.append(Variant(variant_id(m["spec"], "base"), m["spec"], m["label"], "base", None, 0))
+            for method in m.get("methods", self.methods):
+                for n in m.get("remove", self.remove):
+                    out.append(Variant(variant_id(m["spec"], variant_name(method, n)), m["spec"], m["label"],
+                                       variant_name(method, n), method, n))
+                    for r in m.get("recovery", self.recovery):
+                        name = variant_name(method, n, r)
+                        out.append(Variant(variant_id(m["spec"], name), m["spec"], m["label"], name, method, n, r))
+        return out
+
+    def model_entry(self, spec: str) -> dict:
+        return next(m for m in self.models if m["spec"] == spec)
+
+    def cells(self) -> list[Cell]:
+        out = []
+        for v in self.variants():
+            wanted = self.model_entry(v.model).get("tasks")
+            for t in self.tasks:
+                if wanted is not None and t["label"] not in wanted:
+                    continue
+                opts = {**self.eval, **{k: t[k] for k in t if k in _EVAL_KEYS}}
+                out.append(Cell(cell_id(v.id, t["label"]), v, t["task"], t["kind"], opts, t["label"],
+                                dict(t.get("resources") or {})))
+        return out
+
+    def to_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("source",)
+                and getattr(self, f.name) is not None}
+
+
+def load_study(path: str | Path) -> Study:
+    path = Path(path)
+    if not path.is_file():
+        raise PrunescaleError(f"study file {str(path)!r} not found")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise PrunescaleError(f"study file {str(path)!r} is not valid YAML: {str(e).splitlines()[0]}") from None
+    study = parse_study(raw, where=str(path))
+    study.source = str(path)
+    return study
+
+
+def parse_study(raw: Any, where: str = "study") -> Study:
+    """Validate a study mapping; every bad value is named in a one-line error."""
+    if not isinstance(raw, dict):
+        raise PrunescaleError(f"{where}: a study must be a mapping of options")
+    unknown = set(raw) - _TOP_KEYS
+    if unknown:
+        raise PrunescaleError(f"{where}: unknown study key(s) {', '.join(sorted(unknown))} "
+                              f"(known: {', '.join(sorted(_TOP_KEYS - {'smollm2'}))})")
+    models = [_model(m, where) for m in _as_list(raw.get("models"), "models", where)]
+    if not models:
+        raise PrunescaleError(f"{where}: 'models' lists no model")
+    methods = [str(m) for m in _as_list(raw.get("methods", []), "methods", where)]
+    from ..prune import METHODS
+
+    for m in methods:
+        METHODS.get(m)
+    remove = _as_list(raw.get("remove", [1] if methods else []), "remove", where)
+    for n in remove:
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise PrunescaleError(f"{where}: remove value {n!r} is not a positive integer")
+    prune = _mapping(raw.get("prune"), "prune", where)
+    bad = set(prune) - _PRUNE_KEYS
+    if bad:
+        raise PrunescaleError(f"{where}: unknown prune option(s) {', '.join(sorted(bad))}")
+    recovery = [str(r) for r in _as_list(raw.get("recovery", []), "recovery", where)]
+    for r in recovery:
+        if r not in RECOVERY_MODES:
+            raise PrunescaleError(f"{where}: recovery {r!r} is not one of {', '.join(RECOVERY_MODES)}")
+    ev = _mapping(raw.get("eval"), "eval", where)
+    bad = set(ev) - _EVAL_KEYS
+    if bad:
+        raise PrunescaleError(f"{where}: unknown eval option(s) {', '.join(sorted(bad))}")
+    tasks = [_task(t, where) for t in _as_list(raw.get("tasks"), "tasks", where)]
+    if not tasks:
+        raise PrunescaleError(f"{where}: 'tasks' lists no task")
+    slugs = [slug(t["label"]) for t in tasks]
+    if len(set(slugs)) != len(slugs):
+        raise PrunescaleError(f"{where}: a task is listed twice (give each entry of the same task its own label)")
+    labels = {t["label"] for t in tasks}
+    for m in models:
+        for method in m.get("methods", []):
+            METHODS.get(method)
+        for n in m.get("remove", []):
+            if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+                raise PrunescaleError(f"{where}: remove value {n!r} of model {m['spec']!r} is not a positive integer")
+        for r in m.get("recovery", []):
+            if r not in RECOVERY_MODES:
+                raise PrunescaleError(f"{where}: recovery {r!r} is not one of {', '.join(RECOVERY_MODES)}")
+        for label in m.get("tasks", []):
+            if label not in labels:
+                raise PrunescaleError(f"{where}: model {m['spec']!r} asks for task {label!r}, which is not in 'tasks'")
+        if not isinstance(m.get("prune", {}), dict) or set(m.get("prune", {})) - _PRUNE_KEYS:
+            raise PrunescaleError(f"{where}: bad prune options for model {m['spec']!r}")
+    executor = raw.get("executor", {"name": "local"})
+    if isinstance(executor, str):
+        executor = {"name": executor}
+    executor = _mapping(executor, "executor", where)
+    if executor.get("name", "local") not in ("local", "ray"):
+        raise PrunescaleError(f"{where}: executor {executor.get('name')!r} is not local or ray")
+    return Study(name=str(raw.get("name") or "study"), models=models, methods=methods, remove=remove, prune=prune,
+                 recovery=recovery, finetune=_mapping(raw.get("finetune"), "finetune", where), eval=ev, tasks=tasks,
+                 analysis=bool(raw.get("analysis", True)), executor={"name": "local", **executor},
+                 out=raw.get("out"))
+
+
+def _as_list(value, key: str, where: str) -> list:
+    if value is None:
+        return []
+    if isinstance(value, (str, int, dict)):
+        return [value]
+    if not isinstance(value, list):
+        raise PrunescaleError(f"{where}: {key!r} must be a list, got {value!r}")
+    return value
+
+
+def _mapping(value, key: str, where: str) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise PrunescaleError(f"{where}: {key!r} must be a mapping, got {value!r}")
+    return dict(value)
+
+
+_MODEL_KEYS = {"spec", "label", "methods", "remove", "recovery", "prune", "tasks"}
+
+
+def _model(m, where: str) -> dict:
+    """A model entry; a mapping may narrow the grid for this model (its own methods, remove, tasks, prune)."""
+    if isinstance(m, str):
+        m = {"spec": m}
+    if not isinstance(m, dict) or not isinstance(m.get("spec"), str):
+        raise PrunescaleError(f"{where}: model entry {m!r} must be a model id or {{spec: ..., label: ...}}")
+    bad = set(m) - _MODEL_KEYS
+    if bad:
+        raise PrunescaleError(f"{where}: unknown option(s) {', '.join(sorted(bad))} for model {m['spec']!r}")
+    out = dict(m)
+    out["label"] = str(m.get("label") or m["spec"].split("/")[-1].removeprefix("embedded:"))
+    for key in ("methods", "remove", "recovery", "tasks"):
+        if key in out:
+            out[key] = _as_list(out[key], key, where)
+    return out
+
+
+def _task(t, where: str) -> dict:
+    from ..tasks import get_task
+
+    if isinstance(t, str):
+        t = {"task": t}
+    if not isinstance(t, dict) or not isinstance(t.get("task"), str):
+        raise PrunescaleError(f"{where}: task entry {t!r} needs a 'task' name")
+    bad = set(t) - _EVAL_KEYS - {"task", "kind", "label", "resources"}
+    if bad:
+        raise PrunescaleError(f"{where}: unknown option(s) {', '.join(sorted(bad))} in task {t['task']!r}")
+    task = get_task(t["task"])   # unknown task: fail before any work
+    kind = t.get("kind") or ("long_chain" if getattr(task, "long_chain", False) else "knowledge")
+    if kind not in ("long_chain", "knowledge"):
+        raise PrunescaleError(f"{where}: task {t['task']!r} kind {kind!r} is not long_chain or knowledge")
+    budgets = t.get("budgets")
+    if budgets is not None:
+        for b in _as_list(budgets, "budgets", where):
+            if b is not None and (not isinstance(b, int) or isinstance(b, bool) or b < 1):
+                raise PrunescaleError(f"{where}: budget {b!r} of task {t['task']!r} is not a positive integer")
+    return {**t, "kind": kind, "label": t.get("label") or t["task"]}

@@ -1,0 +1,128 @@
+"""Model variants of a study: the unpruned baseline, each (method, n) pruned once and cached by its spec, and
+recovered (fine-tuned) models built from a cached pruned one."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+from ..errors import PrunescaleError
+from .layout import Layout
+from .spec import Study, Variant
+
+
+def prune_spec(study: Study, v: Variant):
+    from ..prune.run import PruneSpec
+
+    opts = {**study.prune, **study.model_entry(v.model).get("prune", {})}
+    per_method = opts.pop("options", None) or {}     # {laco: {threshold: 0.5}, ...}
+    method_opts = per_method.get(v.method, {}) if isinstance(per_method, dict) else {}
+    return PruneSpec(model=v.model, method=v.method, remove=v.n_removed, options=dict(method_opts), **opts)
+
+
+def prepare_variant(study: Study, v: Variant, layout: Layout, log=print) -> dict:
+    """Make sure the variant's model exists (prune / fine-tune it once) and write variants/<id>.json."""
+    from ..models.loading import resolve_path
+
+    if v.method is None:
+        path, record = resolve_path(v.model), None
+    elif v.recovery is None:
+        path = layout.model_dir(v.id)
+        record = _cached_prune(study, v, path, log)
+    else:
+        parent = next(p for p in study.variants() if p.id == v.parent_id)
+        parent_info = prepare_variant(study, parent, layout, log)
+        path = layout.model_dir(v.id)
+        record = _cached_finetune(study, v, parent_info["path"], path, log)
+    info = {
+        "id": v.id, "model": v.model, "model_label": v.model_label, "variant": v.variant, "method": v.method,
+        "n_removed": v.n_removed, "recovery": v.recovery, "path": str(path),
+        "layers": None, "params": None, "size_bytes": None,
+        "removed_layers": [], "merges": [], "score_name": None, "scores": None, "prune_seconds": None,
+    }
+    pruning = (record or {}).get("parent_record", record) if v.recovery else record
+    if pruning:
+        info.update(layers=pruning.get("layers_after"), removed_layers=pruning.get("removed_layers", []),
+                    merges=pruning.get("merges", []), score_name=pruning.get("score_name"),
+                    scores=pruning.get("scores"), prune_seconds=pruning.get("wall_time_s"))
+    if record and v.recovery:
+        info["finetune"] = {k: record.get(k) for k in ("mode", "recipe", "data", "final_loss") if k in record}
+    params, size = weights_stats(path)
+    info.update(params=params, size_bytes=size)
+    if info["layers"] is None and Path(str(path), "config.json").is_file():
+        info["layers"] = json.loads(Path(str(path), "config.json").read_text()).get("num_hidden_layers")
+    write_json(layout.variant_json(v.id), info)
+    return info
+
+
+def _cached_prune(study: Study, v: Variant, path: Path, log) -> dict:
+    from ..prune.run import prune
+
+    spec = prune_spec(study, v)
+    want = _norm(asdict(spec))
+    record_path = path / "prunescale.json"
+    if record_path.is_file():
+        record = json.loads(record_path.read_text())
+        if _norm(record.get("spec")) != want:
+            raise PrunescaleError(f"{path} was pruned with other options than the study asks for; "
+                                  "delete it (or use a new study directory) to prune again")
+        return record
+    log(f"pruning {v.model} with {v.method}, removing {v.n_removed} layer(s) -> {path}")
+    return prune(spec, path, overwrite=True)
+
+
+def _cached_finetune(study: Study, v: Variant, parent_path: str, path: Path, log) -> dict:
+    record_path = path / "prunescale.json"
+    if record_path.is_file():
+        return json.loads(record_path.read_text())
+    from ..cli.main import main
+
+    log(f"fine-tuning {parent_path} ({v.recovery}) -> {path}")
+    argv = ["finetune", "--model", str(parent_path), "--mode", v.recovery, "--out", str(path)]
+    for key, value in study.finetune.items():
+        flag = "--" + key.replace("_", "-")
+        if isinstance(value, bool):
+            argv += [flag] if value else []
+        else:
+            argv += [flag, str(value)]
+    if main(argv) != 0 or not record_path.is_file():
+        raise PrunescaleError(f"fine-tuning {v.id} failed (see the messages above)")
+    return json.loads(record_path.read_text())
+
+
+def weights_stats(path) -> tuple[int | None, int | None]:
+    """Parameter count and bytes from the safetensors headers of a local model directory (no loading)."""
+    from safetensors import safe_open
+
+    files = sorted(Path(str(path)).glob("*.safetensors")) if Path(str(path)).is_dir() else []
+    if not files:
+        return None, None
+    params = size = 0
+    for f in files:
+        with safe_open(str(f), framework="pt") as st:
+            for name in st.keys():
+                sl = st.get_slice(name)
+                n = 1
+                for d in sl.get_shape():
+                    n *= d
+                params += n
+                size += n * _itemsize(sl.get_dtype())
+    return params, size
+
+
+def _itemsize(dtype: str) -> int:
+    return {"F64": 8, "I64": 8, "F32": 4, "I32": 4, "F16": 2, "BF16": 2, "I16": 2, "I8": 1, "U8": 1,
+            "F8_E4M3": 1, "F8_E5M2": 1, "BOOL": 1}.get(dtype, 4)
+
+
+def _norm(obj) -> str:
+    return json.dumps(obj, sort_keys=True, default=str)
+
+
+def write_json(path: Path, obj) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(obj, indent=2, default=str) + "\n")
+    os.replace(tmp, path)
