@@ -18,3 +18,6 @@ def test_demo_study_covers_the_promised_grid():
     assert all(len(c.eval["budgets"]) >= 4 and c.eval["samples"] == 8 for c in chain)
     assert {c.variant.variant for c in smol} == {"base", "shortgpt-2", "reverse-2"}
     assert all(c.task == "mini-math" for c in smol)
+    # the organism's answer phase ("\nFinal Answer: xy<|im_end|>") is 18 character tokens: a smaller cap
+    # would cut every answer off and read as accuracy 0
+    assert all(c.eval.get("answer_tokens", 512) >= 24 for c in organism)
