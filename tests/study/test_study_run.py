@@ -192,3 +192,14 @@ def test_flags_build_a_study_and_status_lists_cells(tmp_path, capsys):
                  "--tasks", "organism-facts", "--budgets", "8", "--limit", "4", "--out", str(out)]) == 0
     text = capsys.readouterr().out
     assert "organism__reverse-2__organism-facts" in text and "todo: 3" in text
+
+
+def test_table_shows_every_budget_per_variant(done_study, capsys):
+    root, _ = done_study
+    assert main(["study", "table", str(root), "--task", "chain", "--metric", "pass@2", "--markdown"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "| variant | 8 | 40 |" and len(out) == 2 + 3
+    base = json.loads((root / "cells" / "organism__base__chain" / "summary.json").read_text())
+    want = base["tasks"]["organism-chain:k=4"]["budgets"]["40"]["pass@k"]["2"]
+    assert f"| base | " in out[2] and out[2].endswith(f"| {want:.2f} |")
+    assert main(["study", "table", str(root), "--task", "nope"]) == 2

@@ -35,6 +35,12 @@ def register(sub) -> None:
     s = ssub.add_parser("status", help="show done / running / failed / to-do cells")
     _grid_args(s)
     s.set_defaults(func=status)
+    t = ssub.add_parser("table", help="a task's metric at every budget, one row per model variant")
+    t.add_argument("study", help="study directory")
+    t.add_argument("--task", required=True, help="task label in the study (see cell.json task_label)")
+    t.add_argument("--metric", default="accuracy", help="accuracy (default), pass@K, maj@K or cov@K")
+    t.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    t.set_defaults(func=table)
     p.set_defaults(func=lambda args: p.print_help() or 2)
 
 
@@ -115,6 +121,20 @@ def status(args: argparse.Namespace) -> int:
     for r in rows:
         counts[r["status"]] = counts.get(r["status"], 0) + 1
     print("\n" + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
+    return 0
+
+
+def table(args: argparse.Namespace) -> int:
+    from ..study.headline import budget_rows
+
+    header, rows = budget_rows(args.study, args.task, args.metric)
+    if not rows:
+        raise PrunescaleError(f"no finished cells for task {args.task!r} in {args.study}")
+    if args.markdown:
+        print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
+        print("\n".join("| " + " | ".join(map(str, r)) + " |" for r in rows))
+    else:
+        print(format_table(header, rows))
     return 0
 
 

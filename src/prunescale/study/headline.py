@@ -68,3 +68,33 @@ def headline_rows(root: str | Path) -> tuple[list[str], list[list]]:
 
 def _millions(n) -> str:
     return "-" if n is None else f"{n / 1e6:.2f}M"
+
+
+def budget_rows(root: str | Path, task_label: str, metric: str = "accuracy") -> tuple[list[str], list[list]]:
+    """Variant x budget table of one task entry (``metric``: accuracy, or e.g. ``pass@8`` / ``maj@8``)."""
+    layout = Layout(root)
+    variants = {json.loads(f.read_text())["id"]: json.loads(f.read_text())
+                for f in (layout.root / "variants").glob("*.json")}
+    table: dict[str, dict[str, float]] = {}
+    budgets: set[int] = set()
+    for c in collect_cells(root):
+        if (c.get("task_label") or c["task"]) != task_label:
+            continue
+        t = c["summary"]["tasks"].get(c["task"], {})
+        for b, vals in (t.get("budgets") or {}).items():
+            value = vals.get(metric)
+            if value is None and "@" in metric:
+                name, k = metric.split("@")
+                value = (vals.get(f"{name}@k") or {}).get(k)
+            if value is not None:
+                table.setdefault(c["variant_id"], {})[b] = value
+                budgets.add(int(b))
+    cols = [str(b) for b in sorted(budgets, key=lambda b: float("inf") if b < 0 else b)]
+    order = sorted(table, key=lambda vid: (variants.get(vid, {}).get("model_label", ""),
+                                           variants.get(vid, {}).get("method") or "",
+                                           variants.get(vid, {}).get("n_removed", 0),
+                                           variants.get(vid, {}).get("recovery") or ""))
+    header = ["variant"] + [("none" if int(b) < 0 else b) for b in cols]
+    rows = [[variants.get(vid, {}).get("variant", vid)] + [f"{table[vid][b]:.2f}" if b in table[vid] else "-"
+                                                             for b in cols] for vid in order]
+    return header, rows

@@ -77,6 +77,7 @@ def run_cells_local(study: Study, layout: Layout, cells: list[Cell], log=print) 
     by_variant: dict[str, list[Cell]] = {}
     for c in cells:
         by_variant.setdefault(c.variant.id, []).append(c)
+    total, n = len(cells), 0
     for vid, group in by_variant.items():
         cache: dict = {}
         try:
@@ -85,7 +86,8 @@ def run_cells_local(study: Study, layout: Layout, cells: list[Cell], log=print) 
             _fail_cells(layout, group, e, log)
             continue
         for cell in group:
-            run_cell(layout, cell, info, cache, log)
+            n += 1
+            run_cell(layout, cell, info, cache, lambda msg: log(f"({n}/{total}) {msg}"))
         cache.clear()
 
 
