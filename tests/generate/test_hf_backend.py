@@ -82,3 +82,25 @@ def test_top_p_and_top_k_restrict_sampling():
     assert picks == {0, 1}
     picks = {HFBackend._sample_token(logits, g, Sampling(temperature=1.0, top_p=0.5)) for _ in range(100)}
     assert picks == {0}
+
+
+def test_delimiter_spelled_out_as_plain_text_ends_thinking():
+    """A damaged model may write "</think>" character by character instead of its special token: the thinking
+    still ends there (as a server's stop string would see it), and the delimiter is not counted as thinking."""
+    from prunescale.generate.hf import _Row
+    from prunescale.models.loading import load_model
+
+    org = load_model("embedded:organism")
+    be = BACKENDS.get("hf")(org.model, org.tokenizer, PROFILES["organism"])
+    chars = lambda s: [org.tokenizer.convert_tokens_to_ids(c) for c in s]  # noqa: E731
+    row = _Row(request=Request("start=ab steps=1", 0), budget=64, waits_left=0, gen=torch.Generator())
+    row.ids = chars("1 la\n</think")
+    row.thinking_tokens = len(row.ids)
+    assert be._spelled_end(row, chars(">")[0]) == len("</think>")
+    assert be._advance(row, chars(">")[0], Forcing(budget=64)) == chars(">")[0]
+    row.ids.append(chars(">")[0])
+    assert row.phase == "answer" and row.thinking_tokens == len("1 la\n")
+    assert org.tokenizer.decode(row.ids[:row.think_end_at]) == "1 la\n"
+    plain = _Row(request=Request("x", 0), budget=64, waits_left=0, gen=torch.Generator())
+    plain.ids = chars("1 la >")
+    assert be._spelled_end(plain, chars(">")[0]) == 0

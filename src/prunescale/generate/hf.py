@@ -32,6 +32,7 @@ class _Row:
     queue: deque = field(default_factory=deque)
     ids: list = field(default_factory=list)        # everything fed after the prompt
     think_end_at: int | None = None                # index in ids where the end-of-thinking text begins
+    think_end_len: int = 0                         # tokens the end-of-thinking text took (spelled out: several)
     thinking_tokens: int = 0
     answer_tokens: int = 0
     forced: bool = False
@@ -133,6 +134,14 @@ class HFBackend(Backend):
                 r.queue.extend(self.end_ids[1:])
                 self._to_answer(r, 0)
                 return tok
+            spelled = self._spelled_end(r, tok)
+            if spelled:
+                # A damaged model may write the delimiter as plain text ("<", "/", "t", ...) rather than its
+                # special token; a server's stop string sees the same text, so both backends agree.
+                r.thinking_tokens -= spelled - 1
+                r.phase = ANSWER
+                r.think_end_at, r.think_end_len = len(r.ids) - (spelled - 1), spelled
+                return tok
             if tok in self.eos:
                 r.phase = DONE
                 self._finish(r, finished=True)
@@ -162,6 +171,21 @@ class HFBackend(Backend):
         # The end-of-thinking text starts here (forced: after the token being fed now).
         r.phase = ANSWER
         r.think_end_at = len(r.ids) + offset
+        r.think_end_len = len(self.end_ids)
+
+    def _spelled_end(self, r: _Row, tok: int) -> int:
+        """How many tokens (ending with ``tok``) spell the end-of-thinking text; 0 if they do not."""
+        end = self.profile.think_end
+        if not end or len(self.end_ids) == 0 or end[-1] not in self.tok.decode([tok], skip_special_tokens=False):
+            return 0
+        window = r.ids[-(len(end) + 2):] + [tok]
+        for start in range(len(window) - 1, -1, -1):
+            text = self.tok.decode(window[start:], skip_special_tokens=False)
+            if text.endswith(end):
+                return len(window) - start
+            if len(text) > len(end) + 8:
+                break
+        return 0
 
     def _finish(self, r: _Row, finished: bool) -> None:
         r.finished = True
@@ -188,6 +212,6 @@ class HFBackend(Backend):
         cut = r.think_end_at if r.think_end_at is not None else len(ids)
         dec = lambda x: self.tok.decode(x, skip_special_tokens=False)  # noqa: E731
         return Sample(key=r.request.key, text=dec(ids), thinking=dec(ids[:cut]),
-                      answer=dec(ids[cut + len(self.end_ids):]) if r.think_end_at is not None else "",
+                      answer=dec(ids[cut + r.think_end_len:]) if r.think_end_at is not None else "",
                       thinking_tokens=r.thinking_tokens, answer_tokens=r.answer_tokens, forced=r.forced,
                       waits=r.waits, finished=r.complete, wall_s=r.end_time - start)
