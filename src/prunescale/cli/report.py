@@ -1,0 +1,37 @@
+"""``prunescale report``: the study report (HTML, Markdown and the data behind them) of a study directory."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..errors import PrunescaleError
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "report", help="write the report of a study directory (report.html, report.md, report_data.json)",
+        description="Read a study directory (filled by prunescale study run) and write report.html (one "
+        "self-contained page: figures, tables, a sample browser; opens offline), report.md with its figures in "
+        "report_files/, and report_data.json (every number behind them). Missing or failed cells are listed, "
+        "not fatal.",
+    )
+    p.add_argument("--study", required=True, metavar="DIR", help="the study directory")
+    p.add_argument("--no-markdown", action="store_true", help="skip report.md and report_files/")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..report import write_report
+
+    root = Path(args.study)
+    if not root.is_dir():
+        raise PrunescaleError(f"{str(root)!r} is not a directory")
+    if not (root / "study.yaml").is_file() and not (root / "cells").is_dir():
+        raise PrunescaleError(f"{str(root)!r} is not a study directory (no study.yaml and no cells/)")
+    html = write_report(root, markdown=not args.no_markdown)
+    print(f"wrote {html}")
+    if not args.no_markdown:
+        print(f"wrote {html.with_name('report.md')} (figures in {html.with_name('report_files')})")
+    print(f"wrote {html.with_name('report_data.json')}")
+    return 0

@@ -1,0 +1,465 @@
+"""Read a study directory (see ``study/layout.py``) into one plain, JSON-ready dict: the report's only input.
+
+Nothing here raises on missing or broken files: a cell without summary.json has no numbers, one without
+analysis.json no analysis, a missing study.sqlite means statuses are inferred from the files present, and an
+unreadable file is noted in ``warnings``.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import sqlite3
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from ..study.layout import Layout
+
+NO_BUDGET = -1
+# Analysis metrics shown against layers removed ("why").
+WHY_METRICS = ("self_bleu", "loop_rate", "verification", "backtracking", "subgoal")
+# Sample browser caps: problems per task, and characters kept of a response (head + tail, the middle elided).
+MAX_SAMPLE_PROBLEMS = 40
+HEAD_CHARS, TAIL_CHARS = 2000, 6000
+
+
+def budget_value(key) -> float:
+    """Sort key of a budget ("none"/-1 means no cap and sorts last)."""
+    try:
+        b = int(key)
+    except (TypeError, ValueError):
+        return float("inf")
+    return float("inf") if b < 0 else float(b)
+
+
+def budget_label(key) -> str:
+    return "none" if budget_value(key) == float("inf") else str(int(key))
+
+
+def collect(study_dir: str | Path) -> dict:
+    """Everything the report shows, as plain data (also written as report_data.json)."""
+    lay = Layout(study_dir)
+    warnings: list[str] = []
+    study_text = _read_text(lay.study_yaml, warnings)
+    study_yaml = _yaml(study_text, warnings) if study_text else {}
+    variants = _variants(lay, warnings)
+    statuses = _statuses(lay, warnings)
+    cells = [_cell(d, statuses.get(d.name), warnings) for d in sorted((lay.root / "cells").glob("*")) if d.is_dir()]
+    seen = {c["id"] for c in cells}
+    # Cells that failed before their directory existed (e.g. their model could not be built), and planned ones.
+    for cid, row in statuses.items():
+        if cid not in seen:
+            cells.append(_bare_cell(cid, row, variants))
+            seen.add(cid)
+    for cid, vid, task, label, kind in _planned(study_yaml):
+        if cid not in seen:
+            cells.append(_bare_cell(cid, None, variants, vid=vid, task=task, label=label, kind=kind))
+            seen.add(cid)
+    for c in cells:   # a cell with results but no variant json still gets a variant from its id
+        vid = c.get("variant_id")
+        if vid and vid not in variants and c.get("has_summary"):
+            variants[vid] = _guess_variant(vid)
+    method_order = [m for m in (study_yaml.get("methods") or []) if isinstance(m, str)]
+    order = sorted(variants, key=lambda vid: variant_sort_key(variants[vid], method_order))
+    variants = {vid: variants[vid] for vid in order}
+    for v in variants.values():
+        v["base_id"] = f"{v['id'].split('__')[0]}__base"
+        v["label"] = variant_label(v)
+    tasks = _tasks(cells)
+    data = {
+        "study": {"dir": str(lay.root.resolve()), "name": study_yaml.get("name"), "yaml": study_text},
+        "generated": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "environment": _environment(),
+        "variants": variants,
+        "models": list(dict.fromkeys(v["model_label"] for v in variants.values())),
+        "methods": list(dict.fromkeys(v["method"] for v in variants.values() if v.get("method"))),
+        "tasks": tasks,
+        "cells": sorted(cells, key=lambda c: (order.index(c["variant_id"]) if c.get("variant_id") in order
+                                              else len(order), c.get("task_label") or "", c["id"])),
+        "versions": _versions(cells, variants),
+        "warnings": warnings,
+    }
+    data["samples"] = _samples(lay, data, warnings)
+    for c in data["cells"]:   # the raw manifests are summarised in "versions"; keep the json small
+        c.pop("_manifest", None)
+    return data
+
+
+# variants ------------------------------------------------------------------------------------------------------
+def variant_sort_key(v: dict, method_order: list[str] | None = None) -> tuple:
+    method_order = method_order or []
+    m = v.get("method")
+    rank = (0, 0, "") if not m else (1, method_order.index(m) if m in method_order else len(method_order), m)
+    return (v.get("model_label") or "", *rank, v.get("n_removed") or 0, v.get("recovery") or "", v.get("id"))
+
+
+def variant_label(v: dict) -> str:
+    if not v.get("method"):
+        return "unpruned"
+    name = f"{v['method']} −{v.get('n_removed', '?')}"
+    return f"{name} + {v['recovery']}" if v.get("recovery") else name
+
+
+def _variants(lay: Layout, warnings: list[str]) -> dict:
+    out = {}
+    for f in sorted((lay.root / "variants").glob("*.json")):
+        v = _read_json(f, warnings)
+        if isinstance(v, dict):
+            v.setdefault("id", f.stem)
+            out[v["id"]] = _fill_variant(v)
+            # package versions the model was pruned / fine-tuned with (its prunescale.json), if it is at hand
+            for d in (lay.model_dir(v["id"]), Path(str(v.get("path") or ""))):
+                rec = d / "prunescale.json"
+                if v.get("method") and rec.is_file():
+                    r = _read_json(rec, warnings)
+                    if isinstance(r, dict) and (r.get("versions") or (r.get("parent_record") or {}).get("versions")):
+                        v["prune_versions"] = r.get("versions") or r["parent_record"]["versions"]
+                        break
+    return out
+
+
+def _fill_variant(v: dict) -> dict:
+    g = _guess_variant(v["id"])
+    for k, val in g.items():
+        if v.get(k) is None and val is not None:
+            v[k] = val
+    v.setdefault("method", None)
+    v.setdefault("recovery", None)
+    v["n_removed"] = v.get("n_removed") or 0
+    return v
+
+
+def _guess_variant(vid: str) -> dict:
+    """A variant from its id alone: ``<model>__<method>-<n>[+<recovery>]`` or ``<model>__base``."""
+    model, _, name = vid.partition("__")
+    base, _, recovery = name.partition("+")
+    method, n = None, 0
+    if base and base != "base":
+        method, _, num = base.rpartition("-")
+        if not method or not num.isdigit():
+            method, num = base, "0"
+        n = int(num)
+    return {"id": vid, "model": model, "model_label": model, "variant": name or vid, "method": method,
+            "n_removed": n, "recovery": recovery or None}
+
+
+# statuses ------------------------------------------------------------------------------------------------------
+def _statuses(lay: Layout, warnings: list[str]) -> dict[str, dict]:
+    path = lay.status_db
+    if not path.is_file():
+        return {}
+    try:
+        try:
+            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+            cur = conn.execute("SELECT * FROM cells")
+        except sqlite3.Error:
+            conn = sqlite3.connect(path, timeout=10)
+            cur = conn.execute("SELECT * FROM cells")
+        names = [d[0] for d in cur.description]
+        rows = {r[0]: dict(zip(names, r)) for r in cur.fetchall()}
+        conn.close()
+        return rows
+    except sqlite3.Error as e:
+        warnings.append(f"cannot read {path.name}: {e}")
+        return {}
+
+
+def _planned(study_yaml: dict) -> list[tuple]:
+    """(cell id, variant id, task, label, kind) of every cell the study file declares, if it parses."""
+    if not study_yaml:
+        return []
+    try:
+        from ..study.spec import parse_study
+
+        study = parse_study(study_yaml)
+        return [(c.id, c.variant.id, c.task, c.label or c.task, c.kind) for c in study.cells()]
+    except Exception:   # noqa: BLE001 - an old or foreign study file only loses the "planned" cells
+        return []
+
+
+# cells ---------------------------------------------------------------------------------------------------------
+def _bare_cell(cid: str, row: dict | None, variants: dict, vid=None, task=None, label=None, kind=None) -> dict:
+    if vid is None:
+        parts = cid.split("__")
+        vid = "__".join(parts[:2]) if len(parts) >= 3 else cid
+        label = parts[-1] if len(parts) >= 3 else None
+    status = (row or {}).get("status") or "todo"
+    return {"id": cid, "variant_id": vid, "task": task or label, "task_label": label or task, "kind": kind,
+            "status": status, "error": (row or {}).get("error"), "seconds": (row or {}).get("seconds"),
+            "has_summary": False, "has_analysis": False, "budgets": {}, "largest_budget": None,
+            "analysis": {}, "speed": {}, "config": None}
+
+
+def _cell(d: Path, row: dict | None, warnings: list[str]) -> dict:
+    cj = _read_json(d / "cell.json", warnings) if (d / "cell.json").is_file() else None
+    cj = cj if isinstance(cj, dict) else {}
+    guess = _bare_cell(d.name, None, {})
+    cell = {
+        "id": cj.get("id") or d.name, "variant_id": cj.get("variant_id") or guess["variant_id"],
+        "task": cj.get("task") or guess["task"], "task_label": cj.get("task_label") or cj.get("task")
+        or guess["task_label"], "kind": cj.get("kind"), "eval": cj.get("eval"),
+    }
+    summary = _read_json(d / "summary.json", warnings) if (d / "summary.json").is_file() else None
+    analysis = _read_json(d / "analysis.json", warnings) if (d / "analysis.json").is_file() else None
+    error_txt = (d / "error.txt").read_text(errors="replace").strip() if (d / "error.txt").is_file() else None
+    status = (row or {}).get("status") or ("done" if summary else ("failed" if error_txt else "incomplete"))
+    error = (row or {}).get("error")
+    if status == "failed" and not error and error_txt:
+        error = error_txt.splitlines()[-1]
+    cell.update(status=status, error=error, seconds=(row or {}).get("seconds"),
+                has_summary=isinstance(summary, dict), has_analysis=isinstance(analysis, dict))
+    t = _task_summary(summary, cell["task"])
+    if cell["kind"] is None and t is not None and t.get("long_chain") is not None:
+        cell["kind"] = "long_chain" if t["long_chain"] else "knowledge"
+    cell["kind"] = cell["kind"] or "long_chain"
+    budgets = {}
+    for b, vals in sorted(((t or {}).get("budgets") or {}).items(), key=lambda kv: budget_value(kv[0])):
+        budgets[budget_label(b)] = {k: vals.get(k) for k in (
+            "accuracy", "accuracy_std", "accuracy_by_seed", "ci95", "n_problems", "n_samples", "thinking_tokens_mean",
+            "answer_tokens_mean", "forced_share", "answer_found_share", "seconds_per_sample", "pass@k", "maj@k",
+            "cov@k") if k in vals}
+    cell["budgets"] = budgets
+    cell["largest_budget"] = list(budgets)[-1] if budgets else None
+    cell["samples"] = (summary or {}).get("samples") if isinstance(summary, dict) else None
+    cell["seeds"] = (summary or {}).get("seeds") if isinstance(summary, dict) else None
+    cell["analysis"] = _analysis_groups(analysis, cell["task"])
+    manifest, speed = _store_facts(d / "results.sqlite", cell["task"], warnings)
+    cell["speed"] = speed
+    cell["_manifest"] = manifest
+    cell["config"] = _read_text(d / "config.yaml", warnings) if (d / "config.yaml").is_file() else None
+    return cell
+
+
+def _task_summary(summary, task: str | None) -> dict | None:
+    if not isinstance(summary, dict):
+        return None
+    tasks = summary.get("tasks") or {}
+    if task in tasks:
+        return tasks[task]
+    return next(iter(tasks.values())) if len(tasks) == 1 else None
+
+
+def _analysis_groups(analysis, task: str | None) -> dict:
+    """Per budget: the group's metrics (numbers only) of this cell's task."""
+    if not isinstance(analysis, dict):
+        return {}
+    groups = [g for g in analysis.get("groups") or [] if isinstance(g, dict)]
+    if any(g.get("task") == task for g in groups):
+        groups = [g for g in groups if g.get("task") == task]
+    out = {}
+    for g in sorted(groups, key=lambda g: budget_value(NO_BUDGET if g.get("budget") is None else g["budget"])):
+        key = budget_label(NO_BUDGET if g.get("budget") is None else g["budget"])
+        out[key] = {k: v for k, v in g.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    return out
+
+
+def _connect_ro(path: Path):
+    try:
+        return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    except sqlite3.Error:
+        return sqlite3.connect(path, timeout=10)
+
+
+def _store_facts(path: Path, task: str | None, warnings: list[str]) -> tuple[dict, dict]:
+    """The run manifest, and measured speed.
+
+    Samples of one batch are generated together and share their ``created`` time; a batch takes as long as its
+    slowest sample (``wall_s`` is measured from the batch start). Generation time is the sum over batches.
+    tokens/s: all generated tokens (thinking + answer) over all generation time. seconds per problem: at the
+    largest budget, generation time over problems x seeds (one problem answered with all its samples)."""
+    if not path.is_file():
+        return {}, {}
+    try:
+        conn = _connect_ro(path)
+        try:
+            manifest = {k: json.loads(v) for k, v in conn.execute("SELECT key, value FROM manifest")}
+            rows = conn.execute("SELECT task, budget, seed, problem_id, thinking_tokens, answer_tokens, wall_s, "
+                                "created FROM generations").fetchall()
+        finally:
+            conn.close()
+    except (sqlite3.Error, ValueError) as e:
+        warnings.append(f"cannot read {path}: {e}")
+        return {}, {}
+    if any(r[0] == task for r in rows):
+        rows = [r for r in rows if r[0] == task]
+    if not rows:
+        return manifest, {}
+    batches: dict = defaultdict(float)
+    tokens = 0
+    for _, budget, _, _, tt, at, wall, created in rows:
+        tokens += (tt or 0) + (at or 0)
+        batches[(budget, created)] = max(batches[(budget, created)], wall or 0.0)
+    total = sum(batches.values())
+    top = max({r[1] for r in rows}, key=budget_value)
+    top_rows = [r for r in rows if r[1] == top]
+    top_time = sum(w for (b, _), w in batches.items() if b == top)
+    units = len({(r[2], r[3]) for r in top_rows})
+    return manifest, {
+        "tokens": tokens, "generation_s": round(total, 4), "n_generations": len(rows),
+        "tokens_per_s": tokens / total if total > 0 else None,
+        "budget": budget_label(top), "seconds_per_problem": top_time / units if units else None,
+        "tokens_per_problem": sum((r[4] or 0) + (r[5] or 0) for r in top_rows) / units if units else None,
+    }
+
+
+def _tasks(cells: list[dict]) -> list[dict]:
+    out: dict[str, dict] = {}
+    for c in cells:
+        label = c.get("task_label")
+        if not label:
+            continue
+        t = out.setdefault(label, {"label": label, "task": c.get("task"), "kind": c.get("kind")})
+        if c.get("has_summary"):
+            t["kind"] = c.get("kind") or t["kind"]
+    return sorted(out.values(), key=lambda t: (t["kind"] == "knowledge", list(out).index(t["label"])))
+
+
+def _versions(cells: list[dict], variants: dict) -> list[dict]:
+    """Distinct package-version sets recorded in the run manifests (and the pruned models' records), with the
+    cells that used each."""
+    groups: dict[str, dict] = {}
+    for c in cells:
+        m = c.get("_manifest") or {}
+        v = m.get("versions")
+        pruning = (((m.get("model") or {}).get("pruning") or {}).get("versions")
+                   or (variants.get(c.get("variant_id")) or {}).get("prune_versions"))
+        if not v and not pruning:
+            continue
+        key = json.dumps([v, pruning], sort_keys=True)
+        g = groups.setdefault(key, {"eval": v, "prune": pruning, "cells": []})
+        g["cells"].append(c["id"])
+    return list(groups.values())
+
+
+def _environment() -> dict:
+    from .. import __version__
+
+    env = {"prunescale": __version__, "python": platform.python_version()}
+    try:
+        import matplotlib
+
+        env["matplotlib"] = matplotlib.__version__
+    except ImportError:
+        pass
+    return env
+
+
+# samples -------------------------------------------------------------------------------------------------------
+def _samples(lay: Layout, data: dict, warnings: list[str]) -> list[dict]:
+    """Per task: up to MAX_SAMPLE_PROBLEMS problems; per problem and variant, one response (largest budget,
+    first seed, sample 0) clipped to its head and tail, with its loop spans (character offsets into the clipped
+    text) and its analysis values."""
+    out = []
+    for t in data["tasks"]:
+        cells = [c for c in data["cells"] if c.get("task_label") == t["label"] and c.get("has_summary")]
+        per_variant: dict[str, dict] = {}
+        problems: list[str] = []
+        budget = None
+        for c in cells:
+            picked, b = _pick_responses(lay.cell_dir(c["id"]), c, warnings)
+            if not picked:
+                continue
+            per_variant[c["variant_id"]] = picked
+            budget = budget if budget is not None else b
+            problems += [p for p in picked if p not in problems]
+        if not per_variant:
+            continue
+        problems = problems[:MAX_SAMPLE_PROBLEMS]
+        out.append({"task_label": t["label"], "task": t["task"], "budget": budget, "problems": [
+            {"id": p, "gold": next((per_variant[v][p]["gold"] for v in per_variant if p in per_variant[v]), None),
+             "responses": {v: per_variant[v][p] for v in data["variants"] if v in per_variant and p in per_variant[v]}}
+            for p in problems]})
+    return out
+
+
+def _pick_responses(cdir: Path, cell: dict, warnings: list[str]) -> tuple[dict, str | None]:
+    path = cdir / "results.sqlite"
+    if not path.is_file():
+        return {}, None
+    try:
+        conn = _connect_ro(path)
+        try:
+            cols = ["task", "problem_id", "budget", "seed", "sample_idx", "text", "thinking", "thinking_tokens",
+                    "answer_tokens", "forced", "extracted", "gold", "correct"]
+            # The order prunescale analyze read them in, so analysis.json's responses line up by position.
+            rows = [dict(zip(cols, r)) for r in conn.execute(
+                f"SELECT {', '.join(cols)} FROM generations ORDER BY task, budget, seed, problem_id, sample_idx")]
+        finally:
+            conn.close()
+    except sqlite3.Error as e:
+        warnings.append(f"cannot read {path}: {e}")
+        return {}, None
+    responses = None
+    if cell.get("has_analysis"):
+        a = _read_json(cdir / "analysis.json", warnings)
+        responses = a.get("responses") if isinstance(a, dict) else None
+    aligned = isinstance(responses, list) and len(responses) == len(rows) and all(
+        str(r.get("problem_id")) == row["problem_id"] and r.get("sample") == row["sample_idx"]
+        for r, row in zip(responses, rows))
+    mine = [(i, r) for i, r in enumerate(rows) if r["task"] == cell.get("task")] or list(enumerate(rows))
+    if not mine:
+        return {}, None
+    top = max({r["budget"] for _, r in mine}, key=budget_value)
+    first_seed = min(r["seed"] for _, r in mine if r["budget"] == top)
+    picked = {}
+    for i, r in mine:
+        if r["budget"] != top or r["seed"] != first_seed or r["sample_idx"] != 0 or r["problem_id"] in picked:
+            continue
+        info = responses[i] if aligned else None
+        picked[r["problem_id"]] = _clip_response(r, info)
+    return picked, budget_label(top)
+
+
+def _clip_response(r: dict, info: dict | None) -> dict:
+    text = r["text"] or ""
+    spans = [tuple(s[:2]) for s in (info or {}).get("loop_spans") or [] if isinstance(s, (list, tuple))]
+    pieces = [(0, len(text))]
+    if len(text) > HEAD_CHARS + TAIL_CHARS:
+        pieces = [(0, HEAD_CHARS), (len(text) - TAIL_CHARS, len(text))]
+    parts = []
+    for a, b in pieces:
+        parts.append({"start": a, "text": text[a:b],
+                      "loops": [[max(s, a) - a, min(e, b) - a] for s, e in spans if s < b and e > a]})
+    return {
+        "parts": parts, "chars": len(text), "thinking_chars": len(r["thinking"] or ""),
+        "correct": bool(r["correct"]), "extracted": r["extracted"], "gold": r["gold"],
+        "thinking_tokens": r["thinking_tokens"], "answer_tokens": r["answer_tokens"], "forced": bool(r["forced"]),
+        "seed": r["seed"],
+        "looping": (info or {}).get("looping"), "loop_reasons": (info or {}).get("loop_reasons") or "",
+        "self_bleu": (info or {}).get("self_bleu"),
+        "reflection": {k: (info or {}).get(k) for k in ("verification", "backtracking", "subgoal")},
+    }
+
+
+# files ---------------------------------------------------------------------------------------------------------
+def _read_text(path: Path, warnings: list[str]) -> str | None:
+    try:
+        return path.read_text(errors="replace")
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        warnings.append(f"cannot read {path}: {e.strerror}")
+        return None
+
+
+def _read_json(path: Path, warnings: list[str]):
+    text = _read_text(path, warnings)
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        warnings.append(f"{path}: not valid JSON ({e})")
+        return None
+
+
+def _yaml(text: str, warnings: list[str]) -> dict:
+    import yaml
+
+    try:
+        out = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        warnings.append(f"study.yaml does not parse: {str(e).splitlines()[0]}")
+        return {}
+    return out if isinstance(out, dict) else {}
