@@ -1,0 +1,1 @@
+"""Recovery fine-tuning of pruned models: supervised traces (thinking + answer), LoRA or full, via TRL / PEFT."""

@@ -1,0 +1,163 @@
+"""Supervised fine-tuning with TRL's SFTTrainer (loss on the completion only), LoRA through PEFT or full.
+
+Checkpoints go to ``<out>-checkpoints/`` so ``--resume`` can continue a killed run; the final model is written
+to a temporary sibling and renamed into place (never half-written), LoRA merged into the base by default.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ..errors import PrunescaleError
+
+MODES = ("lora", "full")
+
+
+@dataclass
+class Recipe:
+    """Defaults follow the study (LoRA r=16, alpha=32, dropout 0.05; lr 1e-5 cosine, warmup 0.05, wd 1e-4,
+    Adam betas (0.9, 0.95), 5 epochs)."""
+
+    mode: str = "lora"
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    lora_targets: str = "all-linear"      # every attention and MLP projection (PEFT leaves the LM head out)
+    learning_rate: float = 1e-5
+    lr_scheduler: str = "cosine"
+    warmup_ratio: float = 0.05
+    weight_decay: float = 1e-4
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.95
+    epochs: float = 5.0
+    max_steps: int = -1
+    batch_size: int = 8
+    grad_accum: int = 1
+    max_length: int = 4096
+    gradient_checkpointing: bool = False
+    save_steps: int = 200
+    seed: int = 0
+    merge: bool = True
+    extra: dict = field(default_factory=dict)
+
+    def validate(self) -> None:
+        if self.mode not in MODES:
+            raise PrunescaleError(f"--mode {self.mode!r} is not one of: {', '.join(MODES)}")
+        if self.learning_rate <= 0 or self.batch_size < 1 or self.grad_accum < 1 or self.epochs <= 0:
+            raise PrunescaleError("--lr, --batch-size, --grad-accum and --epochs must be positive")
+        if self.mode == "lora" and (self.lora_r < 1 or self.lora_alpha <= 0 or not 0 <= self.lora_dropout < 1):
+            raise PrunescaleError("--lora-r and --lora-alpha must be positive and --lora-dropout in [0, 1)")
+
+
+def checkpoint_dir(out: str | Path) -> Path:
+    out = Path(out)
+    return out.parent / f"{out.name}-checkpoints"
+
+
+def finetune(model_spec: str, rows: list[dict], recipe: Recipe, out: str | Path, *, data_spec: str = "",
+             resume: bool = False, dtype: str | None = None, device: str | None = None,
+             trust_remote_code: bool = False, log=print) -> dict:
+    """Train on ``rows`` ({"prompt", "completion"}); write the model and its prunescale.json to ``out``."""
+    try:
+        import datasets
+        from trl import SFTConfig, SFTTrainer
+    except ImportError:
+        raise PrunescaleError("fine-tuning needs TRL and PEFT: pip install 'prunescale[train]'") from None
+    import torch
+
+    from ..models.loading import load_model
+
+    recipe.validate()
+    loaded = load_model(model_spec, dtype=dtype, device=device, trust_remote_code=trust_remote_code)
+    model, tok = loaded.model, loaded.tokenizer
+    model.train()
+    on_gpu = next(model.parameters()).device.type == "cuda"
+    peft_config = None
+    if recipe.mode == "lora":
+        from peft import LoraConfig
+
+        peft_config = LoraConfig(r=recipe.lora_r, lora_alpha=recipe.lora_alpha, lora_dropout=recipe.lora_dropout,
+                                 target_modules=recipe.lora_targets, task_type="CAUSAL_LM")
+    ckpt = checkpoint_dir(out)
+    last = _last_checkpoint(ckpt) if resume else None
+    if resume and last is None:
+        log(f"no checkpoint in {ckpt}: starting from scratch")
+    args = SFTConfig(
+        output_dir=str(ckpt), learning_rate=recipe.learning_rate, lr_scheduler_type=recipe.lr_scheduler,
+        warmup_steps=recipe.warmup_ratio, weight_decay=recipe.weight_decay, adam_beta1=recipe.adam_beta1,
+        adam_beta2=recipe.adam_beta2, num_train_epochs=recipe.epochs, max_steps=recipe.max_steps,
+        per_device_train_batch_size=recipe.batch_size, gradient_accumulation_steps=recipe.grad_accum,
+        max_length=recipe.max_length, completion_only_loss=True, packing=False,
+        activation_checkpointing=recipe.gradient_checkpointing, save_steps=recipe.save_steps, save_total_limit=2,
+        logging_steps=max(1, min(10, recipe.save_steps)), seed=recipe.seed, data_seed=recipe.seed,
+        bf16=on_gpu and torch.cuda.is_bf16_supported(), report_to="none", disable_tqdm=False,
+        dataloader_pin_memory=on_gpu, **recipe.extra)
+    trainer = SFTTrainer(model=model, args=args, train_dataset=datasets.Dataset.from_list(rows),
+                         processing_class=tok, peft_config=peft_config)
+    start = time.time()
+    result = trainer.train(resume_from_checkpoint=str(last) if last else None)
+    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    trained = trainer.model
+    if recipe.mode == "lora" and recipe.merge:
+        trained = trained.merge_and_unload()
+    record = {
+        "finetune": {"mode": recipe.mode, "recipe": asdict(recipe), "data": data_spec, "examples": len(rows),
+                     "global_step": trainer.state.global_step, "first_loss": losses[0] if losses else None,
+                     "final_loss": losses[-1] if losses else None, "train_loss": result.training_loss,
+                     "resumed_from": str(last) if last else None, "merged": recipe.mode == "full" or recipe.merge,
+                     "wall_time_s": round(time.time() - start, 1), "loss_history": losses},
+        "parent_model": model_spec, "parent_path": loaded.path,
+        "versions": _versions(),
+    }
+    parent_record = Path(loaded.path) / "prunescale.json"
+    if parent_record.is_file():
+        parent = json.loads(parent_record.read_text())
+        record["parent_record"] = parent
+        for key in ("method", "removed_layers", "kept_layers", "merges", "score_name", "scores", "layers_before",
+                    "layers_after", "source_model"):
+            if key in parent:
+                record[key] = parent[key]   # the pruning stays visible at the top level
+    _save(trained, tok, record, Path(out))
+    return record
+
+
+def _save(model, tok, record: dict, out: Path) -> None:
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        model.eval()
+        model.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+        (tmp / "prunescale.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _last_checkpoint(ckpt: Path) -> Path | None:
+    if not ckpt.is_dir():
+        return None
+    # trainer_state.json is written last: a checkpoint killed while being saved is skipped
+    steps = [(int(p.name.split("-")[-1]), p) for p in ckpt.glob("checkpoint-*")
+             if p.name.split("-")[-1].isdigit() and (p / "trainer_state.json").is_file()]
+    return max(steps)[1] if steps else None
+
+
+def _versions() -> dict:
+    import peft
+    import torch
+    import transformers
+    import trl
+
+    from .. import __version__
+
+    return {"prunescale": __version__, "torch": torch.__version__, "transformers": transformers.__version__,
+            "trl": trl.__version__, "peft": peft.__version__}
