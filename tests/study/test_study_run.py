@@ -203,3 +203,19 @@ def test_table_shows_every_budget_per_variant(done_study, capsys):
     want = base["tasks"]["organism-chain:k=4"]["budgets"]["40"]["pass@k"]["2"]
     assert f"| base | " in out[2] and out[2].endswith(f"| {want:.2f} |")
     assert main(["study", "table", str(root), "--task", "nope"]) == 2
+
+
+def test_recovery_variants_are_fine_tuned_from_the_cached_pruned_model(tmp_path):
+    pytest.importorskip("trl", reason="fine-tuning needs the train extra (part of dev)")
+    spec = json.loads(json.dumps(STUDY))
+    spec.update(methods=["reverse"], recovery=["lora"], tasks=[spec["tasks"][1]],
+                finetune={"data": "organism", "samples": 16, "max_steps": 4, "lr": 0.001, "save_steps": 2})
+    result = run_study(parse_study(spec), tmp_path, report=False, log=lambda *_: None)
+    assert result == {"organism__base__facts": "done", "organism__reverse-1__facts": "done",
+                      "organism__reverse-1+lora__facts": "done"}
+    record = json.loads((tmp_path / "models" / "organism__reverse-1+lora" / "prunescale.json").read_text())
+    assert record["parent_path"] == str(tmp_path / "models" / "organism__reverse-1")
+    assert record["finetune"]["global_step"] == 4
+    variant = json.loads((tmp_path / "variants" / "organism__reverse-1+lora.json").read_text())
+    assert variant["recovery"] == "lora" and variant["n_removed"] == 1 and variant["layers"] == 7
+    assert variant["finetune"]["mode"] == "lora" and variant["removed_layers"] == [7]

@@ -48,7 +48,9 @@ def prepare_variant(study: Study, v: Variant, layout: Layout, log=print) -> dict
                     merges=pruning.get("merges", []), score_name=pruning.get("score_name"),
                     scores=pruning.get("scores"), prune_seconds=pruning.get("wall_time_s"))
     if record and v.recovery:
-        info["finetune"] = {k: record.get(k) for k in ("mode", "recipe", "data", "final_loss") if k in record}
+        ft = dict(record.get("finetune") or {})
+        ft.pop("loss_history", None)
+        info["finetune"] = ft
     params, size = weights_stats(path)
     info.update(params=params, size_bytes=size)
     if info["layers"] is None and Path(str(path), "config.json").is_file():
