@@ -6,6 +6,7 @@ completion = thinking + "\\n" + end of thinking + "Final Answer:" + " " + answer
 
 from __future__ import annotations
 
+from ..generate.base import render_prompt
 from ..generate.profiles import get_profile
 from .data import Trace
 
@@ -15,9 +16,7 @@ def render(traces: list[Trace], tokenizer, config, name_hint: str = "") -> list[
     eos = tokenizer.eos_token or ""
     out = []
     for t in traces:
-        prompt = _prompt(tokenizer, t.question)
-        if profile.think_start and not prompt.endswith(profile.think_start):
-            prompt += profile.think_start
+        prompt = render_prompt(tokenizer, profile, t.question)   # exactly the prompt evaluation sends
         if t.completion is not None:
             completion = t.completion
         elif profile.think_end:
@@ -29,9 +28,3 @@ def render(traces: list[Trace], tokenizer, config, name_hint: str = "") -> list[
         out.append({"prompt": prompt, "completion": completion})
     return out
 
-
-def _prompt(tokenizer, question: str) -> str:
-    if getattr(tokenizer, "chat_template", None):
-        return tokenizer.apply_chat_template([{"role": "user", "content": question}], tokenize=False,
-                                             add_generation_prompt=True)
-    return f"{question}\n"
