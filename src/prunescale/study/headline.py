@@ -28,12 +28,25 @@ def largest_budget(task_summary: dict) -> tuple[str, dict] | None:
     return key, budgets[key]
 
 
-def headline_rows(root: str | Path) -> tuple[list[str], list[list]]:
-    layout = Layout(root)
-    variants = {}
-    for f in sorted((layout.root / "variants").glob("*.json")):
+def load_variants(root: str | Path) -> dict[str, dict]:
+    """variants/*.json by variant id."""
+    out = {}
+    for f in sorted((Layout(root).root / "variants").glob("*.json")):
         v = json.loads(f.read_text())
-        variants[v["id"]] = v
+        out[v["id"]] = v
+    return out
+
+
+def variant_order(ids, variants: dict[str, dict]) -> list[str]:
+    """Model, then baseline first, then method, layers removed, recovery."""
+    def key(vid):
+        v = variants.get(vid, {})
+        return (v.get("model_label", ""), v.get("method") or "", v.get("n_removed", 0), v.get("recovery") or "")
+    return sorted(ids, key=key)
+
+
+def headline_rows(root: str | Path) -> tuple[list[str], list[list]]:
+    variants = load_variants(root)
     cells = collect_cells(root)
     tasks = list(dict.fromkeys(c.get("task_label") or c["task"] for c in cells))
     acc: dict[tuple[str, str], float] = {}
@@ -44,12 +57,7 @@ def headline_rows(root: str | Path) -> tuple[list[str], list[list]]:
             acc[(c["variant_id"], c.get("task_label") or c["task"])] = lb[1]["accuracy"]
     header = ["model", "variant", "params"] + tasks
     rows = []
-    order = sorted({c["variant_id"] for c in cells},
-                   key=lambda vid: (variants.get(vid, {}).get("model_label", ""),
-                                    variants.get(vid, {}).get("method") or "",
-                                    variants.get(vid, {}).get("n_removed", 0),
-                                    variants.get(vid, {}).get("recovery") or ""))
-    for vid in order:
+    for vid in variant_order({c["variant_id"] for c in cells}, variants):
         v = variants.get(vid, {"model_label": vid, "variant": vid, "params": None})
         base = f"{vid.split('__')[0]}__base"
         row = [v.get("model_label"), v.get("variant"), _millions(v.get("params"))]
@@ -72,9 +80,7 @@ def _millions(n) -> str:
 
 def budget_rows(root: str | Path, task_label: str, metric: str = "accuracy") -> tuple[list[str], list[list]]:
     """Variant x budget table of one task entry (``metric``: accuracy, or e.g. ``pass@8`` / ``maj@8``)."""
-    layout = Layout(root)
-    variants = {json.loads(f.read_text())["id"]: json.loads(f.read_text())
-                for f in (layout.root / "variants").glob("*.json")}
+    variants = load_variants(root)
     table: dict[str, dict[str, float]] = {}
     budgets: set[int] = set()
     for c in collect_cells(root):
@@ -90,10 +96,7 @@ def budget_rows(root: str | Path, task_label: str, metric: str = "accuracy") -> 
                 table.setdefault(c["variant_id"], {})[b] = value
                 budgets.add(int(b))
     cols = [str(b) for b in sorted(budgets, key=lambda b: float("inf") if b < 0 else b)]
-    order = sorted(table, key=lambda vid: (variants.get(vid, {}).get("model_label", ""),
-                                           variants.get(vid, {}).get("method") or "",
-                                           variants.get(vid, {}).get("n_removed", 0),
-                                           variants.get(vid, {}).get("recovery") or ""))
+    order = variant_order(table, variants)
     header = ["variant"] + [("none" if int(b) < 0 else b) for b in cols]
     rows = [[variants.get(vid, {}).get("variant", vid)] + [f"{table[vid][b]:.2f}" if b in table[vid] else "-"
                                                              for b in cols] for vid in order]
