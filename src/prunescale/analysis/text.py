@@ -99,9 +99,12 @@ def boxed_answers(text: str) -> list[str]:
 
 def final_answer(text: str) -> str | None:
     """The last non-empty ``\\boxed{}`` content, else the last short "Answer: X" line, else None."""
-    boxed = [b for b in boxed_answers(text) if b]
+    from ..tasks.extract import boxed_spans
+
+    # From the last box back, copying one content at a time: linear even for thousands of nested boxes.
+    boxed = next((b for b in (text[i:j].strip() for i, j in reversed(boxed_spans(text, _BOXED))) if b), None)
     if boxed:
-        return boxed[-1]
+        return boxed
     lines = [m.group(1).strip(" .*$") for m in _ANSWER_LINE.finditer(text)]
     lines = [x for x in lines if x]
     return lines[-1] if lines else None

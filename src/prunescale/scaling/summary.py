@@ -6,7 +6,7 @@ import statistics
 from collections import defaultdict
 from pathlib import Path
 
-from .metrics import bootstrap_ci, maj_at_k, pass_at_k
+from .metrics import answer_classes, bootstrap_ci, maj_from_classes, pass_at_k
 from .store import NO_BUDGET
 
 
@@ -42,12 +42,14 @@ def _cell(rs: list[dict], task) -> dict:
     problem_acc = [statistics.fmean(v) for v in per_problem.values()]
     n = min(len(v) for v in per_problem_seed.values())
     same = task.same_answer if task is not None else (lambda a, b: a == b)
+    key = getattr(task, "answer_key", str)   # a cheap sound grouping key, when the task has one
+    groups = [sorted(v, key=lambda r: r["sample_idx"]) for v in per_problem_seed.values()]
+    classes = [answer_classes([r["extracted"] for r in g], same, key) for g in groups]   # once for every k
     pass_k, maj_k, cov_k = {}, {}, {}
     for k in ks_for(n):
-        groups = [sorted(v, key=lambda r: r["sample_idx"]) for v in per_problem_seed.values()]
         pass_k[str(k)] = statistics.fmean(pass_at_k(len(g), sum(r["correct"] for r in g), k) for g in groups)
         maj_k[str(k)] = statistics.fmean(
-            float(maj_at_k([r["extracted"] for r in g], [bool(r["correct"]) for r in g], k, same)) for g in groups)
+            maj_from_classes(c, [bool(r["correct"]) for r in g], k) for c, g in zip(classes, groups))
         cov_k[str(k)] = statistics.fmean(float(any(r["correct"] for r in g[:k])) for g in groups)
     lo, hi = bootstrap_ci(problem_acc, seed=0)
     return {

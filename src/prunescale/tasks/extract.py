@@ -1,37 +1,48 @@
-"""Final-answer extraction: the last \\boxed{}, else an "Answer:" line, else the final number."""
+"""Final-answer extraction: the last \\boxed{}, else an "Answer:" line, else the final number.
+
+Ours, not math-verify's: on the real s1.1 log this reproduces lm-eval's extracted answers exactly (a test checks
+it), where math-verify's ``parse`` of a whole response picks by priority among boxes, "final answer is" phrases
+and any LaTeX, and returns sympy objects rather than the answer text a report shows. Equivalence of the
+extracted text is math-verify's (``equivalence.grade``). Linear in time and memory in the response length.
+"""
 
 from __future__ import annotations
 
 import re
 
+from .equivalence import math_equal  # noqa: F401  (graders import it from here)
+
 _ANSWER_LINE = re.compile(r"(?:final answer|answer)\s*[:：]\s*(.+)", re.IGNORECASE)
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?")
-
-
 _BOX = re.compile(r"\\(?:boxed|fbox)\s*\{")
 
 
-def boxed_contents(text: str, pattern: re.Pattern = _BOX) -> list[str]:
-    """Contents of every box opened by ``pattern`` (ending in "{"), braces balanced; unclosed boxes skipped.
-
-    One pass pairs every brace (a stack), so a response that opens thousands of boxes and closes none stays
-    linear."""
-    boxes = list(pattern.finditer(text))
-    if not boxes:
+def boxed_spans(text: str, pattern: re.Pattern = _BOX) -> list[tuple[int, int]]:
+    """(start, end) of the content of every box opened by ``pattern`` (ending in "{"), braces balanced, in
+    order of opening; unclosed boxes skipped. One pass pairs every brace, so memory stays linear even for
+    thousands of nested boxes (their contents are not copied)."""
+    opens = [m.end() for m in pattern.finditer(text)]
+    if not opens:
         return []
     closing, stack = {}, []
-    for i, ch in enumerate(text):
-        if ch == "{":
-            stack.append(i)
-        elif ch == "}" and stack:
-            closing[stack.pop()] = i
-    return [text[m.end():closing[m.end() - 1]].strip() for m in boxes if m.end() - 1 in closing]
+    for m in re.finditer(r"[{}]", text):
+        if m.group() == "{":
+            stack.append(m.start())
+        elif stack:
+            closing[stack.pop()] = m.start()
+    return [(i, closing[i - 1]) for i in opens if i - 1 in closing]
+
+
+def boxed_contents(text: str, pattern: re.Pattern = _BOX) -> list[str]:
+    """Contents of every box (see ``boxed_spans``), stripped; copies nested contents, so quadratic for deep
+    nesting: use ``boxed_spans`` where only some are needed."""
+    return [text[a:b].strip() for a, b in boxed_spans(text, pattern)]
 
 
 def last_boxed(text: str) -> str | None:
-    """Content of the last closed \\boxed{...} or \\fbox{...}; None if there is none."""
-    boxes = boxed_contents(text)
-    return boxes[-1] if boxes else None
+    """Content of the last opened closed \\boxed{...} or \\fbox{...}; None if there is none."""
+    spans = boxed_spans(text)
+    return text[spans[-1][0]:spans[-1][1]].strip() if spans else None
 
 
 def extract_math(text: str) -> str | None:
@@ -45,40 +56,3 @@ def extract_math(text: str) -> str | None:
         return inner or ans.strip("$ ") or None
     nums = _NUMBER.findall(text)
     return nums[-1].replace(",", "") if nums else None
-
-
-def normalize(ans: str) -> str:
-    s = ans.strip().strip("$").strip()
-    s = re.sub(r"\\text\{([^{}]*)\}", r"\1", s)
-    s = re.sub(r"\\(?:left|right|displaystyle|!|,|;)", "", s)
-    s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac").replace("^\\circ", "").replace("^{\\circ}", "")
-    s = s.replace("\\%", "").replace("%", "").replace(" ", "")
-    s = re.sub(r"(?<=\d),(?=\d{3}\b)", "", s)
-    return s.rstrip(".")
-
-
-def to_number(s: str) -> float | None:
-    s = normalize(s)
-    m = re.fullmatch(r"\\frac\{(-?\d+)\}\{(\d+)\}", s) or re.fullmatch(r"(-?\d+)/(\d+)", s)
-    try:
-        if m:
-            return int(m.group(1)) / int(m.group(2))
-        return float(s)
-    except (ValueError, ZeroDivisionError):
-        return None
-
-
-def math_equal(a: str, b: str) -> bool:
-    """String match after normalising, else numeric (ints, decimals, simple fractions), else symbolic (sympy,
-    under a hard time limit in a worker process)."""
-    na, nb = normalize(a), normalize(b)
-    if na == nb:
-        return True
-    x, y = to_number(a), to_number(b)
-    if x is not None and y is not None:
-        return abs(x - y) <= 1e-6 * max(1.0, abs(y))
-    if not na or not nb:
-        return False
-    from .symbolic import symbolic_equal
-
-    return symbolic_equal(na, nb)
