@@ -29,6 +29,7 @@ class Record:
     task: str | None = None
     extracted_answer: str | None = None
     thinking_end: int | None = None
+    seed: int | None = None          # the run seed (a results store's rows are keyed by it)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], where: str = "record") -> "Record":
@@ -41,7 +42,7 @@ class Record:
             raise PrunescaleError(f"{where}: 'response' must be text")
         values = {k: v for k, v in d.items() if k in names}
         values["problem_id"] = str(values["problem_id"])
-        for key in ("sample", "thinking_tokens", "budget", "thinking_end"):
+        for key in ("sample", "thinking_tokens", "budget", "thinking_end", "seed"):
             if values.get(key) is not None:
                 try:
                     values[key] = int(values[key])

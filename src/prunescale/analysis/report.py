@@ -18,13 +18,13 @@ from ..errors import PrunescaleError
 from .summary import DIVERSITY_METRICS, KEYS
 
 CSV_COLUMNS = [
-    "level", *KEYS, "problem_id", "sample", "n", "correct", "extracted_answer", "final_answer", "chars",
+    "level", *KEYS, "problem_id", "sample", "seed", "n", "correct", "extracted_answer", "final_answer", "chars",
     "n_sentences", "self_bleu", "looping", "loop_reasons", "repeated_share", "tail_compression", "compression",
     "n_cycles", "verification", "backtracking", "subgoal", "verification_raw", "backtracking_raw", "subgoal_raw",
     "judge_verification", "judge_backtracking", "judge_subgoal", "thinking_words", "thinking_tokens",
     "budget_used", "forced", "answer_found", *DIVERSITY_METRICS,
 ]
-_TEXT = {"level", *KEYS, "problem_id", "sample", "n", "extracted_answer", "final_answer", "loop_reasons"}
+_TEXT = {"level", *KEYS, "problem_id", "sample", "seed", "n", "extracted_answer", "final_answer", "loop_reasons"}
 _MEANS = [c for c in CSV_COLUMNS if c not in _TEXT]
 
 

@@ -24,7 +24,7 @@ def run_records(run_dir: Path, model: str | None = None) -> list:
     return [Record(problem_id=r["problem_id"], sample=r["sample_idx"], response=r["text"], correct=bool(r["correct"]),
                    thinking_tokens=r["thinking_tokens"], budget=None if r["budget"] == NO_BUDGET else r["budget"],
                    forced=bool(r["forced"]), model=label, task=r["task"], extracted_answer=r["extracted"],
-                   thinking_end=len(r["thinking"]))
+                   thinking_end=len(r["thinking"]), seed=r["seed"])
             for r in rows]
 
 

@@ -38,7 +38,7 @@ def analyze_response(
     refl = count_reflection(text)
     row = {k: getattr(rec, k) for k in KEYS}
     row.update(
-        problem_id=rec.problem_id, sample=rec.sample, correct=rec.correct, extracted_answer=rec.extracted_answer,
+        problem_id=rec.problem_id, sample=rec.sample, seed=rec.seed, correct=rec.correct, extracted_answer=rec.extracted_answer,
         chars=len(text), n_sentences=len(sentence_spans(clean_markers(text))),
         self_bleu=mean_in_order(scores) if scores else None,
         looping=loops.looping, loop_reasons=",".join(loops.reasons), repeated_share=loops.repeated_share,

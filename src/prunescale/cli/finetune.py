@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from ..errors import PrunescaleError
 from .common import add_config_args
 
 
@@ -52,17 +50,10 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from transformers import AutoConfig, AutoTokenizer
+    from ..train.recover import FinetuneJob, parse_betas, run_finetune
+    from ..train.sft import Recipe
 
-    from ..models.loading import resolve_path
-    from ..train.data import load_traces
-    from ..train.render import render
-    from ..train.sft import Recipe, finetune
-
-    try:
-        b1, b2 = (float(x) for x in args.adam_betas.split(","))
-    except ValueError:
-        raise PrunescaleError(f"--adam-betas {args.adam_betas!r} is not two numbers like 0.9,0.95") from None
+    b1, b2 = parse_betas(args.adam_betas)
     recipe = Recipe(mode=args.mode, lora_r=args.lora_r, lora_alpha=args.lora_alpha, lora_dropout=args.lora_dropout,
                     lora_targets=args.lora_targets, learning_rate=args.lr, lr_scheduler=args.scheduler,
                     warmup_ratio=args.warmup, weight_decay=args.weight_decay, adam_beta1=b1, adam_beta2=b2,
@@ -70,24 +61,12 @@ def run(args: argparse.Namespace) -> int:
                     grad_accum=args.grad_accum, max_length=args.max_length,
                     gradient_checkpointing=args.gradient_checkpointing, save_steps=args.save_steps, seed=args.seed,
                     merge=not args.no_merge)
-    recipe.validate()
-    out = Path(args.out)
-    if out.exists() and any(out.iterdir()) and not args.overwrite:
-        raise PrunescaleError(f"output directory {str(out)!r} is not empty (use --overwrite to replace it)")
-    # Everything a bad input can break is checked before the model is loaded or a step is taken.
-    path = resolve_path(args.model)
-    try:
-        tok = AutoTokenizer.from_pretrained(path, trust_remote_code=args.trust_remote_code)
-    except (OSError, ValueError):
-        raise PrunescaleError(f"model {args.model!r} has no tokenizer") from None
-    config = AutoConfig.from_pretrained(path, trust_remote_code=args.trust_remote_code)
-    traces = load_traces(args.data, samples=args.samples, seed=args.seed, question_field=args.question_field,
-                         thinking_field=args.thinking_field, answer_field=args.answer_field)
-    rows = render(traces, tok, config, name_hint=args.model)
-    print(f"fine-tuning {args.model} ({recipe.mode}) on {len(rows)} traces from {args.data}")
-    record = finetune(args.model, rows, recipe, out, data_spec=args.data, resume=args.resume, dtype=args.dtype,
+    job = FinetuneJob(model=args.model, data=args.data, out=args.out, recipe=recipe, samples=args.samples,
+                      question_field=args.question_field, thinking_field=args.thinking_field,
+                      answer_field=args.answer_field, resume=args.resume, overwrite=args.overwrite, dtype=args.dtype,
                       device=args.device, trust_remote_code=args.trust_remote_code)
+    record = run_finetune(job)
     ft = record["finetune"]
     print(f"loss {ft['first_loss']:.4f} -> {ft['final_loss']:.4f} in {ft['global_step']} steps "
-          f"({ft['wall_time_s']:.0f}s); saved to {out}")
+          f"({ft['wall_time_s']:.0f}s); saved to {args.out}")
     return 0

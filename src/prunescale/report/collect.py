@@ -12,29 +12,15 @@ import platform
 import sqlite3
 import time
 from collections import defaultdict
+from dataclasses import asdict
 from pathlib import Path
 
-from ..study.layout import Layout
-
-NO_BUDGET = -1
+from ..study.layout import NO_BUDGET, CellInfo, Layout, VariantInfo, budget_key, budget_label, task_summary
 # Analysis metrics shown against layers removed ("why").
 WHY_METRICS = ("self_bleu", "loop_rate", "verification", "backtracking", "subgoal")
 # Sample browser caps: problems per task, and characters kept of a response (head + tail, the middle elided).
 MAX_SAMPLE_PROBLEMS = 40
 HEAD_CHARS, TAIL_CHARS = 2000, 6000
-
-
-def budget_value(key) -> float:
-    """Sort key of a budget ("none"/-1 means no cap and sorts last)."""
-    try:
-        b = int(key)
-    except (TypeError, ValueError):
-        return float("inf")
-    return float("inf") if b < 0 else float(b)
-
-
-def budget_label(key) -> str:
-    return "none" if budget_value(key) == float("inf") else str(int(key))
 
 
 def collect(study_dir: str | Path) -> dict:
@@ -104,10 +90,11 @@ def variant_label(v: dict) -> str:
 def _variants(lay: Layout, warnings: list[str]) -> dict:
     out = {}
     for f in sorted((lay.root / "variants").glob("*.json")):
-        v = _read_json(f, warnings)
-        if isinstance(v, dict):
-            v.setdefault("id", f.stem)
-            out[v["id"]] = _fill_variant(v)
+        raw = _read_json(f, warnings)
+        if isinstance(raw, dict):
+            raw.setdefault("id", f.stem)
+            v = {**raw, **asdict(VariantInfo.from_dict(_fill_variant(raw)))}
+            out[v["id"]] = v
             # package versions the model was pruned / fine-tuned with (its prunescale.json), if it is at hand
             for d in (lay.model_dir(v["id"]), Path(str(v.get("path") or ""))):
                 rec = d / "prunescale.json"
@@ -124,9 +111,6 @@ def _fill_variant(v: dict) -> dict:
     for k, val in g.items():
         if v.get(k) is None and val is not None:
             v[k] = val
-    v.setdefault("method", None)
-    v.setdefault("recovery", None)
-    v["n_removed"] = v.get("n_removed") or 0
     return v
 
 
@@ -193,13 +177,11 @@ def _bare_cell(cid: str, row: dict | None, variants: dict, vid=None, task=None, 
 
 def _cell(d: Path, row: dict | None, warnings: list[str]) -> dict:
     cj = _read_json(d / "cell.json", warnings) if (d / "cell.json").is_file() else None
-    cj = cj if isinstance(cj, dict) else {}
     guess = _bare_cell(d.name, None, {})
-    cell = {
-        "id": cj.get("id") or d.name, "variant_id": cj.get("variant_id") or guess["variant_id"],
-        "task": cj.get("task") or guess["task"], "task_label": cj.get("task_label") or cj.get("task")
-        or guess["task_label"], "kind": cj.get("kind"), "eval": cj.get("eval"),
-    }
+    info = CellInfo.from_dict({"id": d.name, "variant_id": guess["variant_id"], "task": guess["task"],
+                               "task_label": guess["task_label"], **(cj if isinstance(cj, dict) else {})})
+    cell = {"id": info.id, "variant_id": info.variant_id, "task": info.task, "task_label": info.task_label,
+            "kind": info.kind, "eval": info.eval or None}
     summary = _read_json(d / "summary.json", warnings) if (d / "summary.json").is_file() else None
     analysis = _read_json(d / "analysis.json", warnings) if (d / "analysis.json").is_file() else None
     error_txt = (d / "error.txt").read_text(errors="replace").strip() if (d / "error.txt").is_file() else None
@@ -209,12 +191,12 @@ def _cell(d: Path, row: dict | None, warnings: list[str]) -> dict:
         error = error_txt.splitlines()[-1]
     cell.update(status=status, error=error, seconds=(row or {}).get("seconds"),
                 has_summary=isinstance(summary, dict), has_analysis=isinstance(analysis, dict))
-    t = _task_summary(summary, cell["task"])
+    t = task_summary(summary, cell["task"])
     if cell["kind"] is None and t is not None and t.get("long_chain") is not None:
         cell["kind"] = "long_chain" if t["long_chain"] else "knowledge"
     cell["kind"] = cell["kind"] or "long_chain"
     budgets = {}
-    for b, vals in sorted(((t or {}).get("budgets") or {}).items(), key=lambda kv: budget_value(kv[0])):
+    for b, vals in sorted(((t or {}).get("budgets") or {}).items(), key=lambda kv: budget_key(kv[0])):
         budgets[budget_label(b)] = {k: vals.get(k) for k in (
             "accuracy", "accuracy_std", "accuracy_by_seed", "ci95", "n_problems", "n_samples", "thinking_tokens_mean",
             "answer_tokens_mean", "forced_share", "answer_found_share", "seconds_per_sample", "pass@k", "maj@k",
@@ -231,15 +213,6 @@ def _cell(d: Path, row: dict | None, warnings: list[str]) -> dict:
     return cell
 
 
-def _task_summary(summary, task: str | None) -> dict | None:
-    if not isinstance(summary, dict):
-        return None
-    tasks = summary.get("tasks") or {}
-    if task in tasks:
-        return tasks[task]
-    return next(iter(tasks.values())) if len(tasks) == 1 else None
-
-
 def _analysis_groups(analysis, task: str | None) -> dict:
     """Per budget: the group's metrics (numbers only) of this cell's task."""
     if not isinstance(analysis, dict):
@@ -248,7 +221,7 @@ def _analysis_groups(analysis, task: str | None) -> dict:
     if any(g.get("task") == task for g in groups):
         groups = [g for g in groups if g.get("task") == task]
     out = {}
-    for g in sorted(groups, key=lambda g: budget_value(NO_BUDGET if g.get("budget") is None else g["budget"])):
+    for g in sorted(groups, key=lambda g: budget_key(NO_BUDGET if g.get("budget") is None else g["budget"])):
         key = budget_label(NO_BUDGET if g.get("budget") is None else g["budget"])
         out[key] = {k: v for k, v in g.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     return out
@@ -291,7 +264,7 @@ def _store_facts(path: Path, task: str | None, warnings: list[str]) -> tuple[dic
         tokens += (tt or 0) + (at or 0)
         batches[(budget, created)] = max(batches[(budget, created)], wall or 0.0)
     total = sum(batches.values())
-    top = max({r[1] for r in rows}, key=budget_value)
+    top = max({r[1] for r in rows}, key=budget_key)
     top_rows = [r for r in rows if r[1] == top]
     top_time = sum(w for (b, _), w in batches.items() if b == top)
     units = len({(r[2], r[3]) for r in top_rows})
@@ -382,7 +355,6 @@ def _pick_responses(cdir: Path, cell: dict, warnings: list[str]) -> tuple[dict, 
         try:
             cols = ["task", "problem_id", "budget", "seed", "sample_idx", "text", "thinking", "thinking_tokens",
                     "answer_tokens", "forced", "extracted", "gold", "correct"]
-            # The order prunescale analyze read them in, so analysis.json's responses line up by position.
             rows = [dict(zip(cols, r)) for r in conn.execute(
                 f"SELECT {', '.join(cols)} FROM generations ORDER BY task, budget, seed, problem_id, sample_idx")]
         finally:
@@ -390,25 +362,35 @@ def _pick_responses(cdir: Path, cell: dict, warnings: list[str]) -> tuple[dict, 
     except sqlite3.Error as e:
         warnings.append(f"cannot read {path}: {e}")
         return {}, None
-    responses = None
-    if cell.get("has_analysis"):
-        a = _read_json(cdir / "analysis.json", warnings)
-        responses = a.get("responses") if isinstance(a, dict) else None
-    aligned = isinstance(responses, list) and len(responses) == len(rows) and all(
-        str(r.get("problem_id")) == row["problem_id"] and r.get("sample") == row["sample_idx"]
-        for r, row in zip(responses, rows))
-    mine = [(i, r) for i, r in enumerate(rows) if r["task"] == cell.get("task")] or list(enumerate(rows))
+    analysis = _read_json(cdir / "analysis.json", warnings) if cell.get("has_analysis") else None
+    by_key = analysis_by_key(analysis)
+    mine = [r for r in rows if r["task"] == cell.get("task")] or rows
     if not mine:
         return {}, None
-    top = max({r["budget"] for _, r in mine}, key=budget_value)
-    first_seed = min(r["seed"] for _, r in mine if r["budget"] == top)
+    top = max({r["budget"] for r in mine}, key=budget_key)
+    first_seed = min(r["seed"] for r in mine if r["budget"] == top)
     picked = {}
-    for i, r in mine:
+    for r in mine:
         if r["budget"] != top or r["seed"] != first_seed or r["sample_idx"] != 0 or r["problem_id"] in picked:
             continue
-        info = responses[i] if aligned else None
-        picked[r["problem_id"]] = _clip_response(r, info)
+        picked[r["problem_id"]] = _clip_response(r, by_key.get(generation_key(r)))
     return picked, budget_label(top)
+
+
+def generation_key(row: dict) -> tuple:
+    """(task, budget, seed, problem, sample) of a stored generation: what its analysis row is joined on."""
+    return (row["task"], budget_label(row["budget"]), row["seed"], str(row["problem_id"]), row["sample_idx"])
+
+
+def analysis_by_key(analysis) -> dict[tuple, dict]:
+    """analysis.json's per-response rows by :func:`generation_key` (rows written without a seed match none)."""
+    rows = analysis.get("responses") if isinstance(analysis, dict) else None
+    out = {}
+    for r in rows if isinstance(rows, list) else []:
+        if isinstance(r, dict) and r.get("seed") is not None:
+            out[(r.get("task"), budget_label(r.get("budget")), r["seed"], str(r.get("problem_id")),
+                 r.get("sample"))] = r
+    return out
 
 
 def _clip_response(r: dict, info: dict | None) -> dict:

@@ -19,7 +19,8 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import FixedLocator, NullLocator  # noqa: E402
 
-from .collect import WHY_METRICS, budget_value  # noqa: E402
+from ..study.layout import budget_key  # noqa: E402
+from .collect import WHY_METRICS  # noqa: E402
 
 N_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22"]
 METHOD_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
@@ -108,9 +109,9 @@ def _fmt(x, nd: int = 3):
 
 def _budget_x(labels: list[str]) -> dict[str, float]:
     """Numeric x of each budget label; 'none' (no cap) sits one doubling past the largest budget."""
-    nums = [float(b) for b in labels if budget_value(b) != float("inf")]
+    nums = [float(b) for b in labels if budget_key(b) != float("inf")]
     top = max(nums) if nums else 1.0
-    return {b: (float(b) if budget_value(b) != float("inf") else top * 2) for b in labels}
+    return {b: (float(b) if budget_key(b) != float("inf") else top * 2) for b in labels}
 
 
 def _log2_ticks(ax, xs: list[float], labels: list[str] | None = None) -> None:
@@ -214,7 +215,7 @@ def sequential_figure(data: dict, model: str) -> Plot:
             else:
                 labels = sorted(set(xs_all))
                 nums = [float(b) for c in [ix.cell(v["id"], t) for v in group] if c for b in c["budgets"]
-                        if budget_value(b) != float("inf")]
+                        if budget_key(b) != float("inf")]
                 _log2_ticks(ax, labels, [NO_CAP if nums and x > max(nums) else f"{x:g}" for x in labels])
                 ax.set_ylim(-0.04, 1.04)
                 ax.grid(alpha=0.3)

@@ -6,7 +6,7 @@ its change against the unpruned model (the HTML colours it).
 
 from __future__ import annotations
 
-from .collect import budget_value
+from ..study.layout import budget_key
 
 # (anchor, heading) of every section, in page order; both reports use these headings.
 SECTIONS = [
@@ -40,7 +40,7 @@ def task_budgets(data: dict) -> dict[str, str | None]:
     for c in data["cells"]:
         b = c.get("largest_budget")
         label = c.get("task_label")
-        if b is not None and label in out and (out[label] is None or budget_value(b) > budget_value(out[label])):
+        if b is not None and label in out and (out[label] is None or budget_key(b) > budget_key(out[label])):
             out[label] = b
     return out
 

@@ -70,6 +70,6 @@ def _cell(rs: list[dict], task) -> dict:
 
 
 def write_summary(summary: dict, path: Path) -> None:
-    from .evaluate import write_json_atomic
+    from ..fileio import write_json_atomic
 
     write_json_atomic(summary, Path(path))

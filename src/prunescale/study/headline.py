@@ -4,69 +4,61 @@ unpruned model of the same base."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
-from .layout import Layout
+from .layout import CellInfo, Layout, VariantInfo, budget_key, budget_label, largest_budget, task_summary
 
 
-def collect_cells(root: str | Path) -> list[dict]:
-    """Every finished cell: its cell.json plus summary.json (as ``summary``)."""
-    layout = Layout(root)
+@dataclass
+class FinishedCell:
+    info: CellInfo
+    summary: dict
+
+    @property
+    def budgets(self) -> dict:
+        """This cell's task's metrics by budget key ("512", "none")."""
+        return (task_summary(self.summary, self.info.task) or {}).get("budgets") or {}
+
+
+def collect_cells(root: str | Path) -> list[FinishedCell]:
+    """Every finished cell: its cell.json and summary.json."""
     out = []
-    for d in sorted((layout.root / "cells").glob("*")):
+    for d in Layout(root).cell_dirs():
         cj, sj = d / "cell.json", d / "summary.json"
         if cj.is_file() and sj.is_file():
-            out.append({**json.loads(cj.read_text()), "summary": json.loads(sj.read_text())})
+            out.append(FinishedCell(CellInfo.read(cj), json.loads(sj.read_text(encoding="utf-8"))))
     return out
 
 
-def largest_budget(task_summary: dict) -> tuple[str, dict] | None:
-    budgets = task_summary.get("budgets") or {}
-    if not budgets:
-        return None
-    key = max(budgets, key=lambda b: float("inf") if int(b) < 0 else int(b))
-    return key, budgets[key]
-
-
-def load_variants(root: str | Path) -> dict[str, dict]:
-    """variants/*.json by variant id."""
-    out = {}
-    for f in sorted((Layout(root).root / "variants").glob("*.json")):
-        v = json.loads(f.read_text())
-        out[v["id"]] = v
-    return out
-
-
-def variant_order(ids, variants: dict[str, dict]) -> list[str]:
+def variant_order(ids, variants: dict[str, VariantInfo]) -> list[str]:
     """Model, then baseline first, then method, layers removed, recovery."""
     def key(vid):
-        v = variants.get(vid, {})
-        return (v.get("model_label", ""), v.get("method") or "", v.get("n_removed", 0), v.get("recovery") or "")
+        v = variants.get(vid) or VariantInfo(vid)
+        return (v.model_label, v.method or "", v.n_removed, v.recovery or "")
     return sorted(ids, key=key)
 
 
 def headline_rows(root: str | Path) -> tuple[list[str], list[list]]:
-    variants = load_variants(root)
+    variants = Layout(root).variants()
     cells = collect_cells(root)
-    tasks = list(dict.fromkeys(c.get("task_label") or c["task"] for c in cells))
+    tasks = list(dict.fromkeys(c.info.task_label for c in cells))
     acc: dict[tuple[str, str], float] = {}
     for c in cells:
-        t = c["summary"]["tasks"].get(c["task"])
-        lb = largest_budget(t) if t else None
-        if lb:
-            acc[(c["variant_id"], c.get("task_label") or c["task"])] = lb[1]["accuracy"]
+        top = largest_budget(c.budgets)
+        if top is not None:
+            acc[(c.info.variant_id, c.info.task_label)] = c.budgets[top]["accuracy"]
     header = ["model", "variant", "params"] + tasks
     rows = []
-    for vid in variant_order({c["variant_id"] for c in cells}, variants):
-        v = variants.get(vid, {"model_label": vid, "variant": vid, "params": None})
-        base = f"{vid.split('__')[0]}__base"
-        row = [v.get("model_label"), v.get("variant"), _millions(v.get("params"))]
+    for vid in variant_order({c.info.variant_id for c in cells}, variants):
+        v = variants.get(vid) or VariantInfo(vid, model_label=vid, variant=vid)
+        row = [v.model_label, v.variant, _millions(v.params)]
         for t in tasks:
             a = acc.get((vid, t))
-            b = acc.get((base, t))
+            b = acc.get((v.base_id, t))
             if a is None:
                 row.append("-")
-            elif b is None or vid == base:
+            elif b is None or vid == v.base_id:
                 row.append(f"{a:.3f}")
             else:
                 row.append(f"{a:.3f} ({a - b:+.3f})")
@@ -80,24 +72,21 @@ def _millions(n) -> str:
 
 def budget_rows(root: str | Path, task_label: str, metric: str = "accuracy") -> tuple[list[str], list[list]]:
     """Variant x budget table of one task entry (``metric``: accuracy, or e.g. ``pass@8`` / ``maj@8``)."""
-    variants = load_variants(root)
+    variants = Layout(root).variants()
     table: dict[str, dict[str, float]] = {}
-    budgets: set[int] = set()
     for c in collect_cells(root):
-        if (c.get("task_label") or c["task"]) != task_label:
+        if c.info.task_label != task_label:
             continue
-        t = c["summary"]["tasks"].get(c["task"], {})
-        for b, vals in (t.get("budgets") or {}).items():
+        for b, vals in c.budgets.items():
             value = vals.get(metric)
             if value is None and "@" in metric:
                 name, k = metric.split("@")
                 value = (vals.get(f"{name}@k") or {}).get(k)
             if value is not None:
-                table.setdefault(c["variant_id"], {})[b] = value
-                budgets.add(int(b))
-    cols = [str(b) for b in sorted(budgets, key=lambda b: float("inf") if b < 0 else b)]
+                table.setdefault(c.info.variant_id, {})[budget_label(b)] = value
+    cols = sorted({b for row in table.values() for b in row}, key=budget_key)
     order = variant_order(table, variants)
-    header = ["variant"] + [("none" if int(b) < 0 else b) for b in cols]
-    rows = [[variants.get(vid, {}).get("variant", vid)] + [f"{table[vid][b]:.2f}" if b in table[vid] else "-"
-                                                             for b in cols] for vid in order]
+    header = ["variant"] + cols
+    rows = [[variants[vid].variant if vid in variants else vid] + [f"{table[vid][b]:.2f}" if b in table[vid] else "-"
+                                                                  for b in cols] for vid in order]
     return header, rows

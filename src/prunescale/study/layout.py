@@ -7,9 +7,9 @@
       study.sqlite                cell status table (WAL): id, status todo|running|done|failed, error, timings
       models/<variant_id>/        a pruned (or recovered) model directory with prunescale.json; the unpruned
                                   baseline is not copied (its variant.json points at the original)
-      variants/<variant_id>.json  one per model variant (see VARIANT_KEYS)
+      variants/<variant_id>.json  one per model variant (VariantInfo)
       cells/<cell_id>/            one ``prunescale eval`` run dir: results.sqlite, summary.json, config.yaml,
-                                  plus cell.json (see CELL_KEYS) and analysis.json (``prunescale analyze``)
+                                  plus cell.json (CellInfo) and analysis.json (``prunescale analyze``)
       report.html, report.md, report_data.json
 
 A variant is (model, method, layers removed, recovery); ``base`` is the unpruned model. A cell is (variant,
@@ -18,20 +18,114 @@ task entry). Ids are file-name safe: ``<model_slug>__<variant>`` and ``<variant_
 
 from __future__ import annotations
 
+import json
 import re
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-# variants/<id>.json: {"id", "model" (spec as the user wrote it), "model_label", "variant" ("base",
-# "shortgpt-2", "shortgpt-2+lora"), "method" (None for base), "n_removed" (0 for base), "recovery" (None,
-# "lora" or "full"), "path" (model directory), "layers", "params", "size_bytes" (parameter bytes at the
-# dtype used), "removed_layers", "merges", "score_name", "scores" (per-layer, the method's own), "prune_seconds"}
-VARIANT_KEYS = ("id", "model", "model_label", "variant", "method", "n_removed", "recovery", "path", "layers",
-                "params", "size_bytes", "removed_layers", "merges", "score_name", "scores", "prune_seconds")
+from ..fileio import write_json_atomic
 
-# cells/<id>/cell.json: {"id", "variant_id", "task" (task spec), "task_label" (the study entry's label: two
-# entries of one task, say greedy and sampled, differ by label; figures group by it), "kind" ("long_chain" or
-# "knowledge"), "eval" (the eval options: budgets, samples, temperature, seeds, limit, ...)}
-CELL_KEYS = ("id", "variant_id", "task", "task_label", "kind", "eval")
+NO_BUDGET = -1   # a summary's "none" / a store's -1: no thinking cap
+
+
+def budget_key(budget) -> float:
+    """Sort key of a budget as any layer spells it (500, "500", None, "none", -1): no cap sorts last."""
+    if budget is None:
+        return float("inf")
+    try:
+        b = int(budget)
+    except (TypeError, ValueError):
+        return float("inf")
+    return float("inf") if b < 0 else float(b)
+
+
+def budget_label(budget) -> str:
+    """"none" for no cap, else the number as text."""
+    return "none" if budget_key(budget) == float("inf") else str(int(budget))
+
+
+def largest_budget(budgets) -> str | None:
+    """The largest of a task's budgets (the keys of a summary's ``budgets``), no cap counting as largest."""
+    return max(budgets, key=budget_key) if budgets else None
+
+
+def task_summary(summary, task: str | None) -> dict | None:
+    """A cell's task in its summary.json (a cell evaluates one task: its only entry if the name differs)."""
+    if not isinstance(summary, dict):
+        return None
+    tasks = summary.get("tasks") or {}
+    if task in tasks:
+        return tasks[task]
+    return next(iter(tasks.values())) if len(tasks) == 1 else None
+
+
+@dataclass
+class VariantInfo:
+    """variants/<id>.json: one model variant of a study."""
+
+    id: str
+    model: str = ""                   # the model spec as the user wrote it
+    model_label: str = ""
+    variant: str = ""                 # "base", "shortgpt-2", "shortgpt-2+lora"
+    method: str | None = None         # None for the unpruned baseline
+    n_removed: int = 0
+    recovery: str | None = None       # None, "lora" or "full"
+    path: str | None = None           # the model directory
+    layers: int | None = None
+    params: int | None = None
+    size_bytes: int | None = None     # parameter bytes at the dtype used
+    removed_layers: list = field(default_factory=list)
+    merges: list = field(default_factory=list)
+    score_name: str | None = None
+    scores: list | None = None        # per layer, the method's own score
+    prune_seconds: float | None = None
+    finetune: dict | None = None      # recovery recipe (recovered variants only)
+
+    @property
+    def base_id(self) -> str:
+        """The unpruned variant of the same model."""
+        return f"{self.id.split('__')[0]}__base"
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "VariantInfo":
+        known = {f.name for f in fields(cls)}
+        v = cls(**{k: d[k] for k in d if k in known})
+        v.n_removed = v.n_removed or 0
+        return v
+
+    @classmethod
+    def read(cls, path: str | Path) -> "VariantInfo":
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+    def write(self, path: str | Path) -> None:
+        write_json_atomic(asdict(self), path)
+
+
+@dataclass
+class CellInfo:
+    """cells/<id>/cell.json: one (variant, task entry) evaluation."""
+
+    id: str
+    variant_id: str
+    task: str                         # the task spec
+    task_label: str = ""              # the study entry's label (two entries of one task differ by it)
+    kind: str | None = None           # "long_chain" or "knowledge"
+    eval: dict = field(default_factory=dict)   # the eval options: budgets, samples, temperature, seeds, ...
+
+    def __post_init__(self):
+        self.task_label = self.task_label or self.task
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "CellInfo":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: d[k] for k in d if k in known})
+
+    @classmethod
+    def read(cls, path: str | Path) -> "CellInfo":
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+    def write(self, path: str | Path) -> None:
+        write_json_atomic(asdict(self), path)
 
 
 def slug(text: str) -> str:
@@ -71,3 +165,14 @@ class Layout:
 
     def cell_dir(self, cid: str) -> Path:
         return self.root / "cells" / cid
+
+    def variants(self) -> dict[str, VariantInfo]:
+        """Every variants/*.json by id."""
+        out = {}
+        for f in sorted((self.root / "variants").glob("*.json")):
+            v = VariantInfo.read(f)
+            out[v.id] = v
+        return out
+
+    def cell_dirs(self) -> list[Path]:
+        return sorted(d for d in (self.root / "cells").glob("*") if d.is_dir())

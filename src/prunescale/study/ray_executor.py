@@ -9,8 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import PrunescaleError
+from .cells import fail_cells, one_line, run_cell
 from .layout import Layout
-from .spec import Cell, Study
+from .spec import Cell, Study, parse_study
+from .status import StatusDB
 
 
 def run_cells_ray(study: Study, layout: Layout, cells: list[Cell], address: str | None = None,
@@ -19,7 +21,6 @@ def run_cells_ray(study: Study, layout: Layout, cells: list[Cell], address: str 
         import ray
     except ImportError:
         raise PrunescaleError("--executor ray needs Ray: pip install 'prunescale[ray]'") from None
-    from .run import _fail_cells
     from .variants import prepare_variant
 
     infos, runnable = {}, []
@@ -31,7 +32,7 @@ def run_cells_ray(study: Study, layout: Layout, cells: list[Cell], address: str 
             except Exception as e:   # noqa: BLE001 - recorded per cell
                 infos[vid] = e
         if isinstance(infos[vid], Exception):
-            _fail_cells(layout, [cell], infos[vid], log)
+            fail_cells(layout, [cell], infos[vid], log)
         else:
             runnable.append(cell)
     if not runnable:
@@ -56,14 +57,8 @@ def run_cells_ray(study: Study, layout: Layout, cells: list[Cell], address: str 
             try:
                 status = ray.get(done[0])
             except Exception as e:   # noqa: BLE001 - a task that died (worker crash, OOM): record it
-                from .run import _one_line
-                from .status import StatusDB
-
-                db = StatusDB(layout.status_db)
-                try:
-                    db.finish(cid, f"ray task failed: {_one_line(e)}")
-                finally:
-                    db.close()
+                with StatusDB(layout.status_db) as db:
+                    db.finish(cid, f"ray task failed: {one_line(e)}")
                 status = "failed"
             log(f"[{cid}] {status} (ray)")
     finally:
@@ -77,9 +72,6 @@ def _defaults(resources: dict | None) -> dict:
 
 
 def _ray_cell(root: str, study_dict: dict, cell_id: str, info: dict) -> str:
-    from .run import run_cell
-    from .spec import parse_study
-
     study = parse_study(study_dict)
     cell = next(c for c in study.cells() if c.id == cell_id)
     return run_cell(Layout(root), cell, info, {}, log=print)

@@ -34,11 +34,22 @@ from .layout import cell_id, slug, variant_id, variant_name
 
 _TOP_KEYS = {"name", "models", "methods", "remove", "prune", "recovery", "finetune", "eval", "tasks", "analysis",
              "executor", "out", "smollm2"}
-_EVAL_KEYS = {"budgets", "samples", "seeds", "temperature", "top_p", "waits", "answer_tokens", "max_tokens",
-              "limit", "data", "batch_size", "profile", "backend", "base_urls", "dtype", "device",
-              "trust_remote_code"}
-_PRUNE_KEYS = {"calibration", "calibration_samples", "max_seq_len", "batch_size", "seed", "dtype", "device",
-               "trust_remote_code", "options"}
+
+
+def eval_keys() -> set[str]:
+    """Eval options a study may set: the EvalConfig fields a cell does not fix itself."""
+    from ..scaling.evaluate import EvalConfig
+
+    return {f.name for f in fields(EvalConfig)} - {"model", "tasks", "out"}
+
+
+def prune_keys() -> set[str]:
+    """Prune options a study may set: the PruneSpec fields the grid does not fix itself."""
+    from ..prune.run import PruneSpec
+
+    return {f.name for f in fields(PruneSpec)} - {"model", "method", "remove", "ratio", "layers"}
+
+
 RECOVERY_MODES = ("lora", "full")
 
 
@@ -102,13 +113,14 @@ class Study:
         return next(m for m in self.models if m["spec"] == spec)
 
     def cells(self) -> list[Cell]:
+        keys = eval_keys()
         out = []
         for v in self.variants():
             wanted = self.model_entry(v.model).get("tasks")
             for t in self.tasks:
                 if wanted is not None and t["label"] not in wanted:
                     continue
-                opts = {**self.eval, **{k: t[k] for k in t if k in _EVAL_KEYS}}
+                opts = {**self.eval, **{k: t[k] for k in t if k in keys}}
                 out.append(Cell(cell_id(v.id, t["label"]), v, t["task"], t["kind"], opts, t["label"],
                                 dict(t.get("resources") or {})))
         return out
@@ -123,7 +135,9 @@ def load_study(path: str | Path) -> Study:
     if not path.is_file():
         raise PrunescaleError(f"study file {str(path)!r} not found")
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        raise PrunescaleError(f"study file {str(path)!r} is not UTF-8 text (byte at offset {e.start})") from None
     except yaml.YAMLError as e:
         raise PrunescaleError(f"study file {str(path)!r} is not valid YAML: {str(e).splitlines()[0]}") from None
     study = parse_study(raw, where=str(path))
@@ -152,7 +166,7 @@ def parse_study(raw: Any, where: str = "study") -> Study:
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
             raise PrunescaleError(f"{where}: remove value {n!r} is not a positive integer")
     prune = _mapping(raw.get("prune"), "prune", where)
-    bad = set(prune) - _PRUNE_KEYS
+    bad = set(prune) - prune_keys()
     if bad:
         raise PrunescaleError(f"{where}: unknown prune option(s) {', '.join(sorted(bad))}")
     recovery = [str(r) for r in _as_list(raw.get("recovery", []), "recovery", where)]
@@ -160,9 +174,11 @@ def parse_study(raw: Any, where: str = "study") -> Study:
         if r not in RECOVERY_MODES:
             raise PrunescaleError(f"{where}: recovery {r!r} is not one of {', '.join(RECOVERY_MODES)}")
     ev = _mapping(raw.get("eval"), "eval", where)
-    bad = set(ev) - _EVAL_KEYS
+    bad = set(ev) - eval_keys()
     if bad:
         raise PrunescaleError(f"{where}: unknown eval option(s) {', '.join(sorted(bad))}")
+    if "budgets" in ev:
+        ev["budgets"] = _budgets(ev["budgets"], "eval", where)
     tasks = [_task(t, where) for t in _as_list(raw.get("tasks"), "tasks", where)]
     if not tasks:
         raise PrunescaleError(f"{where}: 'tasks' lists no task")
@@ -182,8 +198,13 @@ def parse_study(raw: Any, where: str = "study") -> Study:
         for label in m.get("tasks", []):
             if label not in labels:
                 raise PrunescaleError(f"{where}: model {m['spec']!r} asks for task {label!r}, which is not in 'tasks'")
-        if not isinstance(m.get("prune", {}), dict) or set(m.get("prune", {})) - _PRUNE_KEYS:
+        if not isinstance(m.get("prune", {}), dict) or set(m.get("prune", {})) - prune_keys():
             raise PrunescaleError(f"{where}: bad prune options for model {m['spec']!r}")
+    finetune = _mapping(raw.get("finetune"), "finetune", where)
+    if recovery or any(m.get("recovery") for m in models):
+        from ..train.recover import FinetuneJob
+
+        FinetuneJob.split_options(finetune, where=f"{where}: finetune")   # names a bad key before any work
     executor = raw.get("executor", {"name": "local"})
     if isinstance(executor, str):
         executor = {"name": executor}
@@ -191,7 +212,7 @@ def parse_study(raw: Any, where: str = "study") -> Study:
     if executor.get("name", "local") not in ("local", "ray"):
         raise PrunescaleError(f"{where}: executor {executor.get('name')!r} is not local or ray")
     return Study(name=str(raw.get("name") or "study"), models=models, methods=methods, remove=remove, prune=prune,
-                 recovery=recovery, finetune=_mapping(raw.get("finetune"), "finetune", where), eval=ev, tasks=tasks,
+                 recovery=recovery, finetune=finetune, eval=ev, tasks=tasks,
                  analysis=bool(raw.get("analysis", True)), executor={"name": "local", **executor},
                  out=raw.get("out"))
 
@@ -241,16 +262,27 @@ def _task(t, where: str) -> dict:
         t = {"task": t}
     if not isinstance(t, dict) or not isinstance(t.get("task"), str):
         raise PrunescaleError(f"{where}: task entry {t!r} needs a 'task' name")
-    bad = set(t) - _EVAL_KEYS - {"task", "kind", "label", "resources"}
+    bad = set(t) - eval_keys() - {"task", "kind", "label", "resources"}
     if bad:
         raise PrunescaleError(f"{where}: unknown option(s) {', '.join(sorted(bad))} in task {t['task']!r}")
     task = get_task(t["task"])   # unknown task: fail before any work
     kind = t.get("kind") or ("long_chain" if getattr(task, "long_chain", False) else "knowledge")
     if kind not in ("long_chain", "knowledge"):
         raise PrunescaleError(f"{where}: task {t['task']!r} kind {kind!r} is not long_chain or knowledge")
-    budgets = t.get("budgets")
-    if budgets is not None:
-        for b in _as_list(budgets, "budgets", where):
-            if b is not None and (not isinstance(b, int) or isinstance(b, bool) or b < 1):
-                raise PrunescaleError(f"{where}: budget {b!r} of task {t['task']!r} is not a positive integer")
-    return {**t, "kind": kind, "label": t.get("label") or t["task"]}
+    out = {**t, "kind": kind, "label": t.get("label") or t["task"]}
+    if t.get("budgets") is not None:
+        out["budgets"] = _budgets(t["budgets"], f"task {t['task']!r}", where)
+    return out
+
+
+def _budgets(values, owner: str, where: str) -> list[int | None]:
+    """Thinking budgets as ``prunescale eval --budgets`` spells them: positive integers, or none (null) for no cap."""
+    out = []
+    for b in _as_list(values, "budgets", where):
+        if b is None or (isinstance(b, str) and b.strip().lower() == "none"):
+            out.append(None)
+        elif isinstance(b, int) and not isinstance(b, bool) and b >= 1:
+            out.append(b)
+        else:
+            raise PrunescaleError(f"{where}: budget {b!r} of {owner} is not a positive integer or none")
+    return out

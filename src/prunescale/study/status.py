@@ -47,6 +47,12 @@ class StatusDB:
     def close(self) -> None:
         self.conn.close()
 
+    def __enter__(self) -> "StatusDB":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     def get(self, cell_id: str) -> dict | None:
         cur = self.conn.execute("SELECT * FROM cells WHERE id = ?", (cell_id,))
         row = cur.fetchone()

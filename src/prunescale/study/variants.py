@@ -4,12 +4,11 @@ recovered (fine-tuned) models built from a cached pruned one."""
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict
 from pathlib import Path
 
 from ..errors import PrunescaleError
-from .layout import Layout
+from .layout import Layout, VariantInfo
 from .spec import Study, Variant
 
 
@@ -55,7 +54,7 @@ def prepare_variant(study: Study, v: Variant, layout: Layout, log=print) -> dict
     info.update(params=params, size_bytes=size)
     if info["layers"] is None and Path(str(path), "config.json").is_file():
         info["layers"] = json.loads(Path(str(path), "config.json").read_text()).get("num_hidden_layers")
-    write_json(layout.variant_json(v.id), info)
+    VariantInfo.from_dict(info).write(layout.variant_json(v.id))
     return info
 
 
@@ -76,22 +75,16 @@ def _cached_prune(study: Study, v: Variant, path: Path, log) -> dict:
 
 
 def _cached_finetune(study: Study, v: Variant, parent_path: str, path: Path, log) -> dict:
+    from ..train.recover import FinetuneJob, run_finetune
+
     record_path = path / "prunescale.json"
     if record_path.is_file():
         return json.loads(record_path.read_text())
-    from ..cli.main import main
-
     log(f"fine-tuning {parent_path} ({v.recovery}) -> {path}")
-    argv = ["finetune", "--model", str(parent_path), "--mode", v.recovery, "--out", str(path)]
-    for key, value in study.finetune.items():
-        flag = "--" + key.replace("_", "-")
-        if isinstance(value, bool):
-            argv += [flag] if value else []
-        else:
-            argv += [flag, str(value)]
-    if main(argv) != 0 or not record_path.is_file():
-        raise PrunescaleError(f"fine-tuning {v.id} failed (see the messages above)")
-    return json.loads(record_path.read_text())
+    job = FinetuneJob.from_options(str(parent_path), str(path), {**study.finetune, "mode": v.recovery},
+                                   where="study finetune")
+    job.overwrite = True
+    return run_finetune(job, log=log)
 
 
 def weights_stats(path) -> tuple[int | None, int | None]:
@@ -121,10 +114,3 @@ def _itemsize(dtype: str) -> int:
 
 def _norm(obj) -> str:
     return json.dumps(obj, sort_keys=True, default=str)
-
-
-def write_json(path: Path, obj) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=2, default=str) + "\n")
-    os.replace(tmp, path)

@@ -1,0 +1,107 @@
+"""Plumbing every stage shares: atomic file writes, JSON / JSONL reading, library versions, source specs.
+
+Each concept has this one home, so a fix (say, to how a half-written file is avoided) reaches every writer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import PrunescaleError
+
+
+def write_atomic(path: str | Path, data: str | bytes) -> None:
+    """Write via a temporary file in the same folder and os.replace, so readers never see half a file."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:
+        raise PrunescaleError(f"cannot write {path}: {e.strerror}") from None
+    try:
+        # mkstemp makes the file private (0600); give it the permissions a plain open() would.
+        os.fchmod(fd, 0o666 & ~_umask())
+        if isinstance(data, bytes):
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+        else:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+                f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomic(obj, path: str | Path) -> None:
+    """``obj`` as indented JSON (non-JSON values as strings), written atomically."""
+    write_atomic(path, json.dumps(obj, indent=2, default=str) + "\n")
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def read_text_utf8(path: str | Path, what: str = "file") -> str:
+    """A UTF-8 text file; missing, unreadable or not UTF-8 is a one-line error naming the file."""
+    try:
+        return Path(path).expanduser().read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise PrunescaleError(f"{what} {str(path)!r} is not UTF-8 text (byte {e.start}: "
+                              f"{e.object[e.start:e.start + 1]!r})") from None
+    except IsADirectoryError:
+        raise PrunescaleError(f"{what} {str(path)!r} is a directory, not a file") from None
+    except OSError as e:
+        raise PrunescaleError(f"cannot read {what} {str(path)!r}: {e.strerror}") from None
+
+
+def library_versions(*extra: str) -> dict:
+    """Versions of prunescale, torch, transformers and any ``extra`` importable packages (recorded with results)."""
+    import importlib
+
+    from . import __version__
+
+    out = {"prunescale": __version__}
+    for name in ("torch", "transformers", *extra):
+        try:
+            out[name] = importlib.import_module(name).__version__
+        except (ImportError, AttributeError):
+            continue
+    return out
+
+
+@dataclass(frozen=True)
+class Source:
+    """A data source as users write it: ``hf:DATASET[:config][:split]``, ``jsonl:PATH``, ``file:PATH``,
+    ``self[:PATH]``, or a bare name / path (kind ``""``)."""
+
+    kind: str
+    value: str
+
+    @property
+    def hf_parts(self) -> tuple[str, str | None, str]:
+        """(dataset, config or None, split) of an ``hf:`` source; split defaults to train."""
+        parts = self.value.split(":")
+        name = parts[0]
+        config = parts[1] if len(parts) > 2 else None
+        split = parts[-1] if len(parts) > 1 else "train"
+        return name, config or None, split
+
+
+SOURCE_KINDS = ("hf", "jsonl", "file", "self")
+
+
+def parse_source(spec: str) -> Source:
+    """Split ``kind:value`` for the known kinds; anything else is kind ``""`` with the whole text as value."""
+    kind, sep, value = spec.partition(":")
+    if sep and kind in SOURCE_KINDS:
+        if kind != "self" and not value:
+            raise PrunescaleError(f"{spec!r} names no {'dataset' if kind == 'hf' else 'file'} after {kind}:")
+        return Source(kind, value)
+    return Source("", spec)

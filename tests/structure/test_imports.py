@@ -1,0 +1,96 @@
+"""The package's structure: data flows one way (no import cycle), nothing below cli/ parses arguments."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import prunescale
+
+SRC = Path(prunescale.__file__).parent
+
+
+def _module(path: Path) -> tuple[str, list[str]]:
+    parts = list(path.relative_to(SRC.parent).with_suffix("").parts)
+    package = parts[:-1]
+    if parts[-1] == "__init__":
+        parts = package
+    return ".".join(parts), package
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Module -> the prunescale modules it imports, at any depth (imports inside functions count too)."""
+    graph = {}
+    for path in SRC.rglob("*.py"):
+        name, package = _module(path)
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                base = package[:len(package) - node.level + 1] if node.level else []
+                target = ".".join(base + ([node.module] if node.module else []))
+                for alias in node.names:
+                    sub = f"{target}.{alias.name}"
+                    is_module = (SRC.parent / (sub.replace(".", "/") + ".py")).exists() or \
+                        (SRC.parent / sub.replace(".", "/")).is_dir()
+                    deps.add(sub if is_module else target)
+            elif isinstance(node, ast.Import):
+                deps |= {a.name for a in node.names}
+        graph[name] = {d for d in deps if d.startswith("prunescale") and d != name}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index, low, stack, on, out, counter = {}, {}, [], set(), [], [0]
+
+    def visit(v):
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in graph.get(v, ()):
+            if w not in graph:
+                continue
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_cycle_finder_finds_a_cycle():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_no_import_cycle_between_prunescale_modules():
+    graph = import_graph()
+    assert "prunescale.study.run" in graph and "prunescale.study.cells" in graph["prunescale.study.run"]
+    assert cycles(graph) == []
+
+
+def test_study_uses_the_library_not_the_cli():
+    graph = import_graph()
+    assert not any(d.startswith("prunescale.cli") for d in graph["prunescale.study.variants"])
+    below_cli = [m for m in graph if not m.startswith(("prunescale.cli", "prunescale.__main__"))]
+    assert [m for m in below_cli if any(d.startswith("prunescale.cli") for d in graph[m])] == []
+
+
+def test_no_argparse_below_cli():
+    users = [str(p.relative_to(SRC)) for p in SRC.rglob("*.py")
+             if p.parent.name != "cli" and "argparse" in p.read_text(encoding="utf-8")]
+    assert users == []
