@@ -11,18 +11,19 @@ from .common import add_config_args, add_model_args, format_table, int_list
 
 
 def _budgets(text: str) -> list[int | None]:
+    """Budgets in tokens; ``none`` (or ``inf``) is no cap. A PrunescaleError, so the error is one line."""
     out = []
-    for part in text.split(","):
+    for part in str(text).split(","):
         part = part.strip()
-        if part.lower() in ("none", "inf", "0"):
+        if part.lower() in ("none", "inf"):
             out.append(None)
             continue
         try:
             value = int(part)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"budget {part!r} is not a positive integer") from None
+            value = 0
         if value < 1:
-            raise argparse.ArgumentTypeError(f"budget {part!r} is not a positive integer")
+            raise PrunescaleError(f"budget {part!r} is not a positive integer (use 'none' for no cap)")
         out.append(value)
     return out
 
@@ -30,12 +31,21 @@ def _budgets(text: str) -> list[int | None]:
 def register(sub) -> None:
     p = sub.add_parser("eval", help="sequential and parallel test-time scaling of a model on tasks",
                        description="Generate with s1 budget forcing and N samples per problem; grade, store every "
-                       "generation in DIR/results.sqlite (resumable) and the metrics in DIR/summary.json.")
+                       "generation in DIR/results.sqlite (resumable) and the metrics in DIR/summary.json. Every "
+                       "input is checked before DIR is created; a run that fails before storing a generation "
+                       "leaves nothing behind. On a re-run, problems whose text or gold answer changed are "
+                       "generated again; summary.json covers this run's tasks and problems. A jsonl:PATH task is "
+                       "stored under its absolute path.")
     add_model_args(p)
     p.add_argument("--task", "--tasks", dest="tasks", required=True,
                    help="comma-separated tasks: aime24, math500, gsm8k, gpqa_diamond, mmlu, jsonl:PATH, "
                    "organism-chain:k=8, organism-facts")
     p.add_argument("--data", help="local JSONL file for the (single) task instead of the hub dataset")
+    p.add_argument("--question-field", help="JSONL field of the problem text, for jsonl:PATH or --data "
+                   "(default: the first of problem, question, prompt)")
+    p.add_argument("--answer-field", help="JSONL field of the gold answer (default: answer)")
+    p.add_argument("--id-field", help="JSONL field of the problem id (default: id or unique_id, else the line's "
+                   "position)")
     p.add_argument("--limit", type=int, help="first N problems")
     p.add_argument("--budgets", type=_budgets, default=[None],
                    help="thinking budgets in tokens, e.g. 512,1024,2048 ('none': no cap; default none)")
@@ -44,7 +54,7 @@ def register(sub) -> None:
     p.add_argument("--max-tokens", type=int, default=32768, help="cap on thinking tokens without a budget")
     p.add_argument("--samples", type=int, default=1, help="samples per problem for pass@k / maj@k (default 1)")
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature; 0 = greedy (default 1.0)")
-    p.add_argument("--top-p", type=float, default=1.0)
+    p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling, in (0, 1] (default 1.0)")
     p.add_argument("--seeds", type=int_list, default=[0], help="comma-separated seeds, e.g. 7,11,42 (default 0)")
     p.add_argument("--profile", default="auto", help="thinking profile: auto, qwen3, deepseek-r1, s1, generic")
     p.add_argument("--think-start", help="override the profile's start-of-thinking text")
@@ -54,7 +64,9 @@ def register(sub) -> None:
                    help="server URL for --backend openai; repeat for replicas (round-robin)")
     p.add_argument("--served-model", help="model name the server knows (default: --model)")
     p.add_argument("--batch-size", type=int, default=8, help="samples generated together (default 8)")
-    p.add_argument("--out", required=True, help="run directory (created; re-running resumes it)")
+    p.add_argument("--out", required=True, help="run directory (created; re-running resumes it: a stored "
+                   "generation is reused only if its problem's prompt and gold answer are unchanged, else it is "
+                   "deleted and generated again)")
     add_config_args(p)
     p.set_defaults(func=run_eval)
 

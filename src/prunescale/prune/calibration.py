@@ -139,7 +139,9 @@ def _read_lines(path: str) -> list[str]:
 def _read_text(path: str) -> str:
     try:
         return Path(path).expanduser().read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
+    except UnicodeDecodeError as e:   # has no strerror
+        raise PrunescaleError(f"calibration file {path!r} is not UTF-8 text (byte at offset {e.start})") from None
+    except OSError as e:
         raise PrunescaleError(f"cannot read calibration file {path!r}: {e.strerror or e}") from None
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -39,6 +41,9 @@ class EvalConfig:
     dtype: str | None = None
     device: str | None = None
     trust_remote_code: bool = False
+    question_field: str | None = None   # JSONL field names for jsonl: tasks and --data files
+    answer_field: str | None = None
+    id_field: str | None = None
 
     def validate(self) -> None:
         for b in self.budgets:
@@ -48,8 +53,10 @@ class EvalConfig:
             raise PrunescaleError(f"--samples {self.samples} must be at least 1")
         if not self.seeds:
             raise PrunescaleError("no seeds given")
-        if self.temperature < 0:
-            raise PrunescaleError(f"--temperature {self.temperature} must be >= 0")
+        if not (math.isfinite(self.temperature) and self.temperature >= 0):
+            raise PrunescaleError(f"--temperature {self.temperature} must be a number >= 0")
+        if not 0 < self.top_p <= 1:
+            raise PrunescaleError(f"--top-p {self.top_p} must be in (0, 1]")
         if self.batch_size < 1 or self.answer_tokens < 1 or self.max_tokens < 1 or self.waits < 0:
             raise PrunescaleError("--batch-size, --answer-tokens and --max-tokens must be positive, --wait >= 0")
         if self.data and len(self.tasks) != 1:
@@ -69,18 +76,54 @@ def sample_seed(seed: int, task: str, problem_id: str, sample_idx: int) -> int:
     return int.from_bytes(h[:8], "little") & (2**63 - 1)
 
 
+def build_tasks(cfg: EvalConfig) -> dict:
+    """The run's tasks by stored name (``jsonl:`` paths made absolute), with the JSONL field options applied."""
+    from ..tasks import get_task
+    from ..tasks.base import canonical_spec
+
+    tasks = {}
+    for spec in cfg.tasks:
+        task = get_task(spec)
+        task.use_fields(cfg.question_field, cfg.answer_field, cfg.id_field)
+        tasks[canonical_spec(spec)] = task
+    return tasks
+
+
+def load_problems(cfg: EvalConfig, tasks: dict) -> dict:
+    """Every task's problems (the first --limit); a bad file or option fails here, before any work."""
+    out = {}
+    for name, task in tasks.items():
+        if cfg.data and not task.uses_data:
+            raise PrunescaleError(f"task {name!r} does not read a data file (its problems are generated): "
+                                  f"drop --data {cfg.data!r}")
+        problems = task.load(cfg.data, cfg.limit)
+        if not problems:
+            raise PrunescaleError(f"task {name!r} has no problems")
+        first: dict = {}
+        for p in problems:   # one problem per id, the store's key (organism facts cycle past their table)
+            first.setdefault(p.id, p)
+        out[name] = list(first.values())
+    return out
+
+
 def evaluate(cfg: EvalConfig, backend: Backend, tasks: dict, profile_name: str, extra_manifest: dict | None = None,
-             progress: bool = True) -> dict:
-    """Generate and grade everything not yet in the store; write summary.json; return the summary."""
+             progress: bool = True, problems: dict | None = None) -> dict:
+    """Generate and grade everything not yet in the store; write summary.json; return the summary.
+
+    Stored generations of a problem whose prompt or gold answer changed since are deleted and made again; the
+    summary covers this run's tasks and problems (every budget, seed and sample stored for them)."""
     from .summary import summarize, write_summary
 
+    problems = problems if problems is not None else load_problems(cfg, tasks)
     out = Path(cfg.out)
     store = Store(out / "results.sqlite")
     try:
         store.check_identity(cfg.identity(profile_name))
         store.set_manifest({"config": asdict(cfg), "versions": _versions(), **(extra_manifest or {})})
         sampling = Sampling(temperature=cfg.temperature, top_p=cfg.top_p)
-        problems = {name: task.load(cfg.data, cfg.limit) for name, task in tasks.items()}
+        hashes = {name: {p.id: prompt_hash(backend, p.prompt) for p in probs} for name, probs in problems.items()}
+        for name, probs in problems.items():
+            drop_changed(store, name, probs, hashes[name])
         work = []
         for name, probs in problems.items():
             for budget in cfg.budgets:
@@ -94,17 +137,18 @@ def evaluate(cfg: EvalConfig, backend: Backend, tasks: dict, profile_name: str, 
         tokens, start = 0, time.perf_counter()
         for name, budget, chunk in work:
             task = tasks[name]
+            seed_name = getattr(task, "seed_name", name)
             forcing = Forcing(budget=budget, waits=cfg.waits, answer_tokens=cfg.answer_tokens,
                               max_tokens=cfg.max_tokens)
-            reqs = [Request(p.prompt, sample_seed(seed, name, p.id, i), key=(p, seed, i)) for p, seed, i in chunk]
+            reqs = [Request(p.prompt, sample_seed(seed, seed_name, p.id, i), key=(p, seed, i)) for p, seed, i in chunk]
             rows = []
             for s in backend.generate(reqs, forcing, sampling):
                 p, seed, i = s.key
                 extracted = task.extract(s.text)
                 rows.append({
                     "task": name, "problem_id": p.id, "budget": NO_BUDGET if budget is None else budget,
-                    "seed": seed, "sample_idx": i, "sample_seed": sample_seed(seed, name, p.id, i),
-                    "prompt_hash": hashlib.sha256(backend.render(p.prompt).encode()).hexdigest()[:16],
+                    "seed": seed, "sample_idx": i, "sample_seed": sample_seed(seed, seed_name, p.id, i),
+                    "prompt_hash": hashes[name][p.id],
                     "text": s.text, "thinking": s.thinking, "answer_text": s.answer,
                     "thinking_tokens": s.thinking_tokens, "answer_tokens": s.answer_tokens, "forced": int(s.forced),
                     "waits": s.waits, "finished": int(s.finished), "extracted": extracted, "gold": p.answer,
@@ -114,11 +158,31 @@ def evaluate(cfg: EvalConfig, backend: Backend, tasks: dict, profile_name: str, 
             bar.update(len(rows))
             bar.set_postfix_str(f"{tokens / max(time.perf_counter() - start, 1e-9):.1f} tok/s")
         bar.close()
-        summary = summarize(store.rows(), tasks, cfg)
+        rows = [r for r in store.rows() if r["problem_id"] in hashes.get(r["task"], ())]
+        summary = summarize(rows, tasks, cfg)
         write_summary(summary, out / "summary.json")
         return summary
     finally:
         store.close()
+
+
+def prompt_hash(backend: Backend, prompt: str) -> str:
+    """Hash of the full rendered prompt (chat template included): what the model was given."""
+    return hashlib.sha256(backend.render(prompt).encode()).hexdigest()[:16]
+
+
+def drop_changed(store: Store, task: str, problems: list, hashes: dict) -> list[str]:
+    """Delete the stored generations of problems whose prompt or gold answer differs from today's (so they
+    are generated again, never graded against an old gold); return their ids."""
+    current = {p.id: (hashes[p.id], p.answer) for p in problems}
+    changed = sorted(pid for pid, keys in store.problem_keys(task).items() if pid in current
+                     and keys != {current[pid]})
+    if changed:
+        n = store.delete_problems(task, changed)
+        shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
+        print(f"prunescale: {task}: {len(changed)} problem(s) changed since generated ({shown}): "
+              f"{n} stored generation(s) deleted, generating again", file=sys.stderr)
+    return changed
 
 
 def _versions() -> dict:

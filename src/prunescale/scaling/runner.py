@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
+import sqlite3
+import sys
+from contextlib import closing
 from pathlib import Path
 
 import yaml
 
 from ..errors import PrunescaleError
 from ..generate import BACKENDS, get_profile
-from .evaluate import EvalConfig, evaluate
+from .evaluate import EvalConfig, build_tasks, evaluate, load_problems
 
 
 def config_from_args(args: argparse.Namespace) -> EvalConfig:
@@ -19,25 +23,40 @@ def config_from_args(args: argparse.Namespace) -> EvalConfig:
                      top_p=args.top_p, waits=args.waits, answer_tokens=args.answer_tokens, max_tokens=args.max_tokens,
                      limit=args.limit, data=args.data, batch_size=args.batch_size, profile=args.profile,
                      backend=args.backend, base_urls=args.base_urls, dtype=args.dtype, device=args.device,
-                     trust_remote_code=args.trust_remote_code)
+                     trust_remote_code=args.trust_remote_code,
+                     question_field=getattr(args, "question_field", None),
+                     answer_field=getattr(args, "answer_field", None), id_field=getattr(args, "id_field", None))
+    if cfg.data:   # the store records it; absolute, so a re-run from elsewhere reads the same file
+        cfg.data = str(Path(cfg.data).expanduser().resolve())
     cfg.validate()
     return cfg
 
 
 def run_from_args(args: argparse.Namespace) -> dict:
-    from ..tasks import get_task
+    """Check every input (options, out directory, backend, model, task files) before creating anything; a run
+    that fails before storing a generation removes what it created."""
+    from ..models.loading import resolve_path
 
     cfg = config_from_args(args)
-    BACKENDS.get(cfg.backend)   # unknown backend: fail before loading anything
-    tasks = {name: get_task(name) for name in cfg.tasks}
-    backend, profile, model_manifest = build_backend(cfg, args)
     out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
-    # The resolved options, re-runnable with --config.
-    resolved = {k: v for k, v in vars(args).items() if k not in {"func", "command", "config", "save_config"}}
-    (out / "config.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
-    return evaluate(cfg, backend, tasks, profile.name, extra_manifest={"model": model_manifest,
-                                                                       "profile": vars(profile)})
+    check_out_dir(out)
+    BACKENDS.get(cfg.backend)   # unknown backend: fail before loading anything
+    resolve_path(cfg.model)     # a missing local model directory: likewise
+    tasks = build_tasks(cfg)
+    problems = load_problems(cfg, tasks)
+    backend, profile, model_manifest = build_backend(cfg, args)
+    undo = _Undo(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        # The resolved options, re-runnable with --config (tasks and data as the absolute paths stored).
+        resolved = {k: v for k, v in vars(args).items() if k not in {"func", "command", "config", "save_config"}}
+        resolved.update(tasks=",".join(tasks), data=cfg.data)
+        (out / "config.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
+        return evaluate(cfg, backend, tasks, profile.name, problems=problems, progress=sys.stderr.isatty(),
+                        extra_manifest={"model": model_manifest, "profile": vars(profile)})
+    except BaseException:
+        undo.run()
+        raise
 
 
 def build_backend(cfg: EvalConfig, args: argparse.Namespace):
@@ -70,3 +89,51 @@ def build_backend(cfg: EvalConfig, args: argparse.Namespace):
         manifest["pruning"] = json.loads(record.read_text())
         manifest["pruning"].pop("scores", None)
     return backend, profile, manifest
+
+
+def check_out_dir(out: Path) -> None:
+    """--out must be a directory or a path that can become one (not a file, nor under one)."""
+    for p in (out, *out.parents):
+        if p.exists():
+            if not p.is_dir():
+                where = "is a file" if p == out else f"is under the file {str(p)!r}"
+                raise PrunescaleError(f"--out {str(out)!r} {where}; give a directory")
+            return
+
+
+class _Undo:
+    """What a run creates in its out directory, removed again if it fails before storing any generation."""
+
+    STORE = ("results.sqlite", "results.sqlite-wal", "results.sqlite-shm")
+
+    def __init__(self, out: Path):
+        self.out = out
+        top = out
+        while not top.parent.exists() and top.parent != top:
+            top = top.parent
+        self.top = None if out.exists() else top          # the first directory this run creates
+        self.existed = {f for f in self.STORE if (out / f).exists()}
+        config = out / "config.yaml"
+        self.config = config.read_bytes() if config.is_file() else None
+
+    def run(self) -> None:
+        store = self.out / "results.sqlite"
+        if store.is_file() and _count(store) != 0:
+            return   # generations were stored: keep everything, a re-run resumes
+        if self.top is not None:
+            shutil.rmtree(self.top, ignore_errors=True)
+            return
+        for name in set(self.STORE) - self.existed:
+            (self.out / name).unlink(missing_ok=True)
+        if self.config is None:
+            (self.out / "config.yaml").unlink(missing_ok=True)
+        else:
+            (self.out / "config.yaml").write_bytes(self.config)
+
+
+def _count(db: Path) -> int | None:
+    try:
+        with closing(sqlite3.connect(db)) as c:
+            return c.execute("SELECT COUNT(*) FROM generations").fetchone()[0]
+    except sqlite3.Error:
+        return None

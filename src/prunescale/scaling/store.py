@@ -2,6 +2,8 @@
 
 Every generation is one row, committed as soon as its batch finishes; the primary key makes re-inserting a
 sample a no-op. A run killed with SIGKILL loses at most the batch in flight and resumes from the rows present.
+The run identity (settings that change a generation) is written with the first rows, so a run that failed
+before generating anything does not lock its directory to its settings.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ NO_BUDGET = -1   # budget column value for "no thinking cap"
 class Store:
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        self._identity: dict | None = None   # checked, written with the first rows
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self.db = sqlite3.connect(self.path, timeout=60)
@@ -58,9 +61,10 @@ class Store:
 
     def check_identity(self, identity: dict) -> None:
         """Refuse to mix generations made with different settings in one store."""
-        old = self.manifest().get("identity")
+        # An identity with no rows (left by an older version's failed run) locks nothing.
+        old = (self.manifest().get("identity") if self.count() else None) or self._identity
         if old is None:
-            self.set_manifest({"identity": identity})
+            self._identity = identity
             return
         diff = [k for k in sorted(set(old) | set(identity)) if old.get(k) != identity.get(k)]
         if diff:
@@ -77,10 +81,30 @@ class Store:
     def add(self, rows: Iterable[dict]) -> int:
         now = time.time()
         values = [tuple({**r, "created": r.get("created", now)}[c] for c in COLUMNS) for r in rows]
-        with self.db:   # one transaction per batch
+        with self.db:   # one transaction per batch, with the identity when these are the first rows
             cur = self.db.executemany(
                 f"INSERT OR IGNORE INTO generations ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
                 values)
+            n = cur.rowcount
+            if n and self._identity is not None:   # set only while the store holds no identity
+                self.db.execute("INSERT OR REPLACE INTO manifest VALUES ('identity', ?)", (json.dumps(self._identity),))
+        if n:
+            self._identity = None
+        return n
+
+    def problem_keys(self, task: str) -> dict[str, set[tuple[str, str]]]:
+        """problem_id -> the (prompt_hash, gold) pairs its stored generations were made with."""
+        out: dict[str, set[tuple[str, str]]] = {}
+        for pid, h, gold in self.db.execute(
+                "SELECT DISTINCT problem_id, prompt_hash, gold FROM generations WHERE task=?", (task,)):
+            out.setdefault(pid, set()).add((h, gold))
+        return out
+
+    def delete_problems(self, task: str, problem_ids: list[str]) -> int:
+        """Remove every generation of these problems, in one transaction."""
+        with self.db:
+            cur = self.db.executemany("DELETE FROM generations WHERE task=? AND problem_id=?",
+                                      [(task, pid) for pid in problem_ids])
         return cur.rowcount
 
     def rows(self, task: str | None = None) -> list[dict]:

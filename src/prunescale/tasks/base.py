@@ -24,12 +24,19 @@ class Problem:
 class Task:
     name = ""
     long_chain = True            # long reasoning (True) or knowledge / shallow (False)
+    uses_data = True             # load() reads a local file given as --data
 
     def __init__(self, **options):
         self.options = options
 
     def load(self, data: str | None = None, limit: int | None = None) -> list[Problem]:
         raise NotImplementedError
+
+    def use_fields(self, question: str | None = None, answer: str | None = None, id: str | None = None) -> None:
+        """Field names of the task's JSONL rows (--question-field...); only tasks that read JSONL take them."""
+        if question or answer or id:
+            raise PrunescaleError(f"task {self.name!r} does not take --question-field, --answer-field or "
+                                  "--id-field (they apply to jsonl:PATH and math tasks given --data)")
 
     def extract(self, response: str) -> str | None:
         raise NotImplementedError
@@ -41,10 +48,20 @@ class Task:
         return a.strip() == b.strip()
 
 
+def canonical_spec(spec: str) -> str:
+    """The name a task is stored under: ``jsonl:`` paths made absolute, so one file is one task."""
+    if spec.startswith("jsonl:"):
+        path = spec[len("jsonl:"):]
+        if not path:
+            raise PrunescaleError("task 'jsonl:' names no file (use jsonl:PATH)")
+        return "jsonl:" + str(Path(path).expanduser().resolve())
+    return spec
+
+
 def get_task(spec: str) -> Task:
     """``name``, ``name:key=value,key=value`` or ``jsonl:PATH``."""
     if spec.startswith("jsonl:"):
-        return TASKS.get("jsonl")(path=spec[len("jsonl:"):])
+        return TASKS.get("jsonl")(path=canonical_spec(spec)[len("jsonl:"):])
     name, _, rest = spec.partition(":")
     options = {}
     for part in filter(None, rest.split(",")):
@@ -55,23 +72,87 @@ def get_task(spec: str) -> Task:
     return TASKS.get(name)(**options)
 
 
-def read_jsonl(path: str | Path, required: tuple[str, ...]) -> list[dict]:
-    """Rows of a JSONL file; a missing field is a one-line error naming the file, line and field."""
-    p = Path(path).expanduser()
+def int_option(task: Task, key: str, default: int, low: int, high: int | None = None) -> int:
+    """An integer task option in [low, high], or a one-line error naming it."""
+    value = task.options.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+        span = f"{low}..{high}" if high is not None else f">= {low}"
+        raise PrunescaleError(f"task {task.name!r}: option {key}={value!r} is not an integer in {span}")
+    return value
+
+
+def check_options(task: Task, known: tuple[str, ...]) -> None:
+    unknown = sorted(set(task.options) - set(known))
+    if unknown:
+        raise PrunescaleError(f"task {task.name!r} has no option {unknown[0]!r} "
+                              f"(options: {', '.join(known) or 'none'})")
+
+
+def read_text_utf8(path: str | Path, what: str) -> str:
+    """A file's text; unreadable or non-UTF-8 files are one-line errors naming the file."""
     try:
-        lines = p.read_text(encoding="utf-8").splitlines()
+        return Path(path).expanduser().read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise PrunescaleError(f"{what} {str(path)!r} is not UTF-8 text (byte 0x{e.object[e.start]:02x} at "
+                              f"offset {e.start})") from None
     except OSError as e:
-        raise PrunescaleError(f"cannot read data file {str(path)!r}: {e.strerror}") from None
+        raise PrunescaleError(f"cannot read {what} {str(path)!r}: {e.strerror or e}") from None
+
+
+def read_jsonl(path: str | Path, required: tuple[str, ...]) -> list[dict]:
+    """Rows of a JSONL file, each a JSON object with the ``required`` fields set (not null); one-line errors
+    name the file, line and field. An empty file is an error."""
+    return require(jsonl_lines(path), required, path)
+
+
+def jsonl_lines(path: str | Path) -> list[tuple[int, dict]]:
+    """(line number, row) of each non-blank line; every row a JSON object, at least one."""
     rows = []
-    for n, line in enumerate(lines, 1):
+    for n, line in enumerate(read_text_utf8(path, "data file").splitlines(), 1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
-        except json.JSONDecodeError:
+        except ValueError:
             raise PrunescaleError(f"{path}: line {n} is not valid JSON") from None
-        for key in required:
-            if key not in row:
-                raise PrunescaleError(f"{path}: line {n} has no field {key!r}")
-        rows.append(row)
+        if not isinstance(row, dict):
+            raise PrunescaleError(f"{path}: line {n} is not a JSON object (got {type(row).__name__} "
+                                  f"{line.strip()[:40]})")
+        rows.append((n, row))
+    if not rows:
+        raise PrunescaleError(f"data file {str(path)!r} has no rows")
     return rows
+
+
+def require(lines: list[tuple[int, dict]], keys: tuple[str, ...], path) -> list[dict]:
+    """The rows, once each is checked to have every field in ``keys`` set (not null)."""
+    for n, row in lines:
+        for key in keys:
+            if key not in row:
+                raise PrunescaleError(f"{path}: line {n} has no field {key!r} (its fields: "
+                                      f"{', '.join(map(str, row)) or 'none'})")
+            if row[key] is None:
+                raise PrunescaleError(f"{path}: line {n} field {key!r} is null")
+    return [row for _, row in lines]
+
+
+def pick_field(first: dict, given: str | None, accepted: tuple[str, ...], what: str, path) -> str:
+    """The field holding ``what`` (question, answer, id): the one given, else the first accepted name the first
+    row has; the error lists the names accepted and the ones the file has."""
+    names = (given,) if given else accepted
+    for name in names:
+        if name in first:
+            return name
+    how = f"given by --{what}-field" if given else f"accepted: {', '.join(accepted)}"
+    raise PrunescaleError(f"{path}: the first row has no {what} field ({how}; the file has: "
+                          f"{', '.join(map(str, first)) or 'none'}); set one with --{what}-field")
+
+
+def unique_ids(problems: list[Problem], where) -> list[Problem]:
+    """Problem ids key the results store: a repeated one would silently merge two problems."""
+    seen: set[str] = set()
+    for p in problems:
+        if p.id in seen:
+            raise PrunescaleError(f"{where}: problem id {p.id!r} appears twice (set a unique one with --id-field)")
+        seen.add(p.id)
+    return problems

@@ -5,7 +5,8 @@ from __future__ import annotations
 import random
 import re
 
-from .base import TASKS, Problem, Task, read_jsonl
+from ..errors import PrunescaleError
+from .base import TASKS, Problem, Task, read_jsonl, unique_ids
 from .extract import last_boxed
 
 LETTERS = "ABCDEFGHIJ"
@@ -68,10 +69,14 @@ class MMLU(MultipleChoice):
         rows = rows[:limit] if limit else rows
         out = []
         for i, r in enumerate(rows):
-            gold = r["answer"] if isinstance(r["answer"], int) else LETTERS.index(str(r["answer"]).strip().upper())
-            out.append(self.make(str(r.get("id", i)), r["question"], list(r["choices"]), gold,
+            choices = r["choices"] if isinstance(r["choices"], list) else []
+            gold = _gold_index(r["answer"], len(choices))
+            if gold is None:
+                raise PrunescaleError(f"{data or self.name}: row {i + 1} answer {r['answer']!r} is not an index or "
+                                      f"letter of its {len(choices)} choices")
+            out.append(self.make(str(r.get("id", i)), r["question"], choices, gold,
                                  {k: r[k] for k in ("subject", "type") if k in r}))
-        return out
+        return unique_ids(out, data or self.name)
 
 
 @TASKS.register("gpqa_diamond")
@@ -90,5 +95,16 @@ class GPQADiamond(MultipleChoice):
 
             rows = load_hub(self.name, "Idavidrein/gpqa", "gpqa_diamond", "train")
         rows = rows[:limit] if limit else rows
-        return [self.make(str(r.get("Record ID", i)), r["Question"], [str(r[f]).strip() for f in self.FIELDS[1:]],
-                          0, {}) for i, r in enumerate(rows)]
+        return unique_ids([self.make(str(r.get("Record ID", i)), r["Question"],
+                                     [str(r[f]).strip() for f in self.FIELDS[1:]], 0, {}) for i, r in enumerate(rows)],
+                          data or self.name)
+
+
+def _gold_index(answer, n: int) -> int | None:
+    """The gold choice as an index: an int, or a letter; None when it names no choice."""
+    if isinstance(answer, bool):
+        return None
+    if isinstance(answer, int):
+        return answer if 0 <= answer < n else None
+    letter = str(answer).strip().upper()
+    return LETTERS.index(letter) if len(letter) == 1 and letter in LETTERS[:n] else None

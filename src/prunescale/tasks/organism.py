@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import TASKS, Problem, Task
+from .base import TASKS, Problem, Task, check_options, int_option
 
 
 def _extract(text: str) -> str | None:
@@ -16,6 +16,8 @@ def _extract(text: str) -> str | None:
 
 
 class _OrganismTask(Task):
+    uses_data = False            # problems are generated, not read
+
     def extract(self, response):
         return _extract(response)
 
@@ -28,10 +30,17 @@ class _OrganismTask(Task):
 class OrganismChain(_OrganismTask):
     long_chain = True
 
+    def __init__(self, **options):
+        from ..organism.problems import MAX_K
+
+        super().__init__(**options)
+        check_options(self, ("k", "seed"))
+        self.k, self.seed = int_option(self, "k", 8, 1, MAX_K), int_option(self, "seed", 1000, 0)
+
     def load(self, data=None, limit=None):
         from ..organism.problems import chain_problems
 
-        k, seed = int(self.options.get("k", 8)), int(self.options.get("seed", 1000))
+        k, seed = self.k, self.seed
         return self._problems(chain_problems(limit or 100, k, seed), limit)
 
 
@@ -39,7 +48,12 @@ class OrganismChain(_OrganismTask):
 class OrganismFacts(_OrganismTask):
     long_chain = False
 
+    def __init__(self, **options):
+        super().__init__(**options)
+        check_options(self, ("seed",))
+        self.seed = int_option(self, "seed", 1000, 0)
+
     def load(self, data=None, limit=None):
         from ..organism.problems import fact_problems
 
-        return self._problems(fact_problems(limit or 100, int(self.options.get("seed", 1000))), limit)
+        return self._problems(fact_problems(limit or 100, self.seed), limit)

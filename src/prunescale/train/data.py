@@ -44,7 +44,11 @@ def load_traces(spec: str, *, samples: int | None = None, seed: int = 0, questio
             raise PrunescaleError(f"training data {spec!r}: no such file (use organism, jsonl:PATH, hf:NAME or "
                                   "self:RUN_DIR)")
         rows = []
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as e:
+            raise PrunescaleError(f"training data {spec!r} is not UTF-8 text (byte at offset {e.start})") from None
+        for n, line in enumerate(text.splitlines(), 1):
             if line.strip():
                 try:
                     rows.append(json.loads(line))
