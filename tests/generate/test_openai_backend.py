@@ -1,61 +1,29 @@
 """The openai backend against a real `transformers serve` on 127.0.0.1 serving a model pruned by our own code."""
 
-import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
 from prunescale.errors import PrunescaleError
 from prunescale.generate import BACKENDS, PROFILES, Forcing, Request, Sampling
 
+from .conftest import free_port
+
 DOT = replace(PROFILES["generic"], name="dot", think_end=".", force_suffix=" Final Answer:", wait=" Wait")
 GREEDY = Sampling(temperature=0)
-SERVE = Path(sys.executable).with_name("transformers")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory):
+def served(tmp_path_factory, transformers_serve):
     from prunescale.prune.run import PruneSpec, prune
 
     model_dir = tmp_path_factory.mktemp("served") / "pruned2"
     # The two layers ShortGPT removes (by index, no calibration needed): the model stays coherent.
     prune(PruneSpec(model="embedded:smollm2-135m", method="selection", layers=[13, 14]), model_dir)
-    port = _free_port()
-    proc = subprocess.Popen([str(SERVE), "serve", "--host", "127.0.0.1", "--port", str(port), str(model_dir)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"})
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(240):   # bounded wait for the server to come up
-            try:
-                urllib.request.urlopen(url + "/health", timeout=2)
-                break
-            except OSError:
-                if proc.poll() is not None:
-                    pytest.fail("transformers serve exited during start-up")
-                time.sleep(0.5)
-        else:
-            pytest.fail("transformers serve did not start")
+    with transformers_serve(model_dir) as url:
         yield url, str(model_dir)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def _backend(served, profile=DOT, urls=None, **kw):
@@ -100,7 +68,7 @@ def test_replicas_round_robin_and_dead_urls(served):
     be = _backend(served, urls=[url, url + "/"], concurrency=2)
     be.generate([Request("Hi", i) for i in range(4)], Forcing(budget=2, answer_tokens=2), GREEDY)
     assert all(n > 0 for n in be.requests_per_url)
-    dead = f"http://user:secret@127.0.0.1:{_free_port()}"
+    dead = f"http://user:secret@127.0.0.1:{free_port()}"
     with pytest.raises(PrunescaleError, match="unreachable after 2 tries") as e:
         _backend(served, urls=[dead], retries=1).check()
     assert "secret" not in str(e.value)

@@ -1,10 +1,12 @@
 """Any OpenAI-compatible ``/v1/completions`` server (vLLM, SGLang, llama.cpp, ``transformers serve``).
 
 Samples run concurrently on a thread pool (``concurrency`` requests in flight); requests go round-robin over
-the replicas in ``base_urls``, with retries and exponential backoff on connection errors, 429 and 5xx. Budget
-forcing works by segments: thinking is requested with ``max_tokens`` = the remaining budget and the end of
-thinking as a stop string; each continuation sends the prompt plus everything generated so far (servers cache
-the shared prefix). The API key comes from an environment variable and is never logged.
+the replicas in ``base_urls``, with retries and exponential backoff on connection errors, 429 and 5xx. A
+replica whose retries all fail is taken out of rotation (one warning on stderr) and its requests go to the
+others; the run fails only when none answers. Budget forcing works by segments: thinking is requested with
+``max_tokens`` = the remaining budget and the end of thinking as a stop string; each continuation sends the
+prompt plus everything generated so far (servers cache the shared prefix). The API key comes from an
+environment variable and is never logged.
 """
 
 from __future__ import annotations
@@ -12,16 +14,22 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import sys
 import threading
 import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from ..errors import PrunescaleError
 from .base import BACKENDS, Backend, Forcing, Request, Sample, Sampling, render_prompt
 from .profiles import ThinkingProfile
+
+# vLLM / SGLang extension: keep special tokens (a special </think>, EOS) in the returned text. Servers that
+# reject unknown fields (transformers serve: HTTP 422) are asked again without it.
+KEEP_SPECIAL = {"skip_special_tokens": False}
 
 
 def _public(url: str) -> str:
@@ -30,23 +38,53 @@ def _public(url: str) -> str:
     return f"{p.scheme}://{p.hostname}{f':{p.port}' if p.port else ''}{p.path}"
 
 
+class _Unreachable(Exception):
+    """A replica's retries all failed (connection error, timeout, 429 or 5xx)."""
+
+
+class _Rejected(PrunescaleError):
+    """The server answered 4xx: the request itself is wrong, so no other replica would take it."""
+
+    def __init__(self, message: str, detail: str):
+        super().__init__(message)
+        self.detail = detail
+
+
+@dataclass
+class _Reply:
+    text: str            # the generated text, cut before the end of thinking if it was seen
+    tokens: int          # sampled tokens in ``text`` (the end-of-thinking / EOS token not counted)
+    finish: str | None   # the server's finish_reason
+    end: str | None      # "stop": our stop string (seen or reported), "inferred", "eos", or None
+
+
 @BACKENDS.register("openai")
 class OpenAIBackend(Backend):
     def __init__(self, base_urls: list[str], model: str, tokenizer, profile: ThinkingProfile, concurrency: int = 16,
-                 timeout: float = 600.0, retries: int = 4, api_key_env: str = "OPENAI_API_KEY"):
+                 timeout: float = 600.0, retries: int = 4, api_key_env: str = "OPENAI_API_KEY",
+                 backoff: float = 0.5):
         if not base_urls:
             raise PrunescaleError("the openai backend needs at least one --base-url")
         self.urls = [u.rstrip("/") for u in base_urls]
         self.urls = [u if u.endswith("/v1") else u + "/v1" for u in self.urls]
         self.model, self.tok, self.profile = model, tokenizer, profile
-        self.concurrency, self.timeout, self.retries = concurrency, timeout, retries
+        self.concurrency, self.timeout, self.retries, self.backoff = concurrency, timeout, retries, backoff
         self._key = os.environ.get(api_key_env) if api_key_env else None
         self._next = itertools.cycle(range(len(self.urls)))
         self._lock = threading.Lock()
         self.requests_per_url = [0] * len(self.urls)
+        self.dead: dict[int, str] = {}      # replica index -> why it was taken out of rotation
+        self._keep_special = True
+        self._eos_text = getattr(tokenizer, "eos_token", None) or None
+        self._eos_id = getattr(tokenizer, "eos_token_id", None)
+        end = self._encode(profile.think_end) if profile.think_end else []
+        self._end_id = end[0] if len(end) == 1 else None
 
     def render(self, prompt: str) -> str:
         return render_prompt(self.tok, self.profile, prompt)
+
+    def _encode(self, text: str) -> list[int]:
+        return self.tok(text, add_special_tokens=False)["input_ids"] if text else []
 
     # transport ----------------------------------------------------------------------------------------------
     def _headers(self) -> dict:
@@ -56,13 +94,48 @@ class OpenAIBackend(Backend):
         return h
 
     def _call(self, path: str, body: dict | None = None) -> dict:
-        with self._lock:
+        """One request on the next live replica; a replica that stops answering is retired and the request
+        moves on to the others."""
+        while True:
+            with self._lock:
+                i = self._pick()
+                self.requests_per_url[i] += 1
+            try:
+                return self._send(i, path, body)
+            except _Unreachable as e:
+                self._retire(i, str(e))
+
+    def _pick(self) -> int:
+        for _ in self.urls:
             i = next(self._next)
-            self.requests_per_url[i] += 1
+            if i not in self.dead:
+                return i
+        raise self._none_left()
+
+    def _none_left(self) -> PrunescaleError:
+        if len(self.urls) == 1:
+            return PrunescaleError(f"server {_public(self.urls[0])} {self.dead.get(0, 'unreachable')}")
+        why = "; ".join(f"{_public(u)} {self.dead.get(i, 'unreachable')}" for i, u in enumerate(self.urls))
+        return PrunescaleError(f"no server answers: {why}")
+
+    def _retire(self, i: int, why: str) -> None:
+        with self._lock:
+            if i in self.dead:
+                return
+            self.dead[i] = why
+            left = len(self.urls) - len(self.dead)
+        if left:   # with none left, the caller's error says it all
+            print(f"prunescale: warning: server {_public(self.urls[i])} {why}; taken out of rotation, "
+                  f"{left} replica(s) left", file=sys.stderr, flush=True)
+
+    def _send(self, i: int, path: str, body: dict | None) -> dict:
+        """POST (or GET) to replica ``i`` with retries; raises ``_Unreachable`` when they all fail."""
         url = self.urls[i] + path
         data = json.dumps(body).encode() if body is not None else None
-        delay, last = 0.5, None
+        delay, last = self.backoff, None
         for attempt in range(self.retries + 1):
+            if attempt and i in self.dead:   # another thread gave up on it meanwhile
+                break
             try:
                 req = urllib.request.Request(url, data=data, headers=self._headers(),
                                              method="POST" if data else "GET")
@@ -70,76 +143,109 @@ class OpenAIBackend(Backend):
                     return json.loads(resp.read())
             except urllib.error.HTTPError as e:
                 if e.code != 429 and e.code < 500:
-                    raise PrunescaleError(f"{_public(url)} answered HTTP {e.code}: "
-                                          f"{e.read()[:200].decode(errors='replace')}") from None
+                    detail = e.read()[:300].decode(errors="replace")
+                    raise _Rejected(f"{_public(url)} answered HTTP {e.code}: {' '.join(detail.split())}",
+                                    detail) from None
                 last = f"HTTP {e.code}"
             except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as e:
                 last = str(getattr(e, "reason", e))
             if attempt < self.retries:
                 time.sleep(delay)
                 delay *= 2
-        raise PrunescaleError(f"server {_public(url)} unreachable after {self.retries + 1} tries ({last})")
+        raise _Unreachable(f"unreachable after {self.retries + 1} tries ({last})")
 
     def check(self) -> None:
-        """Fail fast, before any work, when a server does not answer."""
-        for _ in self.urls:
-            self._call("/models")
+        """Fail fast, before any work, when no replica answers; warn about (and retire) those that do not."""
+        for i in range(len(self.urls)):
+            try:
+                self._send(i, "/models", None)
+            except _Unreachable as e:
+                self._retire(i, str(e))
+        if len(self.dead) == len(self.urls):
+            raise self._none_left()
 
-    def _complete(self, prompt: str, max_tokens: int, stop: list[str] | None, seed: int, s: Sampling) -> tuple:
+    # one completion ---------------------------------------------------------------------------------------
+    def _post_completion(self, body: dict) -> dict:
+        if self._keep_special:
+            try:
+                return self._call("/completions", {**body, **KEEP_SPECIAL})
+            except _Rejected as e:
+                if "skip_special_tokens" not in e.detail:
+                    raise
+                self._keep_special = False
+        return self._call("/completions", body)
+
+    def _complete(self, prompt: str, max_tokens: int, stop: list[str] | None, seed: int, s: Sampling) -> _Reply:
         body = {"model": self.model, "prompt": prompt, "max_tokens": max(1, max_tokens), "seed": seed,
                 "temperature": s.temperature, "top_p": s.top_p}
         if s.top_k > 0:
             body["top_k"] = s.top_k
         if stop:
             body["stop"] = stop
-        out = self._call("/completions", body)
+        out = self._post_completion(body)
         choice = out["choices"][0]
-        text = choice.get("text") or ""
-        stopped_on = None
-        if stop:   # some servers (transformers serve) include the stop string: cut it, and remember it matched
-            for st in stop:
-                if st in text:
-                    text, stopped_on = text[:text.index(st)], st
-            if stopped_on is None and choice.get("stop_reason") in stop:
-                stopped_on = choice["stop_reason"]
-        tokens = (out.get("usage") or {}).get("completion_tokens")
-        if tokens is None or stopped_on:
-            tokens = len(self.tok(text, add_special_tokens=False)["input_ids"])
-        return text, int(tokens), choice.get("finish_reason"), stopped_on
+        text, end = self._read_end(choice, choice.get("text") or "", stop or [])
+        server_count = (out.get("usage") or {}).get("completion_tokens")
+        if server_count is None or choice.get("finish_reason") != "length":
+            # The server's count includes the token it stopped on; hf counts neither it nor what follows it.
+            return _Reply(text, len(self._encode(text)), choice.get("finish_reason"), end)
+        return _Reply(text, int(server_count), "length", end)
+
+    def _read_end(self, choice: dict, text: str, stop: list[str]) -> tuple[str, str | None]:
+        """Where generation ended, from what the server shows: the text, stop_reason / matched_stop, token ids,
+        and, when nothing says more, an early finish_reason "stop" (our stop string or EOS, stripped)."""
+        hits = [(text.index(st), st) for st in stop if st in text]
+        if hits:   # some servers (transformers serve) include the stop string: cut it
+            return text[:min(hits)[0]], "stop"
+        if self._eos_text and text.endswith(self._eos_text):   # kept special tokens show the EOS
+            return text[:-len(self._eos_text)], "eos"
+        reason = choice.get("stop_reason", choice.get("matched_stop"))   # vLLM / SGLang
+        last = (choice.get("token_ids") or [None])[-1]
+        if (reason is not None and reason in stop) or (last is not None and last == self._end_id):
+            return text, "stop"
+        if choice.get("finish_reason") != "stop":
+            return text, None
+        if self._eos_id is not None and self._eos_id in (last, reason):
+            return text, "eos"
+        # An early "stop" with nothing more in view: our stop string or EOS, stripped as special tokens. Read
+        # as the end of thinking: an answer asked of a model that ended costs a request; the reverse, an answer.
+        return text, ("inferred" if stop else "eos")
 
     # forcing --------------------------------------------------------------------------------------------------
     def _one(self, r: Request, f: Forcing, s: Sampling) -> Sample:
         start = time.perf_counter()
         p, prefix = self.profile, self.render(r.prompt)
         budget = f.budget if f.budget is not None else f.max_tokens
-        thinking, used, waits, forced, complete = "", 0, 0, False, True
-        ended = False
+        stop = [p.think_end] if p.think_end else None
+        thinking, used, waits, forced, complete, ended, how = "", 0, 0, False, True, False, None
         while True:
-            text, n, finish, stopped = self._complete(prefix + thinking, budget - used, [p.think_end] if p.think_end
-                                                      else None, r.seed, s)
-            thinking += text
-            used += n
-            if stopped:
+            rep = self._complete(prefix + thinking, budget - used, stop, r.seed, s)
+            thinking += rep.text
+            used += rep.tokens
+            if rep.end == "stop" or (rep.end == "inferred" and used < budget):
                 if waits < f.waits and used < budget:
                     waits += 1
                     thinking += p.wait
                     continue
-                ended = True
-            elif finish == "length" or used >= budget:
+                ended, how = True, rep.end
+            elif rep.finish == "length" or used >= budget:
                 if f.budget is None:
                     complete = False
                 else:
                     forced = True
+            elif rep.end != "eos":   # the server gave up (abort, error): the row did not finish
+                complete = False
             break
         answer, answer_tokens = "", 0
         if ended or forced:
             lead = (p.think_end or "") + (p.force_suffix if forced else "")
-            a, answer_tokens, _, _ = self._complete(prefix + thinking + lead, f.answer_tokens, None, r.seed, s)
-            answer = (p.force_suffix if forced else "") + a
+            rep = self._complete(prefix + thinking + lead, f.answer_tokens, None, r.seed, s)
+            answer, answer_tokens = (p.force_suffix if forced else "") + rep.text, rep.tokens
+            complete = rep.finish in ("stop", "length")   # the OpenAI values; others: aborted, filtered
         text = thinking + ((p.think_end or "") + answer if (ended or forced) else "")
         return Sample(key=r.key, text=text, thinking=thinking, answer=answer, thinking_tokens=used,
                       answer_tokens=answer_tokens, forced=forced, waits=waits, finished=complete,
-                      wall_s=time.perf_counter() - start)
+                      wall_s=time.perf_counter() - start, extra={"think_end": how} if how else {})
 
     def generate(self, requests: list[Request], forcing: Forcing, sampling: Sampling) -> list[Sample]:
         with ThreadPoolExecutor(max_workers=min(self.concurrency, max(1, len(requests)))) as pool:
