@@ -37,7 +37,8 @@ def register(sub) -> None:
     laco.add_argument("--laco-lowest", type=int, help="lowest layer that may absorb others (default 0)")
     laco.add_argument("--laco-highest", type=int, help="highest layer considered (default: the last)")
     laco.add_argument("--laco-rule", choices=["rdsc", "reference"],
-                      help="rdsc (LaCo paper, default) or reference (the public code's in-place update)")
+                      help="rdsc (LaCo paper, default) or reference (the public code: in-place update, "
+                      "whole-sequence cosine, first candidate one layer lower)")
     laco.add_argument("--laco-samples", type=int, help="calibration sequences LaCo compares on (default 16)")
     p.add_argument("--out", required=True, help="output directory (must be empty or new)")
     p.add_argument("--overwrite", action="store_true", help="replace a non-empty output directory")

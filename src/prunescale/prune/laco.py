@@ -1,16 +1,26 @@
 """LaCo layer collapse (Yang et al., 2024): top-down greedy merging of adjacent layers.
 
 From the top, layer l absorbs the m layers after it by RDSC, theta* = theta_l + sum_k (theta_{l+k} - theta_l),
-on the attention and MLP projections. A merge is kept while the mean cosine similarity of the merged model's
-last hidden states to the original's stays above the threshold; then l moves down by the interval, else by one.
+on the attention and MLP projections. A merge is kept while the similarity of the merged model's final-normed
+last hidden states to the original's is strictly above the threshold; then l moves down by the interval,
+else by one; a merge near the top takes only the layers that are left. The sweep stops once n layers are gone.
+
+``rule="rdsc"`` (default): similarity = per-token cosine averaged over all real (unpadded) tokens; the first
+candidate is l = highest - m, so the last layer can be absorbed.
+
+``rule="reference"`` reproduces the public LaCo code (its notebook; the study's ``lib/merge.py``): its in-place
+update of the projection weights only (biases untouched; for m >= 2 only the last merged layer survives); one
+cosine per calibration sequence over its whole flattened [tokens x hidden] final state (padding masked out, as
+if run alone unpadded), averaged over sequences; first candidate l = highest - (m + 1) (their MERGE_LAYERS is
+m + 1), so the first merge never absorbs the last layer. Not matched: their calibration sentences (pass them
+with ``--calibration file:``), fp16 and slow tokenizer, and their stop (they sweep to the bottom; stopping at
+n gives their first merges, the last one cut to the layers still to remove when m > 1).
 
 Cost: the original's per-layer inputs and the final hidden states come from one pass. Layers below the
 candidate are still original (merges only happen above), so each candidate runs only the merged layer and
 the layers after it, from the stored input, instead of copying the whole model and re-running both.
 
-Defaults: merge size 1 (one layer absorbed per merge, the study's setting; for m = 1 RDSC and the reference
-rule agree), interval 2, threshold 0.65; similarity is the per-token cosine of the final-normed hidden states,
-averaged over real (unpadded) tokens. The sweep stops as soon as the requested number of layers is gone.
+Defaults: merge size 1 (one layer absorbed per merge, the study's setting), interval 2, threshold 0.65.
 """
 
 from __future__ import annotations
@@ -55,13 +65,21 @@ class LaCo(PruneMethod):
         modules = list(layers)
         scores: list[float | None] = [None] * total
         merges, removed, tried = [], 0, 0
-        l = highest - min(o["merge_size"], n)
+        ref = o["rule"] == "reference"
+        if ref:   # the reference merges the projection weights only, never their biases (Qwen2's q/k/v)
+            targets = [t for t in targets if t.endswith("weight")]
+        l = highest - o["merge_size"] - 1 if ref else highest - min(o["merge_size"], n)
+        start = l
+        if ref and start < o["lowest"]:
+            raise PrunescaleError(f"--laco-rule reference starts at layer highest - merge_size - 1 = {start}, "
+                                  f"below --laco-lowest {o['lowest']}; lower --laco-merge-size")
         with tqdm(total=n, desc="laco: merging layers", unit="layer") as bar:
             while l >= o["lowest"] and removed < n:
                 m = min(o["merge_size"], n - removed, len(cur) - 1 - l)
                 merged = copy.deepcopy(modules[l])
                 merge_rdsc(merged, modules[l + 1:l + 1 + m], targets, o["rule"])
-                sim = similarity(cache, norm, [merged] + modules[l + 1 + m:], [cur[l]] + cur[l + 1 + m:], cur[l])
+                sim = similarity(cache, norm, [merged] + modules[l + 1 + m:], [cur[l]] + cur[l + 1 + m:], cur[l],
+                                 sequence=ref)
                 tried += 1
                 if scores[cur[l]] is None:
                     scores[cur[l]] = sim
@@ -83,8 +101,10 @@ class LaCo(PruneMethod):
             if module is not layers[idx]:
                 layers[idx].load_state_dict(module.state_dict())
         keep_layers(model, cur)
+        details = {"rule": o["rule"], "similarity": "sequence" if ref else "token", "first_candidate": start,
+                   "candidates_tried": tried}
         return PruneResult(removed=sorted(set(range(total)) - set(cur)), kept=cur, scores=scores,
-                           score_name=self.score_name, merges=merges, details={"rule": o["rule"], "candidates_tried": tried})
+                           score_name=self.score_name, merges=merges, details=details)
 
 
 def _take(batches, samples):
@@ -124,10 +144,10 @@ def capture(model, batches) -> list[dict]:
 
 
 @torch.no_grad()
-def similarity(cache, norm, run_layers, run_orig_idx, start_orig) -> float:
-    """Mean token cosine between the original final states and those of ``run_layers`` run from the
-    stored input of original layer ``start_orig``; each layer gets the call kwargs (mask, rotary) captured for
-    its own original index, so sliding/global layer types stay right."""
+def similarity(cache, norm, run_layers, run_orig_idx, start_orig, *, sequence: bool = False) -> float:
+    """Similarity of ``run_layers``' final states, run from the stored input of original layer ``start_orig``,
+    to the original's: see :func:`cosines`. Each layer gets the call kwargs (mask, rotary) captured for its own
+    original index, so sliding/global layer types stay right."""
     total, count = 0.0, 0.0
     for b in cache:
         h = b["calls"][start_orig][0]
@@ -135,7 +155,18 @@ def similarity(cache, norm, run_layers, run_orig_idx, start_orig) -> float:
             h = _hidden_out(layer(h, **b["calls"][idx][1]))
         if norm is not None:
             h = norm(h)
-        cos = F.cosine_similarity(h.float(), b["final"], dim=-1)
-        total += float((cos * b["mask"]).sum())
-        count += float(b["mask"].sum())
+        t, c = cosines(h.float(), b["final"], b["mask"], sequence=sequence)
+        total, count = total + t, count + c
     return total / max(count, 1.0)
+
+
+def cosines(h, ref, mask, *, sequence: bool = False) -> tuple[float, float]:
+    """(sum, count) of cosines between [batch, tokens, hidden] states over real tokens: one per token, or with
+    ``sequence`` one per row over its whole flattened real-token state (the LaCo reference's measure)."""
+    if sequence:
+        # Zeroed padding adds nothing to the dot product or the norms: equal to the unpadded sequence alone.
+        m = mask.unsqueeze(-1)
+        cos = F.cosine_similarity((h * m).flatten(1), (ref * m).flatten(1), dim=1)
+        return float(cos.sum()), float(cos.numel())
+    cos = F.cosine_similarity(h, ref, dim=-1)
+    return float((cos * mask).sum()), float(mask.sum())
