@@ -48,8 +48,8 @@ def answer_classes(answers: Sequence[str | None], same: Callable[[str, str], boo
             continue
         k = key(a)
         if k not in by_key:
-            over = deadline is not None and time.monotonic() > deadline
-            by_key[k] = next((c for c, f in enumerate(firsts) if not over and same(answers[f], a)), len(firsts))
+            in_time = lambda: deadline is None or time.monotonic() < deadline  # noqa: E731
+            by_key[k] = next((c for c, f in enumerate(firsts) if in_time() and same(answers[f], a)), len(firsts))
             if by_key[k] == len(firsts):
                 firsts.append(i)
         out.append(by_key[k])

@@ -2,13 +2,15 @@
 
 What reaches sympy: only ``LatexExtractionConfig`` is used, so an answer is read by latex2sympy2_extended's ANTLR
 grammar, whose visitor builds sympy objects node by node (``Symbol``, ``Integer``, ``Function(name)``...); no text
-is handed to ``parse_expr``/``sympify`` (math-verify calls ``parse_expr`` only for ``ExprExtractionConfig``,
-after a regex restricted the text to digits and ``+-*/^()``; we do not use that config at all).
+reaches sympy's string parser or sympify (math-verify uses sympy's string parser only for
+``ExprExtractionConfig``, after a regex restricted the text to digits and ``+-*/^()``; we do not use that config).
 
 Timeouts: math-verify's own ones use ``signal.alarm``, which only fires between Python bytecodes, so it cannot
-stop sympy stuck in one huge integer power (``10^{10^{10^{10}}}``). They are switched off (``parsing_timeout`` /
+stop sympy stuck in one huge integer power (``\\frac{9^{9^{9}}}{7}``). They are switched off (``parsing_timeout`` /
 ``timeout_seconds`` None) and the parent kills the worker instead: one mechanism that always works, and every
 answer it cuts short is graded wrong with a recorded reason (``Verdict.reason``, counted in ``failures``).
+Memory: the worker's address space is capped at ``MEMORY_HEADROOM`` above what it holds once warm, so an answer
+like ``2^{10^{10}}`` fails with MemoryError (graded wrong) instead of taking gigabytes.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 TIMEOUT, DIED, NO_START = "timeout", "worker died", "worker did not start"
+MEMORY_HEADROOM = 1 << 30
 FAILURES: Counter = Counter()   # over every grader of this process
 
 
@@ -45,11 +48,22 @@ def _verify(pred: str, gold: str) -> bool:
     return bool(g and p and verify(g, p, timeout_seconds=None))
 
 
+def _cap_memory() -> None:
+    try:
+        import resource
+
+        size = int(Path("/proc/self/statm").read_text().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        resource.setrlimit(resource.RLIMIT_AS, (size + MEMORY_HEADROOM, resource.RLIM_INFINITY))
+    except (ImportError, OSError, ValueError):   # not Linux: the time limit still bounds the worker
+        pass
+
+
 def serve() -> None:
     """The worker's loop: one JSON ``[pred, gold]`` per line on stdin, ``true``/``false`` per line on stdout."""
     out, sys.stdout = sys.stdout, sys.stderr   # nothing but answers on the protocol stream
     logging.getLogger("math_verify").setLevel(logging.ERROR)   # "timeout disabled" warnings: we enforce it
     _verify("1", "1")   # import and warm sympy/ANTLR before saying ready: start-up is not charged to an answer
+    _cap_memory()
     out.write("ready\n")
     out.flush()
     for line in sys.stdin:
