@@ -27,7 +27,7 @@ _TEXT_CMD = r"\\(?:text|textrm|textbf|textit|mbox)\s*"
 # A unit after a value: "5\text{ cm}", "18 dollars", "3\mbox{ m}^2" ("2\mathrm{i}" is not a unit: mathrm is kept).
 _UNIT_TEXT = re.compile(r"(?<=[\w})\]])\s*" + _TEXT_CMD + r"\{(?:\s[^{}]*|[A-Za-z]{2,}[A-Za-z .]*)\}(?:\^\{?\d\}?)?\s*$")
 _UNIT_WORDS = re.compile(r"^([-+]?[\d.,/]+)\s+(?:[A-Za-z]{2,}\.?\s*){1,3}$")
-_TEXT = re.compile(_TEXT_CMD + r"\{([^{}]*)\}")
+_TEXT = re.compile(_TEXT_CMD + r"\{")
 _ASSIGN = re.compile(r"^[A-Za-z](?:_\{?[A-Za-z0-9]{1,8}\}?)?\s*=\s*(?=\S)")
 _REWRITES = [
     (re.compile(r"\\left\b|\\right\b|\\displaystyle\b"), ""),
@@ -44,12 +44,22 @@ _NUMBER = re.compile(rf"[+-]?{_DEC}")
 _FRAC = re.compile(rf"([+-]?)\\frac\{{([+-]?{_DEC})\}}\{{([+-]?{_DEC})\}}|([+-]?{_DEC})/([+-]?{_DEC})")
 
 
+def _unwrap_text(s: str) -> str:
+    """``\\text{...}`` / ``\\mbox{...}`` replaced by their content, braces balanced (``\\text{\\frac{1}{2}}``)."""
+    while (m := _TEXT.search(s)) is not None:
+        depth, end = 1, m.end()
+        while end < len(s) and depth:
+            depth += {"{": 1, "}": -1}.get(s[end], 0)
+            end += 1
+        s = s[:m.start()] + s[m.end():end - 1 if depth == 0 else end] + s[end:]
+    return s
+
+
 def clean(ans: str) -> str:
     """Meaning-preserving clean-up of an answer's LaTeX (spaces kept): what math-verify is given."""
     s = ans.translate(_MINUS).strip()
     s = _UNIT_TEXT.sub("", s)
-    for _ in range(2):   # \text{\textbf{A}}
-        s = _TEXT.sub(r"\1", s)
+    s = _unwrap_text(s)
     for pattern, rep in _REWRITES:
         s = pattern.sub(rep, s)
     s = _UNIT_WORDS.sub(r"\1", s.strip())
