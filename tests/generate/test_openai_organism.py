@@ -53,6 +53,23 @@ def test_end_of_thinking_read_from_the_reply(organism_dir, choice, want):
     assert be._read_end(choice, choice["text"], ["</think>"]) == want
 
 
+@pytest.mark.parametrize("think, want", [
+    ({"finish_reason": "stop", "stop_reason": "</think>"}, (True, True)),    # vLLM: answer asked, finished
+    ({"finish_reason": "stop", "token_ids": [9, 3]}, (False, True)),         # EOS: done like hf, no answer
+    ({"finish_reason": "abort"}, (False, False)),                            # the server gave up: unfinished
+])
+def test_forcing_follows_the_reported_end(organism_dir, monkeypatch, think, want):
+    """The forcing loop on replies a server other than transformers serve gives (vLLM, SGLang)."""
+    be = _backend(organism_dir, ["http://127.0.0.1:9"])
+    replies = iter([{"choices": [{"text": "1 la\n", **think}], "usage": {"completion_tokens": 6}},
+                    {"choices": [{"text": "\nFinal Answer: la", "finish_reason": "stop"}]}])
+    bodies = []
+    monkeypatch.setattr(be, "_call", lambda path, body: bodies.append(body) or next(replies))
+    s = be.generate([Request("start=ab steps=1", 0)], Forcing(budget=64, answer_tokens=32), GREEDY)[0]
+    assert (bool(s.answer), s.finished) == want and s.thinking_tokens == 5 and not s.forced
+    assert bodies[0]["skip_special_tokens"] is False and bodies[0]["stop"] == ["</think>"]
+
+
 # Against transformers serve ----------------------------------------------------------------------------------
 @pytest.mark.slow
 def test_special_end_of_thinking_starts_the_answer(organism_dir, served):

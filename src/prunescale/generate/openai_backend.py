@@ -5,8 +5,9 @@ the replicas in ``base_urls``, with retries and exponential backoff on connectio
 replica whose retries all fail is taken out of rotation (one warning on stderr) and its requests go to the
 others; the run fails only when none answers. Budget forcing works by segments: thinking is requested with
 ``max_tokens`` = the remaining budget and the end of thinking as a stop string; each continuation sends the
-prompt plus everything generated so far (servers cache the shared prefix). The API key comes from an
-environment variable and is never logged.
+prompt plus everything generated so far (servers cache the shared prefix). Where thinking ended is read from
+what the server returns (see ``_read_end``): servers may strip a special ``</think>`` from the text. The API
+key comes from an environment variable and is never logged.
 """
 
 from __future__ import annotations
