@@ -50,7 +50,9 @@ def golds(limit: int | None) -> dict[str, list[str]]:
 
 def rewrites(g: str) -> list[tuple[str, str]]:
     """(pred, gold) pairs that must grade correct."""
-    out = [(g, g), (f"x = {g}", g), (g, f"x = {g}"), (rf"\text{{{g}}}", g), (f"${g}$", g), (rf"\mbox{{{g}}}", g)]
+    out = [(g, g), (rf"\text{{{g}}}", g), (f"${g}$", g), (rf"\mbox{{{g}}}", g)]
+    if "=" not in g:   # "x = G" is no way to write an equation
+        out += [(f"x = {g}", g), (g, f"x = {g}")]
     if g.startswith("-"):
         out.append(("−" + g[1:], g))
     if g.replace(".", "", 1).lstrip("-").isdigit():

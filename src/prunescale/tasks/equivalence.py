@@ -36,7 +36,7 @@ _REWRITES = [
     (re.compile(r"\\frac\s*(\d)\s*(\d)"), r"\\frac{\1}{\2}"),
     (re.compile(r"\\sqrt\s*(\d)"), r"\\sqrt{\1}"),
     (re.compile(r"\^\s*\{?\s*\\circ\s*\}?|°|\\degree\b"), ""),
-    (re.compile(r"\\?%|\\\$|(?<!\\)\$"), ""),
+    (re.compile(r"\\?%|\\\$"), ""),
     (re.compile(r"(?<=\d),(?=\d{3}(?!\d))"), ""),
 ]
 _DEC = r"(?:\d{1,400}(?:\.\d{0,400})?|\.\d{1,400})(?:[eE][+-]?\d{1,3})?"
@@ -57,7 +57,7 @@ def _unwrap_text(s: str) -> str:
 
 def clean(ans: str) -> str:
     """Meaning-preserving clean-up of an answer's LaTeX (spaces kept): what math-verify is given."""
-    s = ans.translate(_MINUS).strip()
+    s = re.sub(r"(?<!\\)\$", "", ans.translate(_MINUS)).strip()   # math delimiters first: "$5\text{ cm}$"
     s = _UNIT_TEXT.sub("", s)
     s = _unwrap_text(s)
     for pattern, rep in _REWRITES:
