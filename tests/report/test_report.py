@@ -15,7 +15,8 @@ import pytest
 from prunescale.cli.main import main
 from prunescale.report import write_report
 from prunescale.report.html import render_response
-from prunescale.report.tables import SECTIONS
+from prunescale.report.figures import figure_families
+from prunescale.report.tables import sections
 
 from .conftest import FAILED_CELL, FAILED_ERROR
 
@@ -39,7 +40,7 @@ def test_report_files_written(report_dir):
         assert (report_dir / name).is_file() and (report_dir / name).stat().st_size > 0
     md = (report_dir / "report.md").read_text()
     pngs = re.findall(r"!\[[^\]]*\]\((report_files/[^)]+\.png)\)", md)
-    assert len(pngs) == 6
+    assert len(pngs) == len(figure_families())
     for p in pngs:
         assert (report_dir / p).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -76,11 +77,11 @@ def test_report_data_numbers_equal_summary_numbers(report_dir):
 def test_every_section_heading_present(report_dir):
     html = (report_dir / "report.html").read_text()
     md = (report_dir / "report.md").read_text()
-    for anchor, title in SECTIONS:
+    for anchor, title in sections():
         assert f'<section id="{anchor}"><h2>{escape(title)}</h2>' in html
         assert f"\n## {title}\n" in md
     # one inline SVG per figure, each with a caption; a sample browser with a select of problems
-    assert len(re.findall(r'<figure class="report-figure"[^>]*><svg ', html)) == 6
+    assert len(re.findall(r'<figure class="report-figure"[^>]*><svg ', html)) == len(figure_families())
     assert '<select id="sb-select">' in html and html.count('class="sb-problem"') == 6 + 8
 
 

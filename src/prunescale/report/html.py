@@ -9,7 +9,7 @@ import json
 from html import escape
 
 from .figures import Plot, legend_label, to_svg
-from .tables import SECTIONS, cell_table, failed_cells, fmt, headline, status_counts, version_table
+from .tables import cell_table, sections, failed_cells, fmt, headline, status_counts, version_table
 
 CSS = """
 :root { --fg: #1d2330; --muted: #5d6675; --line: #d9dde3; --bg2: #f5f7fa; --accent: #2456a6; }
@@ -85,8 +85,8 @@ def render_html(data: dict, plots: dict[str, list[Plot]]) -> str:
         _section("headline", _headline(data)),
         _section("cells", _cells(data)),
     ]
-    for key in ("sequential", "parallel", "retention", "why", "cost", "scores"):
-        body.append(_section(key, "".join(_figure(p) for p in plots.get(key, [])) or _p("No data.")))
+    for key, ps in plots.items():   # the figure families, in page order
+        body.append(_section(key, "".join(_figure(p) for p in ps) or _p("No data.")))
     body += [_section("samples", _samples(data)), _section("numbers", _numbers(data, plots)),
              _section("provenance", _provenance(data)), "</main>", f"<script>{SCRIPT}</script>"]
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
@@ -98,7 +98,7 @@ def render_html(data: dict, plots: dict[str, list[Plot]]) -> str:
 # pieces --------------------------------------------------------------------------------------------------------
 def _header(data: dict, name: str, counts: dict) -> str:
     status = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-    toc = "".join(f'<a href="#{a}">{escape(t)}</a>' for a, t in SECTIONS)
+    toc = "".join(f'<a href="#{a}">{escape(t)}</a>' for a, t in sections())
     return (f'<header class="top"><h1>Study report: {escape(name)}</h1>'
             f'<p class="meta">{escape(data["study"]["dir"])} · generated {escape(data["generated"])} · '
             f'{len(data["cells"])} cells ({escape(status)}) · {len(data["variants"])} model variants · '
@@ -106,7 +106,7 @@ def _header(data: dict, name: str, counts: dict) -> str:
 
 
 def _section(anchor: str, inner: str) -> str:
-    title = dict(SECTIONS)[anchor]
+    title = dict(sections())[anchor]
     return f'<section id="{anchor}"><h2>{escape(title)}</h2>\n{inner}\n</section>'
 
 
@@ -179,8 +179,8 @@ def _numbers(data: dict, plots: dict[str, list[Plot]]) -> str:
               "from the study).")]
     header, rows = headline(data)
     out.append(f"<details><summary>Headline ({len(rows)} rows)</summary>{table(header, rows)}</details>")
-    for key in ("sequential", "parallel", "retention", "why", "cost", "scores"):
-        for p in plots.get(key, []):
+    for ps in plots.values():
+        for p in ps:
             inner = table(p.header, p.rows) if p.rows else _p("No data.")
             out.append(f"<details><summary>{escape(p.title)} ({len(p.rows)} rows)</summary>{inner}</details>")
     return "".join(out)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from .figures import Plot, legend_label
-from .tables import SECTIONS, cell_table, failed_cells, fmt, headline, status_counts, version_table
+from .tables import cell_table, sections, failed_cells, fmt, headline, status_counts, version_table
 
 FILES_DIR = "report_files"
 EXAMPLE_CHARS = 1500
@@ -44,8 +44,8 @@ def render_markdown(data: dict, plots: dict[str, list[Plot]], figure_files: dict
     out = [f"# Study report: {md_escape(name)}", "",
            f"{md_escape(data['study']['dir'])} · generated {md_escape(data['generated'])} · {len(data['cells'])} "
            f"cells ({md_escape(counts)}). The interactive version with the sample browser is report.html.", "",
-           "Contents: " + " · ".join(f"[{t}](#{_anchor(t)})" for _, t in SECTIONS), ""]
-    titles = dict(SECTIONS)
+           "Contents: " + " · ".join(f"[{t}](#{_anchor(t)})" for _, t in sections()), ""]
+    titles = dict(sections())
 
     out += [f"## {titles['headline']}", ""]
     header, rows = headline(data)
@@ -65,7 +65,7 @@ def render_markdown(data: dict, plots: dict[str, list[Plot]], figure_files: dict
     header, rows = cell_table(data)
     out += [md_table(header, rows), ""]
 
-    for key in ("sequential", "parallel", "retention", "why", "cost", "scores"):
+    for key in plots:
         out += [f"## {titles[key]}", ""]
         for p in plots.get(key, []):
             out += [f"![{md_escape(p.title)}]({figure_files[p.id]})", "", f"*{md_escape(p.caption)}*", ""]
@@ -88,8 +88,8 @@ def render_markdown(data: dict, plots: dict[str, list[Plot]], figure_files: dict
 
     out += [f"## {titles['numbers']}", "", "The numbers drawn in each figure (everything is also in "
             "report_data.json).", ""]
-    for key in ("sequential", "parallel", "retention", "why", "cost", "scores"):
-        for p in plots.get(key, []):
+    for key in plots:
+        for p in plots[key]:
             out += [f"### {md_escape(p.title)}", "", md_table(p.header, p.rows) if p.rows else "No data.", ""]
 
     out += [f"## {titles['provenance']}", "", "### study.yaml", ""]

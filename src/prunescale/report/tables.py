@@ -8,20 +8,16 @@ from __future__ import annotations
 
 from ..study.layout import budget_key
 
-# (anchor, heading) of every section, in page order; both reports use these headings.
-SECTIONS = [
-    ("headline", "Headline: accuracy at the largest budget"),
-    ("cells", "Cells and failures"),
-    ("sequential", "Sequential scaling"),
-    ("parallel", "Parallel scaling"),
-    ("retention", "Knowledge vs long reasoning"),
-    ("why", "Why: repetition and self-reflection"),
-    ("cost", "What pruning bought: speed, parameters and memory"),
-    ("scores", "Per-layer scores"),
-    ("samples", "Sample browser"),
-    ("numbers", "Every number behind the figures"),
-    ("provenance", "Study file and versions"),
-]
+
+
+def sections() -> list[tuple[str, str]]:
+    """(anchor, heading) of every section, in page order; the figure sections come from the figure registry."""
+    from .figures import figure_families
+
+    return ([("headline", "Headline: accuracy at the largest budget"), ("cells", "Cells and failures")]
+            + [(f.id, f.heading) for f in figure_families()]
+            + [("samples", "Sample browser"), ("numbers", "Every number behind the figures"),
+               ("provenance", "Study file and versions")])
 
 
 def fmt(x, nd: int = 3) -> str:

@@ -1,0 +1,55 @@
+"""The report's parallel scaling: pass@k and maj@k against the number of samples."""
+
+from __future__ import annotations
+
+from .base import (Index, Plot, fmt_num, legend, legend_label, line_handle, line_kw, log2_ticks, new_figure,
+                   no_data, plot_id, register_figure, title_suffix)
+
+
+@register_figure("parallel", "Parallel scaling", order=20)
+def parallel_figure(data: dict, model: str) -> Plot:
+    ix = Index(data)
+    methods = ix.methods(model) or [None]
+    base = ix.base(model)
+    tasks = [t for t in ix.task_labels(model)
+             if any(len(ix.top(v["id"], t)[1].get("pass@k") or {}) > 1 for v in ix.model_variants(model))]
+    cols = [(t, metric) for t in tasks for metric in ("pass@k", "maj@k")] or [(None, None)]
+    fig, axes = new_figure(len(methods), len(cols))
+    handles: dict = {}
+    rows, seen = [], set()
+    for i, m in enumerate(methods):
+        group = ([base] if base else []) + [v for v in ix.model_variants(model) if m and v.get("method") == m]
+        for j, (t, metric) in enumerate(cols):
+            ax = axes[i][j]
+            ks_all = []
+            for v in group if t else []:
+                b, vals = ix.top(v["id"], t)
+                curve = vals.get(metric) or {}
+                if not curve:
+                    continue
+                ks = sorted(curve, key=int)
+                ax.plot([int(k) for k in ks], [curve[k] for k in ks], **line_kw(v))
+                handles.setdefault(legend_label(v), line_handle(v))
+                ks_all += [int(k) for k in ks]
+                for k in ks:
+                    if (v["id"], t, metric, k) not in seen:
+                        seen.add((v["id"], t, metric, k))
+                        rows.append([v["variant"], t, b, metric.replace("@k", f"@{k}"), fmt_num(curve[k])])
+            if not ks_all:
+                no_data(ax, "no data" if t else "no data (one sample per problem)")
+            else:
+                log2_ticks(ax, ks_all)
+                ax.set_ylim(-0.04, 1.04)
+                ax.grid(alpha=0.3)
+                ax.set_xlabel("k (samples)" if i == len(methods) - 1 else "", fontsize=9)
+            ax.set_title(f"{m or 'unpruned'} · {t or ''} · {metric or ''}".strip(" ·"), fontsize=10)
+            if j == 0:
+                ax.set_ylabel("score", fontsize=9)
+    legend(fig, handles)
+    fig.suptitle(f"Parallel scaling: pass@k and maj@k at the largest budget{title_suffix(model, data['models'])}",
+                 fontsize=12)
+    return Plot(f"parallel-{plot_id(model)}", "parallel", f"Parallel scaling{title_suffix(model, data['models'])}",
+                "pass@k (unbiased estimator: any of k samples right) and maj@k (majority vote of k samples right) "
+                "against the number of samples k, at each task's largest thinking budget, averaged over seeds. "
+                "Only tasks sampled more than once per problem are drawn.", fig,
+                ["variant", "task", "budget", "metric", "value"], rows)
