@@ -69,12 +69,14 @@ def _command(args) -> str:
 
 
 def _check(args) -> int:
-    from ..organism import check
+    from ..organism.check import check_report
 
-    argv = ["--k", str(args.k), "--n", str(args.n), "--budgets", args.budgets, "--samples", str(args.samples),
-            "--seed", str(args.seed)]
-    if args.model:
-        if not Path(args.model).is_dir():
-            raise PrunescaleError(f"no model directory at {args.model}")
-        argv += ["--model", args.model]
-    return check.main(argv)
+    if args.model and not Path(args.model).is_dir():
+        raise PrunescaleError(f"no model directory at {args.model}")
+    try:
+        budgets = [int(b) for b in args.budgets.split(",")]
+    except ValueError:
+        raise PrunescaleError(f"--budgets {args.budgets!r} is not comma-separated integers") from None
+    print(json.dumps(check_report(args.model, k=args.k, n=args.n, budgets=budgets, samples=args.samples,
+                                  seed=args.seed), indent=2))
+    return 0

@@ -129,32 +129,18 @@ def load(path=None):
     return model, tok
 
 
-def main(argv=None) -> int:
-    import argparse
-    import json
-
+def check_report(model_dir: str | None = None, k: int = 8, n: int = 100, budgets=(8, 16, 32, 48, 64, 1024),
+                 samples: int = 8, seed: int = 1234) -> dict:
+    """Greedy chain accuracy per budget, facts accuracy, and (``samples`` > 0) pass@k at T = 1."""
     from .problems import chain_problems, fact_problems
 
-    ap = argparse.ArgumentParser(description="budget-forcing check of an organism model directory")
-    ap.add_argument("--model", default=None)
-    ap.add_argument("--k", type=int, default=8)
-    ap.add_argument("--n", type=int, default=100)
-    ap.add_argument("--budgets", default="8,16,32,48,64,1024")
-    ap.add_argument("--samples", type=int, default=8)
-    ap.add_argument("--seed", type=int, default=1234)
-    a = ap.parse_args(argv)
-    model, tok = load(a.model)
-    chains = chain_problems(a.n, a.k, seed=a.seed)
+    model, tok = load(model_dir)
+    chains = chain_problems(n, k, seed=seed)
     report = {
-        "chain_k": a.k,
-        "greedy_by_budget": budget_curve(model, tok, chains, [int(b) for b in a.budgets.split(",")]),
-        "facts_greedy": accuracy(run_budget(model, tok, fact_problems(a.n, seed=a.seed), 1024)),
+        "chain_k": k,
+        "greedy_by_budget": budget_curve(model, tok, chains, list(budgets)),
+        "facts_greedy": accuracy(run_budget(model, tok, fact_problems(n, seed=seed), 1024)),
     }
-    if a.samples:
-        report["pass_at_k_T1"] = parallel(model, tok, chains, samples=a.samples)
-    print(json.dumps(report, indent=2))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    if samples:
+        report["pass_at_k_T1"] = parallel(model, tok, chains, samples=samples)
+    return report
