@@ -77,10 +77,24 @@ def register(sub) -> None:
     e.set_defaults(func=run_export)
 
 
-def run_eval(args: argparse.Namespace) -> int:
-    from ..scaling.runner import run_from_args
+def config_from_args(args: argparse.Namespace):
+    from ..scaling.evaluate import EvalConfig
 
-    summary = run_from_args(args)
+    return EvalConfig(model=args.model, tasks=[t for t in args.tasks.split(",") if t], out=args.out,
+                      budgets=args.budgets, samples=args.samples, seeds=args.seeds, temperature=args.temperature,
+                      top_p=args.top_p, waits=args.waits, answer_tokens=args.answer_tokens,
+                      max_tokens=args.max_tokens, limit=args.limit, data=args.data, batch_size=args.batch_size,
+                      profile=args.profile, backend=args.backend, base_urls=args.base_urls, dtype=args.dtype,
+                      device=args.device, trust_remote_code=args.trust_remote_code,
+                      question_field=args.question_field, answer_field=args.answer_field, id_field=args.id_field,
+                      think_start=args.think_start, think_end=args.think_end, served_model=args.served_model)
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from ..scaling.runner import run_eval as run
+
+    options = {k: v for k, v in vars(args).items() if k not in {"func", "command", "config", "save_config"}}
+    summary = run(config_from_args(args), options)
     print(summary_table(summary))
     print(f"results: {Path(args.out) / 'results.sqlite'}  summary: {Path(args.out) / 'summary.json'}")
     return 0

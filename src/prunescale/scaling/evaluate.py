@@ -44,6 +44,9 @@ class EvalConfig:
     question_field: str | None = None   # JSONL field names for jsonl: tasks and --data files
     answer_field: str | None = None
     id_field: str | None = None
+    think_start: str | None = None      # override the thinking profile's delimiters
+    think_end: str | None = None
+    served_model: str | None = None     # openai backend: the model name the server knows (default: model)
 
     def validate(self) -> None:
         for b in self.budgets:

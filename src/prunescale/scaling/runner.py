@@ -1,13 +1,13 @@
-"""Build what an eval run needs from CLI options (model, backend, tasks) and run it."""
+"""Build what an eval run needs from its config (model, backend, tasks), check it all, and run it."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import sqlite3
 import sys
 from contextlib import closing
+from dataclasses import asdict
 from pathlib import Path
 
 import yaml
@@ -17,39 +17,27 @@ from ..generate import BACKENDS, get_profile
 from .evaluate import EvalConfig, build_tasks, evaluate, load_problems
 
 
-def config_from_args(args: argparse.Namespace) -> EvalConfig:
-    cfg = EvalConfig(model=args.model, tasks=[t for t in args.tasks.split(",") if t], out=args.out,
-                     budgets=args.budgets, samples=args.samples, seeds=args.seeds, temperature=args.temperature,
-                     top_p=args.top_p, waits=args.waits, answer_tokens=args.answer_tokens, max_tokens=args.max_tokens,
-                     limit=args.limit, data=args.data, batch_size=args.batch_size, profile=args.profile,
-                     backend=args.backend, base_urls=args.base_urls, dtype=args.dtype, device=args.device,
-                     trust_remote_code=args.trust_remote_code,
-                     question_field=getattr(args, "question_field", None),
-                     answer_field=getattr(args, "answer_field", None), id_field=getattr(args, "id_field", None))
+def run_eval(cfg: EvalConfig, options: dict | None = None) -> dict:
+    """Check every input (options, out directory, backend, model, task files) before creating anything; a run
+    that fails before storing a generation removes what it created. ``options``: what the user asked for, written
+    to config.yaml (re-runnable with ``--config``)."""
+    from ..models.loading import resolve_path
+
     if cfg.data:   # the store records it; absolute, so a re-run from elsewhere reads the same file
         cfg.data = str(Path(cfg.data).expanduser().resolve())
     cfg.validate()
-    return cfg
-
-
-def run_from_args(args: argparse.Namespace) -> dict:
-    """Check every input (options, out directory, backend, model, task files) before creating anything; a run
-    that fails before storing a generation removes what it created."""
-    from ..models.loading import resolve_path
-
-    cfg = config_from_args(args)
     out = Path(cfg.out)
     check_out_dir(out)
     BACKENDS.get(cfg.backend)   # unknown backend: fail before loading anything
     resolve_path(cfg.model)     # a missing local model directory: likewise
     tasks = build_tasks(cfg)
     problems = load_problems(cfg, tasks)
-    backend, profile, model_manifest = build_backend(cfg, args)
+    backend, profile, model_manifest = build_backend(cfg)
     undo = _Undo(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
         # The resolved options, re-runnable with --config (tasks and data as the absolute paths stored).
-        resolved = {k: v for k, v in vars(args).items() if k not in {"func", "command", "config", "save_config"}}
+        resolved = dict(options if options is not None else asdict(cfg))
         resolved.update(tasks=",".join(tasks), data=cfg.data)
         (out / "config.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
         return evaluate(cfg, backend, tasks, profile.name, problems=problems, progress=sys.stderr.isatty(),
@@ -59,7 +47,7 @@ def run_from_args(args: argparse.Namespace) -> dict:
         raise
 
 
-def build_backend(cfg: EvalConfig, args: argparse.Namespace):
+def build_backend(cfg: EvalConfig):
     """The backend for ``cfg``, its thinking profile, and what is known of the model (pruning record)."""
     from transformers import AutoConfig, AutoTokenizer
 
@@ -68,7 +56,7 @@ def build_backend(cfg: EvalConfig, args: argparse.Namespace):
     if cfg.backend == "hf":
         loaded = load_model(cfg.model, dtype=cfg.dtype, device=cfg.device, trust_remote_code=cfg.trust_remote_code)
         profile = get_profile(cfg.profile, loaded.model.config, loaded.tokenizer, name_hint=cfg.model,
-                              think_start=args.think_start, think_end=args.think_end)
+                              think_start=cfg.think_start, think_end=cfg.think_end)
         backend = BACKENDS.get("hf")(loaded.model, loaded.tokenizer, profile)
         path = loaded.path
     else:
@@ -77,10 +65,9 @@ def build_backend(cfg: EvalConfig, args: argparse.Namespace):
         path = resolve_path(cfg.model)
         tok = AutoTokenizer.from_pretrained(path, trust_remote_code=cfg.trust_remote_code)
         config = AutoConfig.from_pretrained(path, trust_remote_code=cfg.trust_remote_code)
-        profile = get_profile(cfg.profile, config, tok, name_hint=cfg.model, think_start=args.think_start,
-                              think_end=args.think_end)
-        backend = BACKENDS.get(cfg.backend)(cfg.base_urls, getattr(args, "served_model", None) or cfg.model, tok,
-                                            profile)
+        profile = get_profile(cfg.profile, config, tok, name_hint=cfg.model, think_start=cfg.think_start,
+                              think_end=cfg.think_end)
+        backend = BACKENDS.get(cfg.backend)(cfg.base_urls, cfg.served_model or cfg.model, tok, profile)
         if hasattr(backend, "check"):
             backend.check()
     record = Path(path) / "prunescale.json"

@@ -47,8 +47,7 @@ def evaluate_cell(layout: Layout, cell: Cell, info: dict, cache: dict) -> None:
     from ..generate import BACKENDS, get_profile
     from ..models.loading import load_model
     from ..models.surgery import param_count
-    from ..scaling.evaluate import EvalConfig, evaluate
-    from ..tasks import get_task
+    from ..scaling.evaluate import EvalConfig, build_tasks, evaluate, load_problems
 
     opts = dict(cell.eval)
     if opts.get("backend", "hf") != "hf":
@@ -59,7 +58,8 @@ def evaluate_cell(layout: Layout, cell: Cell, info: dict, cache: dict) -> None:
     cfg = EvalConfig(model=cell.variant.id, tasks=[cell.task], out=str(cdir),
                      **{k: v for k, v in opts.items() if k not in ("backend", "base_urls")})
     cfg.validate()
-    task = get_task(cell.task)
+    tasks = build_tasks(cfg)   # as `prunescale eval` builds them: jsonl: paths absolute, field options applied
+    problems = load_problems(cfg, tasks)
     key = (info["path"], cfg.dtype, cfg.device)
     if key not in cache:
         cache.clear()
@@ -72,13 +72,15 @@ def evaluate_cell(layout: Layout, cell: Cell, info: dict, cache: dict) -> None:
         info["params"] = param_count(loaded.model)
         info["size_bytes"] = info["params"] * torch.finfo(loaded.model.dtype).bits // 8
         VariantInfo.from_dict(info).write(layout.variant_json(cell.variant.id))
-    profile = get_profile(cfg.profile, loaded.model.config, loaded.tokenizer, name_hint=cell.variant.model)
+    profile = get_profile(cfg.profile, loaded.model.config, loaded.tokenizer, name_hint=cell.variant.model,
+                          think_start=cfg.think_start, think_end=cfg.think_end)
     backend = BACKENDS.get("hf")(loaded.model, loaded.tokenizer, profile)
     manifest = {"model": {"spec": cell.variant.model, "variant": cell.variant.variant, "path": info["path"]},
                 "profile": vars(profile)}
     (cdir / "config.yaml").write_text(yaml.safe_dump({"model": info["path"], "tasks": cell.task, **opts,
                                                       "out": str(cdir)}, sort_keys=False))
-    evaluate(cfg, backend, {cell.task: task}, profile.name, extra_manifest=manifest, progress=sys.stderr.isatty())
+    evaluate(cfg, backend, tasks, profile.name, extra_manifest=manifest, progress=sys.stderr.isatty(),
+             problems=problems)
     analyze_run(cdir, model=cell.variant.variant)
 
 
