@@ -14,9 +14,31 @@ from ..prune.run import PruneSpec, prune
 from ..prune.scoring import layer_similarity
 from .common import add_calibration_args, add_config_args, add_model_args, format_table, int_list
 
-# LaCo's options as flags: --laco-threshold etc. map to the method option of the same name.
-_LACO = {"threshold": float, "interval": int, "merge_size": int, "lowest": int, "highest": int, "rule": str,
-         "samples": int}
+
+
+def add_method_options(p: argparse.ArgumentParser) -> None:
+    """Every registered method's declared options as ``--<method>-<option>`` flags, one group per method."""
+    for name in METHODS.names():
+        cls = METHODS.get(name)
+        if not cls.options:
+            continue
+        g = p.add_argument_group(f"{name} options")
+        for o in cls.options:
+            g.add_argument(o.flag(name), dest=o.dest(name), type=o.type, choices=o.choices, help=o.help)
+
+
+def method_options(args: argparse.Namespace) -> dict:
+    """The options of ``args.method`` given on the command line; another method's flag is an error."""
+    options = {}
+    for name in METHODS.names():
+        for o in METHODS.get(name).options:
+            value = getattr(args, o.dest(name), None)
+            if value is None:
+                continue
+            if name != args.method:
+                raise PrunescaleError(f"{o.flag(name)} applies to --method {name}, not {args.method!r}")
+            options[o.name] = value
+    return options
 
 
 def register(sub) -> None:
@@ -30,36 +52,29 @@ def register(sub) -> None:
     how.add_argument("--ratio", type=float, help="fraction of layers to remove; n = floor(ratio * layers + 0.5)")
     how.add_argument("--layers", type=int_list, help="explicit layer indices i,j,k (with --method selection)")
     add_calibration_args(p)
-    laco = p.add_argument_group("laco")
-    laco.add_argument("--laco-threshold", type=float, help="accept a merge while similarity > T (default 0.65)")
-    laco.add_argument("--laco-interval", type=int, help="layers to step down after a merge (default 2)")
-    laco.add_argument("--laco-merge-size", type=int, help="following layers merged into one per merge (default 1)")
-    laco.add_argument("--laco-lowest", type=int, help="lowest layer that may absorb others (default 0)")
-    laco.add_argument("--laco-highest", type=int, help="highest layer considered (default: the last)")
-    laco.add_argument("--laco-rule", choices=["rdsc", "reference"],
-                      help="rdsc (LaCo paper, default) or reference (the public code: in-place update, "
-                      "whole-sequence cosine, first candidate one layer lower)")
-    laco.add_argument("--laco-samples", type=int, help="calibration sequences LaCo compares on (default 16)")
+    add_method_options(p)
     p.add_argument("--out", required=True, help="output directory (must be empty or new)")
     p.add_argument("--overwrite", action="store_true", help="replace a non-empty output directory")
     add_config_args(p)
     p.set_defaults(func=run_prune)
 
     q = sub.add_parser("layers", help="print per-layer scores without pruning",
-                       description="Score every decoder layer (ShortGPT block influence and angular distance).")
+                       description="Score every decoder layer (ShortGPT block influence, angular distance, and the "
+                       "chosen method's own score) and, with --remove, mark what the method would remove.")
     add_model_args(q)
-    q.add_argument("--method", default="shortgpt", choices=["shortgpt", "angular"], help="score to rank by")
+    q.add_argument("--method", default="shortgpt", choices=METHODS.names(), help="method whose choice to show")
     q.add_argument("--remove", type=int, default=None, help="mark the layers this many removals would take")
+    q.add_argument("--layers", type=int_list, help="explicit layer indices i,j,k (with --method selection)")
     add_calibration_args(q)
+    add_method_options(q)
     q.add_argument("--json", action="store_true", help="print JSON instead of a table")
     add_config_args(q)
     q.set_defaults(func=run_layers)
 
 
 def spec_from_args(args: argparse.Namespace) -> PruneSpec:
-    options = {k: getattr(args, f"laco_{k}") for k in _LACO if getattr(args, f"laco_{k}", None) is not None}
-    if options and args.method != "laco":
-        raise PrunescaleError(f"--laco-* options apply to --method laco, not {args.method!r}")
+    METHODS.get(args.method)   # an unknown method is named before anything else
+    options = method_options(args)
     return PruneSpec(model=args.model, method=args.method, remove=args.remove, ratio=args.ratio, layers=args.layers,
                      calibration=args.calibration, calibration_samples=args.calibration_samples,
                      max_seq_len=args.max_seq_len, batch_size=args.batch_size, seed=args.seed, dtype=args.dtype,
@@ -77,40 +92,54 @@ def run_prune(args: argparse.Namespace) -> int:
     return 0
 
 
-def layer_rows(stats: dict, remove: int | None, method: str) -> tuple[list[dict], list[int]]:
-    """Per-layer rows (BI, angular distance of the layer and of the block starting there) and the pick."""
-    n = remove or 1
+def layer_rows(stats: dict, n: int, plan=None) -> list[dict]:
+    """Per-layer rows: block influence, angular distance of the layer and of the n-block starting there, the
+    method's own score (when it has one of its own), and what its plan removes or merges."""
     bi = [1.0 - c for c in stats["cos"]]
     block = [row[n - 1] if len(row) >= n else float("nan") for row in stats["angular"]]
-    picked: list[int] = []
-    if remove:
-        if method == "shortgpt":
-            picked = sorted(sorted(range(len(bi)), key=lambda i: (bi[i], -i))[:n])
-        else:
-            valid = [i for i, s in enumerate(block) if s == s]
-            start = min(valid, key=lambda i: (block[i], -i))
-            picked = list(range(start, start + n))
-    rows = [{"layer": i, "block_influence": bi[i], "angular_distance": stats["angular"][i][0],
-             f"angular_block_{n}": block[i], "removed": i in picked} for i in range(len(bi))]
-    return rows, picked
+    merged = {i for m in (plan.merges if plan else []) for i in m["merged"]}
+    own = plan.scores if plan and plan.scores and plan.score_name not in ("block_influence",
+                                                                          "angular_distance_of_block") else None
+    rows = []
+    for i in range(len(bi)):
+        row = {"layer": i, "block_influence": bi[i], "angular_distance": stats["angular"][i][0],
+               f"angular_block_{n}": block[i]}
+        if own is not None:
+            row[plan.score_name] = own[i] if i < len(own) else None
+        row["removed"] = bool(plan) and i in plan.removed
+        if merged:
+            row["merged"] = i in merged
+        rows.append(row)
+    return rows
 
 
 def run_layers(args: argparse.Namespace) -> int:
+    from ..prune.run import make_method
+
+    spec = spec_from_args(argparse.Namespace(**{**vars(args), "ratio": None}))
+    method = make_method(spec)   # bad options fail before the model loads
     loaded = load_model(args.model, dtype=args.dtype, device=args.device, trust_remote_code=args.trust_remote_code)
     calib = load_calibration(args.calibration, loaded.model, loaded.tokenizer, samples=args.calibration_samples,
                              max_seq_len=args.max_seq_len, batch_size=args.batch_size, seed=args.seed)
     stats = layer_similarity(loaded.model, calib.batches)
-    if args.remove is not None and not 1 <= args.remove < len(stats["cos"]):
-        raise PrunescaleError(f"--remove {args.remove} must be between 1 and {len(stats['cos']) - 1}")
-    rows, picked = layer_rows(stats, args.remove, args.method)
+    total = len(stats["cos"])
+    n = len(args.layers) if args.layers else args.remove
+    if n is not None and not 1 <= n < total:
+        raise PrunescaleError(f"--remove {n} must be between 1 and {total - 1}")
+    plan = method.plan(loaded.model, n, calib) if n else None
+    rows = layer_rows(stats, n or 1, plan)
+    picked = plan.removed if plan else []
     if args.json:
         json.dump({"model": args.model, "method": args.method, "calibration": calib.describe(), "layers": rows,
-                   "removed": picked}, sys.stdout, indent=2)
+                   "removed": picked, "merges": plan.merges if plan else []}, sys.stdout, indent=2)
         print()
         return 0
     print(f"{args.model}: {len(rows)} layers, calibration {calib.describe()['samples']} texts / "
           f"{calib.describe()['tokens']} tokens ({args.calibration})")
-    print(format_table(list(rows[0]), [[r[k] if k != "removed" else ("x" if r[k] else "") for k in r] for r in rows]))
+    flags = ("removed", "merged")
+    print(format_table(list(rows[0]), [[r[k] if k not in flags else ("x" if r[k] else "") for k in r]
+                                       for r in rows]))
     if picked:
-        print(f"{args.method} would remove {picked}")
+        print(f"{args.method} would remove {picked}"
+              + "".join(f"; merge {m['merged']} into {m['into']}" for m in plan.merges))
     return 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 from torch import nn
 
@@ -26,20 +26,45 @@ class PruneResult:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class MethodOption:
+    """One option of a pruning method; the CLI offers it as ``--<method>-<name>`` in ``prune`` and ``layers``."""
+
+    name: str
+    type: Callable[[str], Any] = str
+    default: Any = None
+    help: str = ""
+    choices: tuple | None = None
+
+    def flag(self, method: str) -> str:
+        return f"--{method}-{self.name.replace('_', '-')}"
+
+    def dest(self, method: str) -> str:
+        return f"{method}_{self.name}".replace("-", "_")
+
+
 class PruneMethod:
-    """Base class. A method is one file: subclass, set the class attributes, register with ``@METHODS.register``."""
+    """Base class. A method is one file: subclass, set the class attributes, register with ``@METHODS.register``.
+
+    ``options`` declares what a user may set (flags, study ``prune: {options: {method: {...}}}``); ``defaults``
+    holds them plus any internal option that is not a flag (``selection``'s layers come from ``--layers``)."""
 
     name: ClassVar[str] = ""
     needs_calibration: ClassVar[bool] = False
+    options: ClassVar[tuple[MethodOption, ...]] = ()
     defaults: ClassVar[dict[str, Any]] = {}
     score_name: ClassVar[str | None] = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.defaults = {**{o.name: o.default for o in cls.options}, **cls.__dict__.get("defaults", {})}
 
     def __init__(self, seed: int = 0, **options: Any):
         unknown = set(options) - set(self.defaults)
         if unknown:
             raise PrunescaleError(f"method {self.name!r} has no option {sorted(unknown)[0]!r}")
         self.seed = seed
-        self.options = {**self.defaults, **options}
+        self.settings = {**self.defaults, **options}
 
     def layer_scores(self, model: nn.Module, calibration, n: int) -> list[float] | None:
         """Per-layer scores this method ranks by (None when it ranks by position only)."""
@@ -49,14 +74,19 @@ class PruneMethod:
         """Original indices of the ``n`` layers to remove."""
         raise NotImplementedError
 
-    def apply(self, model: nn.Module, n: int, calibration=None) -> PruneResult:
-        """Remove ``n`` layers from ``model`` in place."""
+    def plan(self, model: nn.Module, n: int, calibration=None) -> PruneResult:
+        """What :meth:`apply` would do, leaving ``model`` as it is (``prunescale layers``)."""
         total = num_layers(model)
         scores = self.layer_scores(model, calibration, n)
         removed = sorted(self.choose(model, n, scores))
         kept = [i for i in range(total) if i not in set(removed)]
-        keep_layers(model, kept)
         return PruneResult(removed=removed, kept=kept, scores=scores, score_name=self.score_name)
+
+    def apply(self, model: nn.Module, n: int, calibration=None) -> PruneResult:
+        """Remove ``n`` layers from ``model`` in place."""
+        result = self.plan(model, n, calibration)
+        keep_layers(model, result.kept)
+        return result
 
 
 def resolve_count(total: int, remove: int | None = None, ratio: float | None = None,

@@ -33,7 +33,7 @@ from tqdm.auto import tqdm
 
 from ..errors import PrunescaleError
 from ..models.surgery import adapter_for, keep_layers, merge_rdsc
-from .base import METHODS, PruneMethod, PruneResult
+from .base import METHODS, MethodOption, PruneMethod, PruneResult
 from .scoring import _hidden_out
 
 
@@ -41,11 +41,23 @@ from .scoring import _hidden_out
 class LaCo(PruneMethod):
     needs_calibration = True
     score_name = "merge_similarity"
-    defaults = {"threshold": 0.65, "interval": 2, "merge_size": 1, "lowest": 0, "highest": None,
-                "rule": "rdsc", "samples": 16}
+    options = (
+        MethodOption("threshold", float, 0.65, "accept a merge while similarity > T (default 0.65)"),
+        MethodOption("interval", int, 2, "layers to step down after a merge (default 2)"),
+        MethodOption("merge_size", int, 1, "following layers merged into one per merge (default 1)"),
+        MethodOption("lowest", int, 0, "lowest layer that may absorb others (default 0)"),
+        MethodOption("highest", int, None, "highest layer considered (default: the last)"),
+        MethodOption("rule", str, "rdsc", "rdsc (LaCo paper, default) or reference (the public code: in-place "
+                     "update, whole-sequence cosine, first candidate one layer lower)", ("rdsc", "reference")),
+        MethodOption("samples", int, 16, "calibration sequences LaCo compares on (default 16)"),
+    )
+
+    def plan(self, model, n, calibration=None) -> PruneResult:
+        # Merging is the choice: work it out on a copy.
+        return self.apply(copy.deepcopy(model), n, calibration)
 
     def apply(self, model, n, calibration=None) -> PruneResult:
-        o = self.options
+        o = self.settings
         adapter = adapter_for(model)
         layers = adapter.layers(model)
         total = len(layers)

@@ -9,7 +9,7 @@ class Selection(PruneMethod):
     defaults = {"layers": None}
 
     def choose(self, model, n, scores):
-        layers = self.options["layers"]
+        layers = self.settings["layers"]
         if not layers:
             raise PrunescaleError("method 'selection' needs --layers i,j,k")
         return list(layers)

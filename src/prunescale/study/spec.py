@@ -169,6 +169,7 @@ def parse_study(raw: Any, where: str = "study") -> Study:
     bad = set(prune) - prune_keys()
     if bad:
         raise PrunescaleError(f"{where}: unknown prune option(s) {', '.join(sorted(bad))}")
+    _check_method_options(prune.get("options"), where)
     recovery = [str(r) for r in _as_list(raw.get("recovery", []), "recovery", where)]
     for r in recovery:
         if r not in RECOVERY_MODES:
@@ -215,6 +216,18 @@ def parse_study(raw: Any, where: str = "study") -> Study:
                  recovery=recovery, finetune=finetune, eval=ev, tasks=tasks,
                  analysis=bool(raw.get("analysis", True)), executor={"name": "local", **executor},
                  out=raw.get("out"))
+
+
+def _check_method_options(options, where: str) -> None:
+    """``prune: {options: {method: {name: value}}}``: every method registered, every name one it declares."""
+    from ..prune import METHODS
+
+    for method, values in _mapping(options, "prune options", where).items():
+        declared = {o.name for o in METHODS.get(method).options}
+        bad = set(_mapping(values, f"prune options of {method}", where)) - declared
+        if bad:
+            raise PrunescaleError(f"{where}: method {method!r} has no option {sorted(bad)[0]!r} "
+                                  f"(it has: {', '.join(sorted(declared)) or 'none'})")
 
 
 def _as_list(value, key: str, where: str) -> list:
