@@ -148,6 +148,7 @@ def evaluate(cfg: EvalConfig, backend: Backend, tasks: dict, profile_name: str, 
             for s in backend.generate(reqs, forcing, sampling):
                 p, seed, i = s.key
                 extracted = task.extract(s.text)
+                correct, note = task.judge(extracted, p)
                 rows.append({
                     "task": name, "problem_id": p.id, "budget": NO_BUDGET if budget is None else budget,
                     "seed": seed, "sample_idx": i, "sample_seed": sample_seed(seed, seed_name, p.id, i),
@@ -155,7 +156,7 @@ def evaluate(cfg: EvalConfig, backend: Backend, tasks: dict, profile_name: str, 
                     "text": s.text, "thinking": s.thinking, "answer_text": s.answer,
                     "thinking_tokens": s.thinking_tokens, "answer_tokens": s.answer_tokens, "forced": int(s.forced),
                     "waits": s.waits, "finished": int(s.finished), "extracted": extracted, "gold": p.answer,
-                    "correct": int(task.is_correct(extracted, p)), "wall_s": round(s.wall_s, 4)})
+                    "correct": int(correct), "grade_note": note, "wall_s": round(s.wall_s, 4)})
                 tokens += s.thinking_tokens + s.answer_tokens
             store.add(rows)
             bar.update(len(rows))

@@ -24,13 +24,13 @@ CREATE TABLE IF NOT EXISTS generations (
     text TEXT NOT NULL, thinking TEXT NOT NULL, answer_text TEXT NOT NULL,
     thinking_tokens INTEGER NOT NULL, answer_tokens INTEGER NOT NULL, forced INTEGER NOT NULL,
     waits INTEGER NOT NULL, finished INTEGER NOT NULL, extracted TEXT, gold TEXT NOT NULL,
-    correct INTEGER NOT NULL, wall_s REAL NOT NULL, created REAL NOT NULL,
+    correct INTEGER NOT NULL, wall_s REAL NOT NULL, created REAL NOT NULL, grade_note TEXT,
     PRIMARY KEY (task, problem_id, budget, seed, sample_idx)
 );
 """
 COLUMNS = ["task", "problem_id", "budget", "seed", "sample_idx", "sample_seed", "prompt_hash", "text", "thinking",
            "answer_text", "thinking_tokens", "answer_tokens", "forced", "waits", "finished", "extracted", "gold",
-           "correct", "wall_s", "created"]
+           "correct", "wall_s", "created", "grade_note"]
 NO_BUDGET = -1   # budget column value for "no thinking cap"
 
 
@@ -44,6 +44,10 @@ class Store:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")   # with WAL: durable across a process kill
             self.db.executescript(SCHEMA)
+            have = {r[1] for r in self.db.execute("PRAGMA table_info(generations)")}
+            if "grade_note" not in have:   # a store written before grading notes existed
+                with self.db:
+                    self.db.execute("ALTER TABLE generations ADD COLUMN grade_note TEXT")
         except sqlite3.DatabaseError as e:
             raise PrunescaleError(f"cannot open results store {str(self.path)!r}: {e}") from None
 
@@ -80,7 +84,8 @@ class Store:
 
     def add(self, rows: Iterable[dict]) -> int:
         now = time.time()
-        values = [tuple({**r, "created": r.get("created", now)}[c] for c in COLUMNS) for r in rows]
+        values = [tuple({"grade_note": None, **r, "created": r.get("created", now)}[c] for c in COLUMNS)
+                  for r in rows]
         with self.db:   # one transaction per batch, with the identity when these are the first rows
             cur = self.db.executemany(
                 f"INSERT OR IGNORE INTO generations ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import statistics
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 from .metrics import answer_classes, bootstrap_ci, maj_from_classes, pass_at_k
@@ -63,6 +63,8 @@ def _cell(rs: list[dict], task) -> dict:
         "answer_tokens_mean": statistics.fmean(r["answer_tokens"] for r in rs),
         "forced_share": statistics.fmean(r["forced"] for r in rs),
         "answer_found_share": statistics.fmean(r["extracted"] is not None for r in rs),
+        # answers graded wrong without a verdict (grader timeout, worker died), by reason
+        "grading_failures": dict(Counter(r["grade_note"] for r in rs if r.get("grade_note"))),
         "waits_mean": statistics.fmean(r["waits"] for r in rs),
         "seconds_per_sample": statistics.fmean(r["wall_s"] for r in rs),
         "pass@k": pass_k, "maj@k": maj_k, "cov@k": cov_k,

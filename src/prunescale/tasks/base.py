@@ -44,6 +44,10 @@ class Task:
     def is_correct(self, extracted: str | None, problem: Problem) -> bool:
         return extracted is not None and self.same_answer(extracted, problem.answer)
 
+    def judge(self, extracted: str | None, problem: Problem) -> tuple[bool, str | None]:
+        """(correct, note): the note says why an answer was graded wrong without a verdict (e.g. "timeout")."""
+        return self.is_correct(extracted, problem), None
+
     def same_answer(self, a: str, b: str) -> bool:
         return a.strip() == b.strip()
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from ..errors import PrunescaleError
 from .base import TASKS, Problem, Task, jsonl_lines, pick_field, read_jsonl, require, unique_ids
+from .equivalence import answer_key, grade
 from .extract import extract_math, math_equal
 
 INSTRUCTION = "\n\nPlease reason step by step, and put your final answer within \\boxed{}."
@@ -62,6 +63,17 @@ class MathTask(Task):
 
     def same_answer(self, a, b):
         return math_equal(a, b)
+
+    def judge(self, extracted, problem):
+        if extracted is None:
+            return False, None
+        verdict = grade(extracted, problem.answer)
+        return verdict.equal, verdict.reason
+
+    @staticmethod
+    def answer_key(answer: str) -> str:
+        """Sound grouping key for maj@k: equal keys are equal answers (fewer slow comparisons)."""
+        return answer_key(answer)
 
 
 @TASKS.register("aime24")
