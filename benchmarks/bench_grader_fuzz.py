@@ -102,5 +102,6 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=10_000)
     ap.add_argument("--timeout", type=float, default=2.0)
+    ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    print(json.dumps(run(args.n, args.timeout), indent=1))
+    print(json.dumps(run(args.n, args.timeout, args.seed), indent=1))

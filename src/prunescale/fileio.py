@@ -53,12 +53,32 @@ def read_text_utf8(path: str | Path, what: str = "file") -> str:
     try:
         return Path(path).expanduser().read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
-        raise PrunescaleError(f"{what} {str(path)!r} is not UTF-8 text (byte {e.start}: "
-                              f"{e.object[e.start:e.start + 1]!r})") from None
+        raise PrunescaleError(f"{what} {str(path)!r} is not UTF-8 text (byte 0x{e.object[e.start]:02x} at "
+                              f"offset {e.start})") from None
     except IsADirectoryError:
         raise PrunescaleError(f"{what} {str(path)!r} is a directory, not a file") from None
     except OSError as e:
-        raise PrunescaleError(f"cannot read {what} {str(path)!r}: {e.strerror}") from None
+        raise PrunescaleError(f"cannot read {what} {str(path)!r}: {e.strerror or e}") from None
+
+
+def read_jsonl_rows(path: str | Path, what: str = "data file", objects: bool = True) -> list[tuple[int, object]]:
+    """(line number, value) of each non-blank line of a UTF-8 JSONL file, at least one; with ``objects`` every
+    value must be a JSON object. Every problem is a one-line error naming the file and line."""
+    rows = []
+    for n, line in enumerate(read_text_utf8(path, what).splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError:
+            raise PrunescaleError(f"{path}: line {n} is not valid JSON") from None
+        if objects and not isinstance(row, dict):
+            raise PrunescaleError(f"{path}: line {n} is not a JSON object (got {type(row).__name__} "
+                                  f"{line.strip()[:40]})")
+        rows.append((n, row))
+    if not rows:
+        raise PrunescaleError(f"{what} {str(path)!r} has no rows")
+    return rows
 
 
 def library_versions(*extra: str) -> dict:
@@ -76,9 +96,12 @@ def library_versions(*extra: str) -> dict:
     return out
 
 
+SPLITS = ("train", "test", "validation", "dev")
+
+
 @dataclass(frozen=True)
 class Source:
-    """A data source as users write it: ``hf:DATASET[:config][:split]``, ``jsonl:PATH``, ``file:PATH``,
+    """A data source as users write it: ``hf:DATASET[:CONFIG][:SPLIT]``, ``jsonl:PATH``, ``file:PATH``,
     ``self[:PATH]``, or a bare name / path (kind ``""``)."""
 
     kind: str
@@ -86,12 +109,19 @@ class Source:
 
     @property
     def hf_parts(self) -> tuple[str, str | None, str]:
-        """(dataset, config or None, split) of an ``hf:`` source; split defaults to train."""
-        parts = self.value.split(":")
-        name = parts[0]
-        config = parts[1] if len(parts) > 2 else None
-        split = parts[-1] if len(parts) > 1 else "train"
-        return name, config or None, split
+        """(dataset, config or None, split) of an ``hf:`` source. Split defaults to train; with one part after
+        the name, it is the split when it names one (train, test, validation, dev, maybe sliced: ``train[:500]``),
+        else the config (``hf:wikitext:wikitext-2-raw-v1``)."""
+        base, bracket, sliced = self.value.partition("[")   # a slice may hold colons: train[:500]
+        name, *rest = base.split(":", 2)
+        if bracket:
+            rest = rest or [""]
+            rest[-1] += bracket + sliced
+        if len(rest) == 2:
+            return name, rest[0] or None, rest[1] or "train"
+        if rest and rest[0].split("[")[0] in SPLITS:
+            return name, None, rest[0]
+        return name, (rest[0] or None) if rest else None, "train"
 
 
 SOURCE_KINDS = ("hf", "jsonl", "file", "self")

@@ -10,11 +10,9 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
 from pathlib import Path
 
-from ..errors import PrunescaleError
+from ..fileio import write_atomic
 from .summary import DIVERSITY_METRICS, KEYS
 
 CSV_COLUMNS = [
@@ -28,29 +26,6 @@ _TEXT = {"level", *KEYS, "problem_id", "sample", "seed", "n", "extracted_answer"
 _MEANS = [c for c in CSV_COLUMNS if c not in _TEXT]
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file in the same folder and os.replace, so readers never see half a file."""
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as e:
-        raise PrunescaleError(f"cannot write {path}: {e.strerror}") from None
-    try:
-        # mkstemp makes the file private (0600); give it the permissions a plain open() would.
-        os.fchmod(fd, 0o666 & ~_umask())
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def csv_rows(analysis: dict) -> list[dict]:

@@ -10,10 +10,10 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import os
 from pathlib import Path
 
 from ..errors import PrunescaleError
+from ..fileio import library_versions, write_atomic
 from .common import add_config_args, add_model_args, format_table
 
 BUILTIN_ONLY = ("organism-facts",)
@@ -66,8 +66,8 @@ def run_knowledge(args: argparse.Namespace) -> int:
         report, samples = _run_lm_eval(args, tasks)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    _write_atomic(out / "knowledge_samples.jsonl", "".join(json.dumps(s, default=str) + "\n" for s in samples))
-    _write_atomic(out / "knowledge.json", json.dumps(report, indent=2, default=str) + "\n")
+    write_atomic(out / "knowledge_samples.jsonl", "".join(json.dumps(s, default=str) + "\n" for s in samples))
+    write_atomic(out / "knowledge.json", json.dumps(report, indent=2, default=str) + "\n")
     print(knowledge_table(report))
     print(f"results: {out / 'knowledge.json'}  samples: {out / 'knowledge_samples.jsonl'}")
     return 0
@@ -80,15 +80,6 @@ def knowledge_table(report: dict) -> str:
 
 
 # -------------------------------------------------------------------------------------------- engines
-
-def _versions(extra: dict | None = None) -> dict:
-    import torch
-    import transformers
-
-    from .. import __version__
-
-    return {"prunescale": __version__, "torch": torch.__version__, "transformers": transformers.__version__,
-            **(extra or {})}
 
 
 def _report(args, engine: str, model_path: str, versions: dict, tasks: dict, **more) -> dict:
@@ -127,7 +118,7 @@ def _run_builtin(args, tasks: list[str]) -> tuple[dict, list[dict]]:
             samples += [{"task": t, "doc_id": i, **r.to_dict()} for i, r in enumerate(scored)]
     finally:
         bar.close()
-    return _report(args, "builtin", loaded.path, _versions(), results), samples
+    return _report(args, "builtin", loaded.path, library_versions(), results), samples
 
 
 def _run_lm_eval(args, tasks: list[str]) -> tuple[dict, list[dict]]:
@@ -178,7 +169,7 @@ def _run_lm_eval(args, tasks: list[str]) -> tuple[dict, list[dict]]:
     samples = []
     for name, rows in (res.get("samples") or {}).items():
         samples += [_lm_eval_sample(name, s) for s in rows]
-    versions = _versions({"lm_eval": getattr(lm_eval, "__version__", res.get("lm_eval_version"))})
+    versions = {**library_versions(), "lm_eval": getattr(lm_eval, "__version__", res.get("lm_eval_version"))}
     return _report(args, "lm-eval", path, versions, requested, subtasks=others), samples
 
 
@@ -197,9 +188,3 @@ def _lm_eval_sample(task: str, s: dict) -> dict:
             "continuations": [a[1] for a in args], "logliks": [float(r[0]) for r in resps],
             "is_greedy": [bool(r[1]) for r in resps], "gold": s.get("target"),
             "acc": s.get("acc"), "acc_norm": s.get("acc_norm")}
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)

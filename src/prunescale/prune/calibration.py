@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
 
 from ..errors import PrunescaleError
+from ..fileio import Source, parse_source, read_jsonl_rows, read_text_utf8
 
 # Seed prompts for `self`: varied registers so the model's own text covers narrative, maths, code and facts.
 SEED_PROMPTS = [
@@ -49,18 +48,19 @@ def load_calibration(spec: str, model, tokenizer, *, samples: int = 32, max_seq_
                      batch_size: int = 8, seed: int = 0) -> Calibration:
     if samples < 1 or max_seq_len < 2 or batch_size < 1:
         raise PrunescaleError("--calibration-samples, --max-seq-len and --batch-size must be positive")
-    if spec == "self" or spec.startswith("self:"):
-        prompts = _read_lines(spec[5:]) if spec.startswith("self:") else SEED_PROMPTS
+    source = parse_source(spec)
+    if source.kind == "self" or spec == "self":
+        prompts = _read_lines(source.value) if source.kind == "self" and source.value else SEED_PROMPTS
         seqs = self_generated(model, tokenizer, prompts, samples=samples, max_seq_len=max_seq_len,
                               batch_size=batch_size, seed=seed)
     else:
         if spec == "organism":
             from ..organism.transcripts import calibration_texts
             texts = calibration_texts(tokenizer, samples, seed=seed)
-        elif spec.startswith("file:"):
-            texts = _read_file(spec[5:])[:samples]
-        elif spec.startswith("hf:"):
-            texts = _read_hf(spec[3:], samples)
+        elif source.kind == "file":
+            texts = _read_file(source.value)[:samples]
+        elif source.kind == "hf":
+            texts = _read_hf(source, samples)
         else:
             raise PrunescaleError(f"unknown calibration {spec!r} (use self, self:PROMPTS.txt, file:PATH, hf:DATASET or organism)")
         seqs = [tokenizer(t, truncation=True, max_length=max_seq_len)["input_ids"] for t in texts if t.strip()]
@@ -133,29 +133,13 @@ def _as_list(x) -> list[int]:
 
 
 def _read_lines(path: str) -> list[str]:
-    return [ln.strip() for ln in _read_text(path).splitlines() if ln.strip()]
-
-
-def _read_text(path: str) -> str:
-    try:
-        return Path(path).expanduser().read_text(encoding="utf-8")
-    except UnicodeDecodeError as e:   # has no strerror
-        raise PrunescaleError(f"calibration file {path!r} is not UTF-8 text (byte at offset {e.start})") from None
-    except OSError as e:
-        raise PrunescaleError(f"cannot read calibration file {path!r}: {e.strerror or e}") from None
+    return [ln.strip() for ln in read_text_utf8(path, "calibration file").splitlines() if ln.strip()]
 
 
 def _read_file(path: str) -> list[str]:
-    text = _read_text(path)
     if path.endswith(".jsonl"):
         out = []
-        for n, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                raise PrunescaleError(f"calibration file {path!r} line {n} is not valid JSON") from None
+        for _, row in read_jsonl_rows(path, "calibration file", objects=False):
             if isinstance(row, str):
                 out.append(row)
             elif isinstance(row, dict):
@@ -163,18 +147,20 @@ def _read_file(path: str) -> list[str]:
                 if val:
                     out.append(val)
         return out
+    text = read_text_utf8(path, "calibration file")
     paragraphs = [p.strip() for p in text.split("\n\n") if p.strip()]
     return paragraphs if len(paragraphs) > 1 else [ln for ln in text.splitlines() if ln.strip()]
 
 
-def _read_hf(spec: str, samples: int) -> list[str]:
-    name, config, split = (spec.split(":") + [None, None])[:3]
+def _read_hf(source: Source, samples: int) -> list[str]:
+    name, config, split = source.hf_parts
+    spec = f"hf:{source.value}"
     try:
         import datasets
     except ImportError:
         raise PrunescaleError("hf: calibration needs the datasets package: pip install 'prunescale[hf]'") from None
     try:
-        ds = datasets.load_dataset(name, config, split=split or "train", streaming=True)
+        ds = datasets.load_dataset(name, config, split=split, streaming=True)
     except Exception as e:  # datasets raises many types; the user needs the message, not the trace
         raise PrunescaleError(f"cannot load calibration dataset {spec!r}: {str(e).splitlines()[0]}") from None
     out = []

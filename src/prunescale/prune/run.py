@@ -12,6 +12,7 @@ from typing import Any
 
 from .. import __version__
 from ..errors import PrunescaleError
+from ..fileio import library_versions
 from ..models.loading import LoadedModel, load_model
 from ..models.surgery import num_layers, param_count
 from .base import METHODS, PruneResult, resolve_count
@@ -89,7 +90,7 @@ def prune_loaded(loaded: LoadedModel, spec: PruneSpec, calibration: Calibration 
         "params_after": param_count(model),
         "wall_time_s": round(time.perf_counter() - start, 3),
         "spec": asdict(spec),
-        "versions": _versions(),
+        "versions": library_versions(),
     }
     return result, record
 
@@ -130,10 +131,3 @@ def prune(spec: PruneSpec, out: str | os.PathLike, overwrite: bool = False) -> d
     _, record = prune_loaded(loaded, spec)
     save_pruned(loaded, record, out, overwrite)
     return record
-
-
-def _versions() -> dict:
-    import torch
-    import transformers
-
-    return {"prunescale": __version__, "torch": torch.__version__, "transformers": transformers.__version__}

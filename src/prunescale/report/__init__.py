@@ -16,7 +16,7 @@ from ..study.layout import Layout
 
 def write_report(study_dir: str | Path, markdown: bool = True) -> Path:
     """Write the report files into ``study_dir``; return the path of report.html."""
-    from ..analysis.report import write_atomic
+    from ..fileio import write_atomic
     from .collect import collect
     from .figures import all_figures, to_png
     from .html import data_json, render_html

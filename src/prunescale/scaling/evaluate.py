@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import math
-import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -13,8 +11,8 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from .. import __version__
 from ..errors import PrunescaleError
+from ..fileio import library_versions
 from ..generate import Backend, Forcing, Request, Sampling
 from .store import NO_BUDGET, Store
 
@@ -122,7 +120,7 @@ def evaluate(cfg: EvalConfig, backend: Backend, tasks: dict, profile_name: str, 
     store = Store(out / "results.sqlite")
     try:
         store.check_identity(cfg.identity(profile_name))
-        store.set_manifest({"config": asdict(cfg), "versions": _versions(), **(extra_manifest or {})})
+        store.set_manifest({"config": asdict(cfg), "versions": library_versions(), **(extra_manifest or {})})
         sampling = Sampling(temperature=cfg.temperature, top_p=cfg.top_p)
         hashes = {name: {p.id: prompt_hash(backend, p.prompt) for p in probs} for name, probs in problems.items()}
         for name, probs in problems.items():
@@ -188,15 +186,3 @@ def drop_changed(store: Store, task: str, problems: list, hashes: dict) -> list[
               f"{n} stored generation(s) deleted, generating again", file=sys.stderr)
     return changed
 
-
-def _versions() -> dict:
-    import torch
-    import transformers
-
-    return {"prunescale": __version__, "torch": torch.__version__, "transformers": transformers.__version__}
-
-
-def write_json_atomic(obj, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=2, default=str) + "\n")
-    os.replace(tmp, path)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import PrunescaleError
+from ..fileio import parse_source, read_jsonl_rows
 from ..registry import Registry
 
 TASKS: Registry["Task"] = Registry("task")
@@ -54,17 +54,17 @@ class Task:
 
 def canonical_spec(spec: str) -> str:
     """The name a task is stored under: ``jsonl:`` paths made absolute, so one file is one task."""
-    if spec.startswith("jsonl:"):
-        path = spec[len("jsonl:"):]
-        if not path:
-            raise PrunescaleError("task 'jsonl:' names no file (use jsonl:PATH)")
-        return "jsonl:" + str(Path(path).expanduser().resolve())
+    if spec == "jsonl:":
+        raise PrunescaleError("task 'jsonl:' names no file (use jsonl:PATH)")
+    source = parse_source(spec)
+    if source.kind == "jsonl":
+        return "jsonl:" + str(Path(source.value).expanduser().resolve())
     return spec
 
 
 def get_task(spec: str) -> Task:
     """``name``, ``name:key=value,key=value`` or ``jsonl:PATH``."""
-    if spec.startswith("jsonl:"):
+    if parse_source(spec).kind == "jsonl":
         return TASKS.get("jsonl")(path=canonical_spec(spec)[len("jsonl:"):])
     name, _, rest = spec.partition(":")
     options = {}
@@ -92,17 +92,6 @@ def check_options(task: Task, known: tuple[str, ...]) -> None:
                               f"(options: {', '.join(known) or 'none'})")
 
 
-def read_text_utf8(path: str | Path, what: str) -> str:
-    """A file's text; unreadable or non-UTF-8 files are one-line errors naming the file."""
-    try:
-        return Path(path).expanduser().read_text(encoding="utf-8")
-    except UnicodeDecodeError as e:
-        raise PrunescaleError(f"{what} {str(path)!r} is not UTF-8 text (byte 0x{e.object[e.start]:02x} at "
-                              f"offset {e.start})") from None
-    except OSError as e:
-        raise PrunescaleError(f"cannot read {what} {str(path)!r}: {e.strerror or e}") from None
-
-
 def read_jsonl(path: str | Path, required: tuple[str, ...]) -> list[dict]:
     """Rows of a JSONL file, each a JSON object with the ``required`` fields set (not null); one-line errors
     name the file, line and field. An empty file is an error."""
@@ -111,21 +100,7 @@ def read_jsonl(path: str | Path, required: tuple[str, ...]) -> list[dict]:
 
 def jsonl_lines(path: str | Path) -> list[tuple[int, dict]]:
     """(line number, row) of each non-blank line; every row a JSON object, at least one."""
-    rows = []
-    for n, line in enumerate(read_text_utf8(path, "data file").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError:
-            raise PrunescaleError(f"{path}: line {n} is not valid JSON") from None
-        if not isinstance(row, dict):
-            raise PrunescaleError(f"{path}: line {n} is not a JSON object (got {type(row).__name__} "
-                                  f"{line.strip()[:40]})")
-        rows.append((n, row))
-    if not rows:
-        raise PrunescaleError(f"data file {str(path)!r} has no rows")
-    return rows
+    return read_jsonl_rows(path, "data file")
 
 
 def require(lines: list[tuple[int, dict]], keys: tuple[str, ...], path) -> list[dict]:

@@ -28,6 +28,7 @@ from typing import Callable
 import torch
 
 from ..errors import PrunescaleError
+from ..fileio import parse_source
 from .base import read_jsonl
 
 LETTERS = "ABCDEFGHIJ"
@@ -298,8 +299,8 @@ LOADERS: dict[str, Callable] = {
 
 def load_items(task: str, tokenizer, data: str | None = None, limit: int | None = None) -> list[MCItem]:
     """The questions of a knowledge task: a name in :data:`LOADERS`, or ``jsonl:PATH`` (MMLU-style rows)."""
-    if task.startswith("jsonl:"):
-        return _load_mmlu(task[len("jsonl:"):], limit, tokenizer)
+    if (source := parse_source(task)).kind == "jsonl":
+        return _load_mmlu(source.value, limit, tokenizer)
     if task not in LOADERS:
         raise PrunescaleError(f"unknown knowledge task {task!r} (choose from: {', '.join(LOADERS)}, jsonl:PATH)")
     return LOADERS[task](data, limit, tokenizer)

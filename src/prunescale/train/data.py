@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import PrunescaleError
+from ..fileio import Source, parse_source, read_jsonl_rows
 
 # s1K / s1K-1.1 field names, tried in order when the user gives none.
 QUESTION_FIELDS = ("question", "problem", "prompt")
@@ -34,26 +35,16 @@ def load_traces(spec: str, *, samples: int | None = None, seed: int = 0, questio
         from ..organism.transcripts import transcripts
 
         traces = [Trace(p["prompt"], p["thinking"], p["answer"]) for p in transcripts(samples or 2000, seed=seed)]
-    elif spec.startswith("self:"):
-        traces = _self_traces(Path(spec[5:]))
-    elif spec.startswith("hf:"):
-        traces = _rows_to_traces(_hub_rows(spec[3:]), spec, *fields)
+    elif (source := parse_source(spec)).kind == "self":
+        traces = _self_traces(Path(source.value))
+    elif source.kind == "hf":
+        traces = _rows_to_traces(_hub_rows(source), spec, *fields)
     else:
-        path = Path(spec[6:] if spec.startswith("jsonl:") else spec)
+        path = Path(source.value)
         if not path.is_file():
             raise PrunescaleError(f"training data {spec!r}: no such file (use organism, jsonl:PATH, hf:NAME or "
                                   "self:RUN_DIR)")
-        rows = []
-        try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError as e:
-            raise PrunescaleError(f"training data {spec!r} is not UTF-8 text (byte at offset {e.start})") from None
-        for n, line in enumerate(text.splitlines(), 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError:
-                    raise PrunescaleError(f"{path}:{n} is not valid JSON") from None
+        rows = [row for _, row in read_jsonl_rows(path, "training data")]
         traces = _rows_to_traces(rows, str(path), *fields)
     if samples is not None and spec != "organism":
         traces = traces[:samples]
@@ -87,14 +78,14 @@ def _rows_to_traces(rows: list[dict], where: str, qf, tf, af) -> list[Trace]:
     return out
 
 
-def _hub_rows(spec: str) -> list[dict]:
+def _hub_rows(source: Source) -> list[dict]:
     try:
         import datasets
     except ImportError:
         raise PrunescaleError("hf: training data needs the datasets library: pip install 'prunescale[hf]'") from None
-    name, _, split = spec.partition(":")
+    name, config, split = source.hf_parts
     try:
-        return list(datasets.load_dataset(name, split=split or "train"))
+        return list(datasets.load_dataset(name, config, split=split))
     except Exception as e:   # offline, unknown name: one line
         raise PrunescaleError(f"cannot load {name!r} from the hub: {str(e).splitlines()[0] if str(e) else e}") from None
 

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..errors import PrunescaleError
+from ..fileio import library_versions
 
 MODES = ("lora", "full")
 
@@ -112,7 +113,7 @@ def finetune(model_spec: str, rows: list[dict], recipe: Recipe, out: str | Path,
                      "resumed_from": str(last) if last else None, "merged": recipe.mode == "full" or recipe.merge,
                      "wall_time_s": round(time.time() - start, 1), "loss_history": losses},
         "parent_model": model_spec, "parent_path": loaded.path,
-        "versions": _versions(),
+        "versions": library_versions("trl", "peft"),
     }
     parent_record = Path(loaded.path) / "prunescale.json"
     if parent_record.is_file():
@@ -149,15 +150,3 @@ def _last_checkpoint(ckpt: Path) -> Path | None:
     steps = [(int(p.name.split("-")[-1]), p) for p in ckpt.glob("checkpoint-*")
              if p.name.split("-")[-1].isdigit() and (p / "trainer_state.json").is_file()]
     return max(steps)[1] if steps else None
-
-
-def _versions() -> dict:
-    import peft
-    import torch
-    import transformers
-    import trl
-
-    from .. import __version__
-
-    return {"prunescale": __version__, "torch": torch.__version__, "transformers": transformers.__version__,
-            "trl": trl.__version__, "peft": peft.__version__}
