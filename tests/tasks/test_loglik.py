@@ -109,3 +109,24 @@ def test_organism_facts_are_known():
     assert len(items[0].choices) == 8 and items[0].continuations[0].startswith(" ")
     s = summarize(score_items(org.model, org.tokenizer, items, batch_size=32))
     assert s["n"] == 128 and s["acc"] >= 0.95 and s["acc_norm"] >= 0.95
+
+
+def test_one_registry_serves_both_modes(tmp_path):
+    """A knowledge task is an ordinary registered task: the same object loads problems for generation and
+    items for log-likelihood scoring, and a task without that mode says so."""
+    from prunescale.errors import PrunescaleError
+    from prunescale.tasks import TASKS, get_task
+    from prunescale.tasks.loglik import knowledge_tasks
+
+    assert {"mmlu", "arc_easy", "arc_challenge", "organism-facts", "jsonl"} <= set(knowledge_tasks())
+    assert all(TASKS.get(n).loglik for n in knowledge_tasks()) and "math500" not in knowledge_tasks()
+    arc = tmp_path / "arc.jsonl"
+    arc.write_text(json.dumps({"id": "q1", "question": "Which is a gas?", "answerKey": "B",
+                               "choices": {"text": ["ice", "steam", "rock"], "label": ["A", "B", "C"]}}) + "\n")
+    task = get_task("arc_easy")
+    (problem,) = task.load(str(arc))
+    (item,) = task.mc_items(None, str(arc))
+    assert problem.answer == "B" and "B. steam" in problem.prompt and task.is_correct("B", problem)
+    assert item.choices == ["ice", "steam", "rock"] and item.gold == 1
+    with pytest.raises(PrunescaleError, match="unknown knowledge task 'math500'"):
+        load_items("math500", None)

@@ -16,7 +16,6 @@ from ..errors import PrunescaleError
 from ..fileio import library_versions, write_atomic
 from .common import add_config_args, add_model_args, format_table
 
-BUILTIN_ONLY = ("organism-facts",)
 
 
 def register(sub) -> None:
@@ -57,7 +56,7 @@ def run_knowledge(args: argparse.Namespace) -> int:
             raise PrunescaleError("the builtin engine is zero-shot; use --engine lm-eval for --num-fewshot")
         report, samples = _run_builtin(args, tasks)
     else:
-        bad = [t for t in tasks if t in BUILTIN_ONLY or t.startswith("jsonl:")]
+        bad = [t for t in tasks if _builtin_only(t)]
         if bad:
             raise PrunescaleError(f"task {bad[0]!r} is built in only: use --engine builtin")
         if args.data:
@@ -71,6 +70,14 @@ def run_knowledge(args: argparse.Namespace) -> int:
     print(knowledge_table(report))
     print(f"results: {out / 'knowledge.json'}  samples: {out / 'knowledge_samples.jsonl'}")
     return 0
+
+
+def _builtin_only(spec: str) -> bool:
+    """A knowledge task of ours that lm-evaluation-harness does not know (a jsonl: file, the organism's facts)."""
+    from ..tasks import TASKS
+
+    name = spec.partition(":")[0]
+    return name in TASKS and TASKS.get(name).loglik and not TASKS.get(name).in_lm_eval
 
 
 def knowledge_table(report: dict) -> str:
@@ -97,11 +104,10 @@ def _run_builtin(args, tasks: list[str]) -> tuple[dict, list[dict]]:
     from tqdm.auto import tqdm
 
     from ..models.loading import load_model
-    from ..tasks.loglik import LOADERS, load_items, score_items, summarize
+    from ..tasks.loglik import get_knowledge_task, load_items, score_items, summarize
 
     for t in tasks:   # before loading the model
-        if t not in LOADERS and not t.startswith("jsonl:"):
-            raise PrunescaleError(f"unknown knowledge task {t!r} (choose from: {', '.join(LOADERS)}, jsonl:PATH)")
+        get_knowledge_task(t)
     loaded = load_model(args.model, dtype=args.dtype, device=args.device, trust_remote_code=args.trust_remote_code)
     work = {t: load_items(t, loaded.tokenizer, args.data, args.limit) for t in tasks}
     for t, items in work.items():

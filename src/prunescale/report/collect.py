@@ -15,6 +15,8 @@ from collections import defaultdict
 from dataclasses import asdict
 from pathlib import Path
 
+from ..errors import PrunescaleError
+from ..scaling.store import Store
 from ..study.layout import NO_BUDGET, CellInfo, Layout, VariantInfo, budget_key, budget_label, task_summary
 # Analysis metrics shown against layers removed ("why").
 WHY_METRICS = ("self_bleu", "loop_rate", "verification", "backtracking", "subgoal")
@@ -227,11 +229,17 @@ def _analysis_groups(analysis, task: str | None) -> dict:
     return out
 
 
-def _connect_ro(path: Path):
+def _read_store(path: Path, columns: list[str], warnings: list[str]) -> tuple[dict, list[dict]] | None:
+    """(manifest, rows with ``columns``) of a results store, read through :class:`Store`; None if unreadable."""
     try:
-        return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
-    except sqlite3.Error:
-        return sqlite3.connect(path, timeout=10)
+        store = Store(path, readonly=True)
+        try:
+            return store.manifest(), store.rows(columns=columns)
+        finally:
+            store.close()
+    except (PrunescaleError, sqlite3.Error, ValueError) as e:
+        warnings.append(f"cannot read {path}: {e}")
+        return None
 
 
 def _store_facts(path: Path, task: str | None, warnings: list[str]) -> tuple[dict, dict]:
@@ -241,19 +249,11 @@ def _store_facts(path: Path, task: str | None, warnings: list[str]) -> tuple[dic
     slowest sample (``wall_s`` is measured from the batch start). Generation time is the sum over batches.
     tokens/s: all generated tokens (thinking + answer) over all generation time. seconds per problem: at the
     largest budget, generation time over problems x seeds (one problem answered with all its samples)."""
-    if not path.is_file():
+    cols = ["task", "budget", "seed", "problem_id", "thinking_tokens", "answer_tokens", "wall_s", "created"]
+    read = _read_store(path, cols, warnings) if path.is_file() else None
+    if read is None:
         return {}, {}
-    try:
-        conn = _connect_ro(path)
-        try:
-            manifest = {k: json.loads(v) for k, v in conn.execute("SELECT key, value FROM manifest")}
-            rows = conn.execute("SELECT task, budget, seed, problem_id, thinking_tokens, answer_tokens, wall_s, "
-                                "created FROM generations").fetchall()
-        finally:
-            conn.close()
-    except (sqlite3.Error, ValueError) as e:
-        warnings.append(f"cannot read {path}: {e}")
-        return {}, {}
+    manifest, rows = read[0], [tuple(r[c] for c in cols) for r in read[1]]
     if any(r[0] == task for r in rows):
         rows = [r for r in rows if r[0] == task]
     if not rows:
@@ -348,20 +348,12 @@ def _samples(lay: Layout, data: dict, warnings: list[str]) -> list[dict]:
 
 def _pick_responses(cdir: Path, cell: dict, warnings: list[str]) -> tuple[dict, str | None]:
     path = cdir / "results.sqlite"
-    if not path.is_file():
+    cols = ["task", "problem_id", "budget", "seed", "sample_idx", "text", "thinking", "thinking_tokens",
+            "answer_tokens", "forced", "extracted", "gold", "correct"]
+    read = _read_store(path, cols, warnings) if path.is_file() else None
+    if read is None:
         return {}, None
-    try:
-        conn = _connect_ro(path)
-        try:
-            cols = ["task", "problem_id", "budget", "seed", "sample_idx", "text", "thinking", "thinking_tokens",
-                    "answer_tokens", "forced", "extracted", "gold", "correct"]
-            rows = [dict(zip(cols, r)) for r in conn.execute(
-                f"SELECT {', '.join(cols)} FROM generations ORDER BY task, budget, seed, problem_id, sample_idx")]
-        finally:
-            conn.close()
-    except sqlite3.Error as e:
-        warnings.append(f"cannot read {path}: {e}")
-        return {}, None
+    rows = read[1]
     analysis = _read_json(cdir / "analysis.json", warnings) if cell.get("has_analysis") else None
     by_key = analysis_by_key(analysis)
     mine = [r for r in rows if r["task"] == cell.get("task")] or rows

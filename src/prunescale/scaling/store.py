@@ -35,10 +35,22 @@ NO_BUDGET = -1   # budget column value for "no thinking cap"
 
 
 class Store:
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, readonly: bool = False):
+        """``readonly``: for readers (the report): nothing is created, migrated or written."""
         self.path = Path(path)
         self._identity: dict | None = None   # checked, written with the first rows
+        self.readonly = readonly
+        if readonly:
+            try:
+                self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=60)
+                self.columns = [r[1] for r in self.db.execute("PRAGMA table_info(generations)")]
+            except sqlite3.DatabaseError as e:
+                raise PrunescaleError(f"cannot open results store {str(self.path)!r}: {e}") from None
+            if not self.columns:
+                raise PrunescaleError(f"{str(self.path)!r} is not a prunescale results store")
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.columns = COLUMNS
         try:
             self.db = sqlite3.connect(self.path, timeout=60)
             self.db.execute("PRAGMA journal_mode=WAL")
@@ -112,13 +124,18 @@ class Store:
                                       [(task, pid) for pid in problem_ids])
         return cur.rowcount
 
-    def rows(self, task: str | None = None) -> list[dict]:
-        q = f"SELECT {', '.join(COLUMNS)} FROM generations"
+    def rows(self, task: str | None = None, columns: list[str] | None = None) -> list[dict]:
+        """Stored generations (of one task), in key order; ``columns``: only these (a report skips the texts)."""
+        cols = [c for c in (columns or COLUMNS) if c in self.columns]   # an older store lacks newer columns
+        q = f"SELECT {', '.join(cols)} FROM generations"
         args: tuple = ()
         if task is not None:
             q, args = q + " WHERE task=?", (task,)
         q += " ORDER BY task, budget, seed, problem_id, sample_idx"
-        return [dict(zip(COLUMNS, r)) for r in self.db.execute(q, args)]
+        return [dict(zip(cols, r)) for r in self.db.execute(q, args)]
+
+    def tasks(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT DISTINCT task FROM generations ORDER BY task")]
 
     def count(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM generations").fetchone()[0]

@@ -24,6 +24,8 @@ class Problem:
 class Task:
     name = ""
     long_chain = True            # long reasoning (True) or knowledge / shallow (False)
+    loglik = False               # offers log-likelihood multiple choice (``prunescale knowledge``): mc_items
+    in_lm_eval = False           # lm-evaluation-harness knows a task of this name (``knowledge --engine lm-eval``)
     uses_data = True             # load() reads a local file given as --data
 
     def __init__(self, **options):
@@ -40,6 +42,10 @@ class Task:
 
     def extract(self, response: str) -> str | None:
         raise NotImplementedError
+
+    def mc_items(self, tokenizer, data: str | None = None, limit: int | None = None) -> list:
+        """Log-likelihood multiple-choice items (``tasks.loglik.MCItem``) of this task."""
+        raise PrunescaleError(f"task {self.name!r} has no log-likelihood mode")
 
     def is_correct(self, extracted: str | None, problem: Problem) -> bool:
         return extracted is not None and self.same_answer(extracted, problem.answer)

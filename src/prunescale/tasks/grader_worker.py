@@ -29,7 +29,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 TIMEOUT, DIED, NO_START = "timeout", "worker died", "worker did not start"
-MEMORY_HEADROOM = 1 << 30
+MEMORY_HEADROOM = 512 * 2**20   # address space the worker may add once warm: no real comparison comes close
 FAILURES: Counter = Counter()   # over every grader of this process
 
 

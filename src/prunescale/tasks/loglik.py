@@ -28,8 +28,7 @@ from typing import Callable
 import torch
 
 from ..errors import PrunescaleError
-from ..fileio import parse_source
-from .base import read_jsonl
+from .base import TASKS, get_task
 
 LETTERS = "ABCDEFGHIJ"
 DEFAULT_MAX_LENGTH = 2048          # lm-eval's fallback when neither config nor tokenizer gives a length
@@ -225,7 +224,7 @@ def summarize(results: list[ItemResult]) -> dict:
 
 # ---------------------------------------------------------------------------------------------- tasks
 
-def _mmlu_items(rows: list[dict]) -> list[MCItem]:
+def mmlu_items(rows: list[dict]) -> list[MCItem]:
     items = []
     for i, r in enumerate(rows):
         choices = list(r["choices"])
@@ -241,7 +240,7 @@ def _mmlu_items(rows: list[dict]) -> list[MCItem]:
     return items
 
 
-def _arc_items(rows: list[dict]) -> list[MCItem]:
+def arc_items(rows: list[dict]) -> list[MCItem]:
     items = []
     for i, r in enumerate(rows):
         ch = r["choices"]
@@ -253,34 +252,11 @@ def _arc_items(rows: list[dict]) -> list[MCItem]:
     return items
 
 
-def _load_mmlu(data, limit, tokenizer):
-    if data:
-        rows = read_jsonl(data, ("question", "choices", "answer"))
-    else:
-        from .hub import load_hub
-
-        rows = load_hub("mmlu", "cais/mmlu", "all", "test")
-    return _mmlu_items(rows[:limit] if limit else rows)
-
-
-def _arc_loader(config: str, name: str):
-    def load(data, limit, tokenizer):
-        if data:
-            rows = read_jsonl(data, ("question", "choices", "answerKey"))
-        else:
-            from .hub import load_hub
-
-            rows = load_hub(name, "allenai/ai2_arc", config, "test")
-        return _arc_items(rows[:limit] if limit else rows)
-    return load
-
-
-def _load_organism_facts(data, limit, tokenizer):
+def organism_fact_items(problems, tokenizer) -> list[MCItem]:
     from ..organism.problems import RELATIONS
-    from .base import get_task
 
     items = []
-    for p in get_task("organism-facts").load(data, limit):
+    for p in problems:
         values = list(RELATIONS[p.meta["relation"]])
         prompt = tokenizer.apply_chat_template([{"role": "user", "content": p.prompt}], tokenize=False,
                                                add_generation_prompt=True)
@@ -289,18 +265,20 @@ def _load_organism_facts(data, limit, tokenizer):
     return items
 
 
-LOADERS: dict[str, Callable] = {
-    "mmlu": _load_mmlu,
-    "arc_easy": _arc_loader("ARC-Easy", "arc_easy"),
-    "arc_challenge": _arc_loader("ARC-Challenge", "arc_challenge"),
-    "organism-facts": _load_organism_facts,
-}
+def knowledge_tasks() -> list[str]:
+    """Registered tasks with a log-likelihood mode."""
+    return [n for n in TASKS.names() if TASKS.get(n).loglik]
+
+
+def get_knowledge_task(spec: str):
+    """The task of a knowledge spec (a registered task with a log-likelihood mode, or ``jsonl:PATH``)."""
+    name = spec.partition(":")[0]
+    if name not in TASKS or not TASKS.get(name).loglik:
+        raise PrunescaleError(f"unknown knowledge task {spec!r} (choose from: {', '.join(knowledge_tasks())}, "
+                              "jsonl:PATH)")
+    return get_task(spec)
 
 
 def load_items(task: str, tokenizer, data: str | None = None, limit: int | None = None) -> list[MCItem]:
-    """The questions of a knowledge task: a name in :data:`LOADERS`, or ``jsonl:PATH`` (MMLU-style rows)."""
-    if (source := parse_source(task)).kind == "jsonl":
-        return _load_mmlu(source.value, limit, tokenizer)
-    if task not in LOADERS:
-        raise PrunescaleError(f"unknown knowledge task {task!r} (choose from: {', '.join(LOADERS)}, jsonl:PATH)")
-    return LOADERS[task](data, limit, tokenizer)
+    """The questions of a knowledge task (see :func:`get_knowledge_task`); ``jsonl:PATH`` holds MMLU-style rows."""
+    return get_knowledge_task(task).mc_items(tokenizer, data, limit)

@@ -108,10 +108,18 @@ class JSONLTask(MathTask):
         # Samples are seeded by the file's name, not its directory, so a copied file reproduces them.
         return "jsonl:" + Path(self.options["path"]).name
 
+    loglik = True   # in `prunescale knowledge`, a jsonl: file holds MMLU-style rows
+
     def load(self, data=None, limit=None):
         if data:
             raise PrunescaleError(f"task jsonl:{self.options['path']} names its file; --data {data!r} is not used")
         return self._from_file(self.options["path"], limit)
+
+    def mc_items(self, tokenizer, data=None, limit=None):
+        from .loglik import mmlu_items
+
+        rows = read_jsonl(self.options["path"], ("question", "choices", "answer"))
+        return mmlu_items(rows[:limit] if limit else rows)
 
 
 @TASKS.register("mini-math")

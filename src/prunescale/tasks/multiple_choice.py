@@ -55,18 +55,28 @@ class MultipleChoice(Task):
 
 @TASKS.register("mmlu")
 class MMLU(MultipleChoice):
-    """MMLU-style rows: ``question``, ``choices`` (list), ``answer`` (index or letter)."""
+    """MMLU-style rows: ``question``, ``choices`` (list), ``answer`` (index or letter). Generation mode asks for
+    the letter; log-likelihood mode scores " A".." D" after lm-eval's zero-shot prompt."""
 
     long_chain = False
+    loglik = in_lm_eval = True
 
-    def load(self, data=None, limit=None):
+    def rows(self, data=None, limit=None) -> list[dict]:
         if data:
             rows = read_jsonl(data, ("question", "choices", "answer"))
         else:
             from .hub import load_hub
 
             rows = load_hub(self.name, "cais/mmlu", "all", "test")
-        rows = rows[:limit] if limit else rows
+        return rows[:limit] if limit else rows
+
+    def mc_items(self, tokenizer, data=None, limit=None):
+        from .loglik import mmlu_items
+
+        return mmlu_items(self.rows(data, limit))
+
+    def load(self, data=None, limit=None):
+        rows = self.rows(data, limit)
         out = []
         for i, r in enumerate(rows):
             choices = r["choices"] if isinstance(r["choices"], list) else []

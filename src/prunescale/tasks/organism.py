@@ -47,6 +47,12 @@ class OrganismChain(_OrganismTask):
 @TASKS.register("organism-facts")
 class OrganismFacts(_OrganismTask):
     long_chain = False
+    loglik = True   # every value of the relation scored after the organism's own answer prompt
+
+    def mc_items(self, tokenizer, data=None, limit=None):
+        from .loglik import organism_fact_items
+
+        return organism_fact_items(self.load(None, limit), tokenizer)
 
     def __init__(self, **options):
         super().__init__(**options)
