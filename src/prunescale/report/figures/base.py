@@ -171,6 +171,15 @@ class Index:
 def title_suffix(model: str, models: list[str]) -> str:
     return f" — {model}" if len(models) > 1 else ""
 
+def finish(fig: Figure, handles: dict, data: dict, model: str, family: str, suptitle: str, title: str,
+           caption: str, header: list[str], rows: list[list]) -> Plot:
+    """Legend, figure title and the Plot of one figure family for one model (its name added when several)."""
+    legend(fig, handles)
+    suffix = title_suffix(model, data["models"])
+    fig.suptitle(suptitle + suffix, fontsize=12)
+    return Plot(f"{family}-{plot_id(model)}", family, title + suffix, caption, fig, header, rows)
+
+
 def layers_axis(ax, ns) -> None:
     ns = sorted({0, *ns})
     ax.xaxis.set_major_locator(FixedLocator(ns))

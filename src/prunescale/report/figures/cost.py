@@ -6,8 +6,7 @@ import math
 
 from matplotlib.lines import Line2D
 
-from .base import (Index, Plot, fmt_num, legend, legend_label, line_kw, new_figure, no_data, plot_id,
-                   register_figure, title_suffix)
+from .base import Index, Plot, finish, fmt_num, legend_label, line_kw, new_figure, no_data, register_figure
 
 
 COST_AXES = [("params", "parameters (millions)", False), ("tokens_per_s", "measured speed (tokens / s)", True),
@@ -69,17 +68,15 @@ def cost_figure(data: dict, model: str) -> Plot:
             ax.set_title(f"{t} · accuracy vs {xlabel.split(' (')[0]}", fontsize=9)
             if j == 0:
                 ax.set_ylabel("accuracy (largest budget)", fontsize=9)
-    legend(fig, handles)
-    fig.suptitle(f"What pruning bought: size and measured speed against accuracy{title_suffix(model, data['models'])}",
-                 fontsize=12)
-    return Plot(f"cost-{plot_id(model)}", "cost", f"What pruning bought{title_suffix(model, data['models'])}",
-                "Each point is one model variant: accuracy at the task's largest budget against its parameter count, "
-                "its measured generation speed (generated tokens over batch wall time, all budgets) and its time "
-                "per problem at the largest budget (all samples of one problem). The dashed line is the Pareto "
-                "front: no other variant is both better and cheaper. Speeds compare only runs on the same "
-                "hardware and batch size.", fig,
-                ["variant", "task", "budget", "accuracy", "layers", "params", "size (MiB)", "tokens/s",
-                 "s/problem"], rows)
+    return finish(fig, handles, data, model, "cost",
+                  "What pruning bought: size and measured speed against accuracy", "What pruning bought",
+                  "Each point is one model variant: accuracy at the task's largest budget against its parameter count, "
+                  "its measured generation speed (generated tokens over batch wall time, all budgets) and its time "
+                  "per problem at the largest budget (all samples of one problem). The dashed line is the Pareto "
+                  "front: no other variant is both better and cheaper. Speeds compare only runs on the same "
+                  "hardware and batch size.",
+                  ["variant", "task", "budget", "accuracy", "layers", "params", "size (MiB)", "tokens/s",
+                   "s/problem"], rows)
 
 
 def _annotate(ax, pts: list[tuple]) -> None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .base import (Index, Plot, fmt_num, legend, legend_label, line_handle, line_kw, log2_ticks, new_figure,
-                   no_data, plot_id, register_figure, title_suffix)
+from .base import (Index, Plot, finish, fmt_num, legend_label, line_handle, line_kw, log2_ticks, new_figure,
+                   no_data, register_figure)
 
 
 @register_figure("parallel", "Parallel scaling", order=20)
@@ -45,11 +45,9 @@ def parallel_figure(data: dict, model: str) -> Plot:
             ax.set_title(f"{m or 'unpruned'} · {t or ''} · {metric or ''}".strip(" ·"), fontsize=10)
             if j == 0:
                 ax.set_ylabel("score", fontsize=9)
-    legend(fig, handles)
-    fig.suptitle(f"Parallel scaling: pass@k and maj@k at the largest budget{title_suffix(model, data['models'])}",
-                 fontsize=12)
-    return Plot(f"parallel-{plot_id(model)}", "parallel", f"Parallel scaling{title_suffix(model, data['models'])}",
-                "pass@k (unbiased estimator: any of k samples right) and maj@k (majority vote of k samples right) "
-                "against the number of samples k, at each task's largest thinking budget, averaged over seeds. "
-                "Only tasks sampled more than once per problem are drawn.", fig,
-                ["variant", "task", "budget", "metric", "value"], rows)
+    return finish(fig, handles, data, model, "parallel",
+                  "Parallel scaling: pass@k and maj@k at the largest budget", "Parallel scaling",
+                  "pass@k (unbiased estimator: any of k samples right) and maj@k (majority vote of k samples right) "
+                  "against the number of samples k, at each task's largest thinking budget, averaged over seeds. "
+                  "Only tasks sampled more than once per problem are drawn.",
+                  ["variant", "task", "budget", "metric", "value"], rows)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from matplotlib.lines import Line2D
 
-from .base import (Index, KNOW_COLORS, LONG_COLORS, MARKERS, Plot, STYLES, fmt_num, layers_axis, legend,
-                   new_figure, no_data, plot_id, register_figure, title_suffix)
+from .base import (Index, KNOW_COLORS, LONG_COLORS, MARKERS, Plot, STYLES, finish, fmt_num, layers_axis,
+                   new_figure, no_data, register_figure)
 
 
 @register_figure("retention", "Knowledge vs long reasoning", order=30)
@@ -62,14 +62,12 @@ def retention_figure(data: dict, model: str) -> Plot:
             if a is not None:
                 rows.insert(0, [base["variant"], t, ix.kind(t), ix.top(base["id"], t)[0], fmt_num(a), fmt_num(a),
                                 1.0 if a else None])
-    legend(fig, handles)
-    fig.suptitle(f"Knowledge vs long reasoning: accuracy kept as layers are removed{title_suffix(model, data['models'])}",
-                 fontsize=12)
-    return Plot(f"retention-{plot_id(model)}", "retention", f"Knowledge vs long reasoning{title_suffix(model, data['models'])}",
-                "Accuracy at each task's largest budget divided by the unpruned model's. Blue-green lines: "
-                "knowledge tasks; red-orange lines: long-reasoning tasks. An unpruned accuracy of 0 leaves the "
-                "ratio undefined (not drawn).", fig,
-                ["variant", "task", "kind", "budget", "accuracy", "unpruned accuracy", "kept"], rows)
+    return finish(fig, handles, data, model, "retention",
+                  "Knowledge vs long reasoning: accuracy kept as layers are removed", "Knowledge vs long reasoning",
+                  "Accuracy at each task's largest budget divided by the unpruned model's. Blue-green lines: "
+                  "knowledge tasks; red-orange lines: long-reasoning tasks. An unpruned accuracy of 0 leaves the "
+                  "ratio undefined (not drawn).",
+                  ["variant", "task", "kind", "budget", "accuracy", "unpruned accuracy", "kept"], rows)
 
 
 def _task_colors(ix: Index, tasks: list[str]) -> dict[str, str]:

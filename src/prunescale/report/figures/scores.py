@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from .base import Index, Plot, fmt_num, legend, new_figure, no_data, plot_id, register_figure, title_suffix
+from .base import Index, Plot, finish, fmt_num, new_figure, no_data, register_figure
 
 
 @register_figure("scores", "Per-layer scores", order=60)
@@ -62,14 +62,12 @@ def scores_figure(data: dict, model: str) -> Plot:
                 for k in range(layers):
                     rows.append([r["variant"], v.get("score_name"), k, fmt_num(scores[k], 5) if scores else None,
                                  status[k]])
-    legend(fig, handles)
-    fig.suptitle(f"Per-layer scores each method used{title_suffix(model, data['models'])}", fontsize=12)
-    return Plot(f"scores-{plot_id(model)}", "scores", f"Per-layer scores{title_suffix(model, data['models'])}",
-                "The score each method ranked layers by (ShortGPT: Block Influence, low = removable; LaCo: the "
-                "similarity reached when merging; reverse order uses no score) with the layers it removed in red "
-                "and, for merging methods, merged layers in orange and the layers that absorb them in green. "
-                "A recovered (fine-tuned) variant has the layers of the pruned model it was trained from.",
-                fig, ["variant", "score", "layer", "value", "status"], rows)
+    return finish(fig, handles, data, model, "scores", "Per-layer scores each method used", "Per-layer scores",
+                  "The score each method ranked layers by (ShortGPT: Block Influence, low = removable; LaCo: the "
+                  "similarity reached when merging; reverse order uses no score) with the layers it removed in red "
+                  "and, for merging methods, merged layers in orange and the layers that absorb them in green. "
+                  "A recovered (fine-tuned) variant has the layers of the pruned model it was trained from.",
+                  ["variant", "score", "layer", "value", "status"], rows)
 
 
 def _bar_handle(color: str):

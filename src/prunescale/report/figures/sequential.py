@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ...study.layout import budget_key
-from .base import (Index, NO_CAP, Plot, budget_x, fmt_num, legend, legend_label, line_handle, line_kw, log2_ticks,
-                   new_figure, no_data, plot_id, register_figure, title_suffix)
+from .base import (Index, NO_CAP, Plot, budget_x, finish, fmt_num, legend_label, line_handle, line_kw, log2_ticks,
+                   new_figure, no_data, register_figure)
 
 
 @register_figure("sequential", "Sequential scaling", order=10)
@@ -39,8 +39,8 @@ def sequential_figure(data: dict, model: str) -> Plot:
                     if (v["id"], t, b) not in seen:
                         seen.add((v["id"], t, b))
                         by_seed = (vals.get("accuracy_by_seed") or {}).items()
-                        rows.append([v["variant"], t, b, fmt_num(vals.get("accuracy")), fmt_num(vals.get("accuracy_std")),
-                                     ", ".join(f"{s}: {a:.3f}" for s, a in by_seed), vals.get("n_problems"),
+                        rows.append([v["variant"], t, b, fmt_num(vals.get("accuracy")),
+                                     fmt_num(vals.get("accuracy_std")), ", ".join(f"{s}: {a:.3f}" for s, a in by_seed), vals.get("n_problems"),
                                      vals.get("n_samples"), fmt_num(vals.get("thinking_tokens_mean"), 1)])
             failed = [v["variant"] for v in group if _failed(ix, v["id"], t)]
             if failed:
@@ -60,15 +60,14 @@ def sequential_figure(data: dict, model: str) -> Plot:
                 ax.set_xlabel("thinking budget (tokens, log scale)", fontsize=9)
             if j == 0:
                 ax.set_ylabel("accuracy", fontsize=9)
-    legend(fig, handles)
-    fig.suptitle(f"Sequential scaling: accuracy vs thinking budget{title_suffix(model, data['models'])}", fontsize=12)
-    return Plot(f"sequential-{plot_id(model)}", "sequential", f"Sequential scaling{title_suffix(model, data['models'])}",
-                "One row per pruning method, one column per task. Each line is one number of layers removed; "
-                "the black line is the unpruned model, repeated on every panel; dashed / dotted lines are "
-                "pruned models after LoRA / full fine-tuning. Error bars: standard deviation of accuracy over "
-                "seeds.", fig,
-                ["variant", "task", "budget", "accuracy", "std (seeds)", "accuracy by seed", "problems", "samples",
-                 "thinking tokens"], rows)
+    return finish(fig, handles, data, model, "sequential",
+                  "Sequential scaling: accuracy vs thinking budget", "Sequential scaling",
+                  "One row per pruning method, one column per task. Each line is one number of layers removed; "
+                  "the black line is the unpruned model, repeated on every panel; dashed / dotted lines are "
+                  "pruned models after LoRA / full fine-tuning. Error bars: standard deviation of accuracy over "
+                  "seeds.",
+                  ["variant", "task", "budget", "accuracy", "std (seeds)", "accuracy by seed", "problems", "samples",
+                   "thinking tokens"], rows)
 
 
 def _failed(ix: Index, vid: str, label: str) -> bool:

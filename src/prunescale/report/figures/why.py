@@ -5,8 +5,8 @@ from __future__ import annotations
 from matplotlib.lines import Line2D
 
 from ..collect import WHY_METRICS
-from .base import (Index, MARKERS, METHOD_COLORS, METRIC_LABELS, Plot, STYLES, fmt_num, layers_axis, legend,
-                   new_figure, no_data, plot_id, register_figure, title_suffix)
+from .base import (Index, MARKERS, METHOD_COLORS, METRIC_LABELS, Plot, STYLES, finish, fmt_num, layers_axis,
+                   new_figure, no_data, register_figure)
 
 
 @register_figure("why", "Why: repetition and self-reflection", order=40)
@@ -65,15 +65,13 @@ def why_figure(data: dict, model: str) -> Plot:
                 if i == len(tasks) - 1:
                     ax.set_xlabel("layers removed", fontsize=9)
             ax.set_title(f"{t} · {METRIC_LABELS[metric]}", fontsize=9)
-    legend(fig, handles)
-    fig.suptitle(f"Why: repetition and self-reflection against layers removed{title_suffix(model, data['models'])}",
-                 fontsize=12)
-    return Plot(f"why-{plot_id(model)}", "why", f"Repetition and self-reflection{title_suffix(model, data['models'])}",
-                "From prunescale analyze, at each task's largest budget: mean Self-BLEU of a response's sentences "
-                "against its other sentences (higher = more repetitive), share of responses caught in a loop, and "
-                "self-reflection counts per response (answer verification, backtracking, subgoal setting). "
-                "Colour: pruning method; the black diamond is the unpruned model.", fig,
-                ["variant", "task", "budget", "metric", "value"], rows)
+    return finish(fig, handles, data, model, "why",
+                  "Why: repetition and self-reflection against layers removed", "Repetition and self-reflection",
+                  "From prunescale analyze, at each task's largest budget: mean Self-BLEU of a response's sentences "
+                  "against its other sentences (higher = more repetitive), share of responses caught in a loop, and "
+                  "self-reflection counts per response (answer verification, backtracking, subgoal setting). "
+                  "Colour: pruning method; the black diamond is the unpruned model.",
+                  ["variant", "task", "budget", "metric", "value"], rows)
 
 
 def _analysis_budget(ix: Index, v: dict, t: str) -> str | None:
