@@ -176,6 +176,9 @@ def test_sigkill_then_resume_loses_and_duplicates_nothing(tmp_path):
     ({"tasks": [{"task": "no-such-task"}]}, "no-such-task"),
     ({"recovery": ["qlora"]}, "recovery 'qlora'"),
     ({"models": [{"spec": "embedded:organism", "tasks": ["nope"]}]}, "task 'nope'"),
+    ({"recovery": ["lora"], "finetune": {"data": "organism", "learning_rat": 0.1}}, "fine-tuning option 'learning_rat'"),
+    ({"eval": {"budget": [8]}}, "unknown eval option(s) budget"),
+    ({"prune": {"options": {"laco": {"treshold": 0.5}}}}, "method 'laco' has no option 'treshold'"),
 ])
 def test_bad_study_file_is_one_line_error(tmp_path, capsys, change, message):
     study_file = tmp_path / "bad.yaml"
