@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import resource
+import os
 import time
 from pathlib import Path
 
@@ -84,7 +84,8 @@ def run(n: int, timeout: float, seed: int = 0) -> dict:
             worker_hwm = max(worker_hwm, _hwm_kb(pid))
     return {"answers": n, "total_s": round(time.perf_counter() - start, 1), "max_answer_s": round(worst, 2),
             "slowest": worst_answer, "failures": dict(shared_grader(timeout).failures),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            # VmHWM, not ru_maxrss: ru_maxrss of a process started by a big one counts the parent's pages (fork)
+            "peak_rss_mb": round(_hwm_kb(os.getpid()) / 1024, 1),
             "worker_peak_rss_mb": round(worker_hwm / 1024, 1)}
 
 
