@@ -38,8 +38,9 @@ def register(sub) -> None:
                        "stored under its absolute path.")
     add_model_args(p)
     p.add_argument("--task", "--tasks", dest="tasks", required=True,
-                   help="comma-separated tasks: aime24, math500, gsm8k, gpqa_diamond, mmlu, jsonl:PATH, "
-                   "organism-chain:k=8, organism-facts")
+                   help="comma-separated tasks: aime24, math500, gsm8k, gpqa_diamond, mmlu, arc_easy, jsonl:PATH, "
+                   "organism-chain:k=8, organism-facts; a key=value piece is an option of the task before it "
+                   "(organism-chain:k=8,seed=3,organism-facts is two tasks)")
     p.add_argument("--data", help="local JSONL file for the (single) task instead of the hub dataset")
     p.add_argument("--question-field", help="JSONL field of the problem text, for jsonl:PATH or --data "
                    "(default: the first of problem, question, prompt)")
@@ -79,8 +80,9 @@ def register(sub) -> None:
 
 def config_from_args(args: argparse.Namespace):
     from ..scaling.evaluate import EvalConfig
+    from ..tasks.base import split_task_list
 
-    return EvalConfig(model=args.model, tasks=[t for t in args.tasks.split(",") if t], out=args.out,
+    return EvalConfig(model=args.model, tasks=split_task_list(args.tasks), out=args.out,
                       budgets=args.budgets, samples=args.samples, seeds=args.seeds, temperature=args.temperature,
                       top_p=args.top_p, waits=args.waits, answer_tokens=args.answer_tokens,
                       max_tokens=args.max_tokens, limit=args.limit, data=args.data, batch_size=args.batch_size,

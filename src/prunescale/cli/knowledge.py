@@ -40,7 +40,9 @@ def register(sub) -> None:
 
 
 def run_knowledge(args: argparse.Namespace) -> int:
-    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
+    from ..tasks.base import split_task_list
+
+    tasks = split_task_list(args.tasks)
     if not tasks:
         raise PrunescaleError("no tasks given (--tasks mmlu,arc_easy)")
     if args.data and len(tasks) != 1:

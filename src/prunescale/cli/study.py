@@ -15,6 +15,12 @@ def _csv(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
+def _task_list(text: str) -> list[str]:
+    from ..tasks.base import split_task_list
+
+    return split_task_list(text)
+
+
 def _budget_list(text: str) -> list[int | None]:
     from .eval import _budgets
 
@@ -53,7 +59,8 @@ def _grid_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--methods", type=_csv, help="comma-separated pruning methods")
     g.add_argument("--remove", type=int_list, help="layers removed, e.g. 1,2,3")
     g.add_argument("--recovery", type=_csv, help="lora and/or full")
-    g.add_argument("--tasks", type=_csv, help="comma-separated tasks (replace the file's task list)")
+    g.add_argument("--tasks", type=_task_list, help="comma-separated tasks (replace the file's task list); "
+                   "key=value pieces are options of the task before them: organism-chain:k=8,seed=3,organism-facts")
     g.add_argument("--calibration", help="calibration for score-based pruning (e.g. self, organism)")
     g.add_argument("--budgets", type=_budget_list, help="thinking budgets for every task")
     g.add_argument("--samples", type=int)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,6 +67,23 @@ def canonical_spec(spec: str) -> str:
     if source.kind == "jsonl":
         return "jsonl:" + str(Path(source.value).expanduser().resolve())
     return spec
+
+
+_OPTION = re.compile(r"[A-Za-z_][\w-]*=")
+
+
+def split_task_list(text: str) -> list[str]:
+    """Task specs from a comma-separated list. A piece that is ``key=value`` continues the options of the task
+    before it, so options and lists mix: ``organism-chain:k=8,seed=3,organism-facts`` is two tasks."""
+    out: list[str] = []
+    for piece in (p.strip() for p in str(text).split(",")):
+        if not piece:
+            continue
+        if out and _OPTION.match(piece) and not out[-1].startswith("jsonl:"):
+            out[-1] += ("," if ":" in out[-1] else ":") + piece
+        else:
+            out.append(piece)
+    return out
 
 
 def get_task(spec: str) -> Task:
