@@ -98,8 +98,23 @@ def run_eval(args: argparse.Namespace) -> int:
     options = {k: v for k, v in vars(args).items() if k not in {"func", "command", "config", "save_config"}}
     summary = run(config_from_args(args), options)
     print(summary_table(summary))
+    warning = truncation_warning(summary)
+    if warning:
+        print(warning, file=sys.stderr)
     print(f"results: {Path(args.out) / 'results.sqlite'}  summary: {Path(args.out) / 'summary.json'}")
     return 0
+
+
+def truncation_warning(summary: dict) -> str | None:
+    """One line when answers were cut at --answer-tokens before an answer could be read (they grade as wrong)."""
+    cut = [(b.get("answer_cut_share") or 0.0, b["n_samples"]) for t in summary["tasks"].values()
+           for b in t["budgets"].values()]
+    n = sum(share * samples for share, samples in cut)
+    if n == 0:
+        return None
+    total = sum(samples for _, samples in cut)
+    return (f"prunescale: warning: {n / total:.0%} of answers ({round(n)} of {total}) were cut at --answer-tokens "
+            f"{summary.get('answer_tokens')} before an answer could be read and count as wrong; raise --answer-tokens")
 
 
 def summary_table(summary: dict) -> str:

@@ -22,14 +22,15 @@ def summarize(rows: list[dict], tasks: dict, cfg) -> dict:
     by = defaultdict(list)
     for r in rows:
         by[(r["task"], r["budget"])].append(r)
-    out: dict = {"tasks": {}, "samples": cfg.samples, "seeds": cfg.seeds, "temperature": cfg.temperature}
+    out: dict = {"tasks": {}, "samples": cfg.samples, "seeds": cfg.seeds, "temperature": cfg.temperature,
+                 "answer_tokens": cfg.answer_tokens}
     for (task, budget), rs in sorted(by.items(), key=lambda kv: (kv[0][0], kv[0][1])):
         t = out["tasks"].setdefault(task, {"long_chain": getattr(tasks.get(task), "long_chain", None), "budgets": {}})
-        t["budgets"]["none" if budget == NO_BUDGET else str(budget)] = _cell(rs, tasks.get(task))
+        t["budgets"]["none" if budget == NO_BUDGET else str(budget)] = _cell(rs, tasks.get(task), cfg.answer_tokens)
     return out
 
 
-def _cell(rs: list[dict], task) -> dict:
+def _cell(rs: list[dict], task, answer_cap: int) -> dict:
     per_problem_seed = defaultdict(list)
     for r in rs:
         per_problem_seed[(r["seed"], r["problem_id"])].append(r)
@@ -63,6 +64,9 @@ def _cell(rs: list[dict], task) -> dict:
         "answer_tokens_mean": statistics.fmean(r["answer_tokens"] for r in rs),
         "forced_share": statistics.fmean(r["forced"] for r in rs),
         "answer_found_share": statistics.fmean(r["extracted"] is not None for r in rs),
+        # answers cut at --answer-tokens before an answer could be read: these read as wrong, not as unknown
+        "answer_cut_share": statistics.fmean(r["extracted"] is None and r["answer_tokens"] >= answer_cap
+                                             for r in rs),
         # answers graded wrong without a verdict (grader timeout, worker died), by reason
         "grading_failures": dict(Counter(r["grade_note"] for r in rs if r.get("grade_note"))),
         "waits_mean": statistics.fmean(r["waits"] for r in rs),
