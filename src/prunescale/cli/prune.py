@@ -41,6 +41,20 @@ def method_options(args: argparse.Namespace) -> dict:
     return options
 
 
+def add_sparsity_args(p: argparse.ArgumentParser) -> None:
+    from ..prune.sparsity import OWL_LAMBDA, OWL_M
+
+    g = p.add_argument_group("unstructured methods (magnitude-unstructured, sparsegpt, wanda: keep every layer, "
+                             "zero weights)")
+    g.add_argument("--sparsity", type=float, help="share of each projection's weights to zero (0 < S < 1)")
+    g.add_argument("--pattern", help="N:M: at most N nonzero weights in every M consecutive inputs (2:4 = 50%%)")
+    g.add_argument("--allocation", default="uniform", help="layer-wise sparsity: uniform (default), owl, or a "
+                   "JSON/YAML file listing one sparsity per layer")
+    g.add_argument("--owl-m", type=float, default=OWL_M, help=f"OWL outlier threshold: M x mean score (default {OWL_M:g})")
+    g.add_argument("--owl-lambda", type=float, default=OWL_LAMBDA,
+                   help=f"OWL: layer sparsities span S +- lambda (default {OWL_LAMBDA:g})")
+
+
 def register(sub) -> None:
     p = sub.add_parser("prune", help="remove decoder layers and save a standard Hugging Face model",
                        description="Prune whole decoder layers of a causal LM and save the result with "
@@ -51,6 +65,7 @@ def register(sub) -> None:
     how.add_argument("--remove", type=int, help="number of layers to remove")
     how.add_argument("--ratio", type=float, help="fraction of layers to remove; n = floor(ratio * layers + 0.5)")
     how.add_argument("--layers", type=int_list, help="explicit layer indices i,j,k (with --method selection)")
+    add_sparsity_args(p)
     add_calibration_args(p)
     add_method_options(p)
     p.add_argument("--out", required=True, help="output directory (must be empty or new)")
@@ -78,11 +93,19 @@ def spec_from_args(args: argparse.Namespace) -> PruneSpec:
     return PruneSpec(model=args.model, method=args.method, remove=args.remove, ratio=args.ratio, layers=args.layers,
                      calibration=args.calibration, calibration_samples=args.calibration_samples,
                      max_seq_len=args.max_seq_len, batch_size=args.batch_size, seed=args.seed, dtype=args.dtype,
-                     device=args.device, trust_remote_code=args.trust_remote_code, options=options)
+                     device=args.device, trust_remote_code=args.trust_remote_code, options=options,
+                     **{k: getattr(args, k) for k in ("sparsity", "pattern", "allocation", "owl_m", "owl_lambda")
+                        if hasattr(args, k)})
 
 
 def run_prune(args: argparse.Namespace) -> int:
     record = prune(spec_from_args(args), args.out, overwrite=args.overwrite)
+    if "measured_sparsity" in record:
+        print(f"{record['method']}: zeroed {record['zeroed_params'] / 1e6:.2f}M of {record['projection_params'] / 1e6:.2f}M "
+              f"projection weights, measured sparsity {record['measured_sparsity']:.4f} "
+              f"({record['allocation']}{', ' + record['pattern'] if record['pattern'] else ''}; "
+              f"{record['wall_time_s']:.1f}s)\nsaved to {args.out}")
+        return 0
     print(f"{record['method']}: removed layers {record['removed_layers']} of {record['layers_before']} "
           f"({record['params_before'] / 1e6:.1f}M -> {record['params_after'] / 1e6:.1f}M parameters, "
           f"{record['wall_time_s']:.1f}s)")

@@ -54,6 +54,7 @@ class PruneMethod:
     options: ClassVar[tuple[MethodOption, ...]] = ()
     defaults: ClassVar[dict[str, Any]] = {}
     score_name: ClassVar[str | None] = None
+    unstructured: ClassVar[bool] = False    # True: keeps every layer, zeros weights (prune/sparsity.py)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

@@ -17,6 +17,7 @@ from ..models.loading import LoadedModel, load_model
 from ..models.surgery import num_layers, param_count
 from .base import METHODS, PruneResult, resolve_count
 from .calibration import Calibration, load_calibration
+from .sparsity import OWL_LAMBDA, OWL_M, SparsityRequest
 
 
 @dataclass
@@ -37,6 +38,15 @@ class PruneSpec:
     device: str | None = None
     trust_remote_code: bool = False
     options: dict[str, Any] = field(default_factory=dict)   # method options, e.g. LaCo's threshold
+    # unstructured methods (wanda, sparsegpt, magnitude-unstructured): see prune/sparsity.py
+    sparsity: float | None = None
+    pattern: str | None = None          # N:M, e.g. 2:4
+    allocation: str = "uniform"         # uniform | owl | FILE (JSON/YAML list of per-layer sparsities)
+    owl_m: float = OWL_M
+    owl_lambda: float = OWL_LAMBDA
+
+    def sparsity_request(self) -> SparsityRequest:
+        return SparsityRequest(self.sparsity, self.pattern, self.allocation, self.owl_m, self.owl_lambda)
 
 
 def check_out_dir(out: str | os.PathLike, overwrite: bool) -> Path:
@@ -50,6 +60,7 @@ def check_out_dir(out: str | os.PathLike, overwrite: bool) -> Path:
 
 def make_method(spec: PruneSpec):
     cls = METHODS.get(spec.method)
+    check_amount(cls, spec)
     options = dict(spec.options)
     if spec.layers is not None:
         if spec.method != "selection":
@@ -58,10 +69,29 @@ def make_method(spec: PruneSpec):
     return cls(seed=spec.seed, **options)
 
 
+def check_amount(cls, spec: PruneSpec) -> None:
+    """Layer methods take --remove/--ratio/--layers, unstructured ones --sparsity/--pattern/--allocation."""
+    sparse_given = [f for f, v in (("--sparsity", spec.sparsity), ("--pattern", spec.pattern),
+                                   ("--allocation", None if spec.allocation == "uniform" else spec.allocation))
+                    if v is not None]
+    if cls.unstructured:
+        layer_given = [f for f, v in (("--remove", spec.remove), ("--ratio", spec.ratio), ("--layers", spec.layers))
+                       if v is not None]
+        if layer_given:
+            raise PrunescaleError(f"{layer_given[0]} removes layers; --method {spec.method} keeps every layer "
+                                  "(use --sparsity S or --pattern N:M)")
+        spec.sparsity_request().check(spec.method)
+    elif sparse_given:
+        raise PrunescaleError(f"{sparse_given[0]} is for unstructured methods (magnitude-unstructured, sparsegpt, "
+                              f"wanda), not --method {spec.method} (use --remove, --ratio or --layers)")
+
+
 def prune_loaded(loaded: LoadedModel, spec: PruneSpec, calibration: Calibration | None = None
                  ) -> tuple[PruneResult, dict]:
     """Prune an already loaded model in place; returns the result and the ``prunescale.json`` record."""
     method = make_method(spec)
+    if method.unstructured:
+        return sparsify_loaded(loaded, spec, method, calibration)
     model = loaded.model
     total = num_layers(model)
     n = resolve_count(total, spec.remove, spec.ratio, spec.layers)
@@ -91,6 +121,30 @@ def prune_loaded(loaded: LoadedModel, spec: PruneSpec, calibration: Calibration 
         "wall_time_s": round(time.perf_counter() - start, 3),
         "spec": asdict(spec),
         "versions": library_versions(),
+    }
+    return result, record
+
+
+def sparsify_loaded(loaded: LoadedModel, spec: PruneSpec, method, calibration: Calibration | None = None
+                    ) -> tuple[PruneResult, dict]:
+    """Zero weights of every layer's projections (no layer removed); the record holds the measured sparsity."""
+    model = loaded.model
+    request = spec.sparsity_request()
+    needs = method.needs_calibration_for(request)
+    params = param_count(model)
+    start = time.perf_counter()
+    if needs and calibration is None:
+        calibration = get_calibration(loaded, spec)
+    result = method.sparsify(model, request, calibration if needs else None)
+    layers = num_layers(model)
+    record = {
+        "prunescale_version": __version__, "source_model": spec.model, "source_path": loaded.path,
+        "method": spec.method, "options": method.settings, "layers_before": layers, "layers_after": layers,
+        "removed_layers": [], "kept_layers": result.kept, "merges": [], "score_name": None, "scores": None,
+        **result.details,
+        "calibration": calibration.describe() | {"max_seq_len": spec.max_seq_len} if needs else None,
+        "seed": spec.seed, "params_before": params, "params_after": params,
+        "wall_time_s": round(time.perf_counter() - start, 3), "spec": asdict(spec), "versions": library_versions(),
     }
     return result, record
 
