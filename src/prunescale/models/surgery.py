@@ -8,6 +8,7 @@ writes contiguous ``layers.0..k-1`` names that vLLM loads as a smaller model of 
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Sequence
 
 import torch
@@ -162,6 +163,26 @@ def keep_layers(model: nn.Module, keep: Sequence[int]) -> nn.Module:
     renumber(new)
     adapter.fix_config(adapter.config(model), keep, n)
     return model
+
+
+@contextmanager
+def without_layers(model: nn.Module, drop: Sequence[int]):
+    """Run a block with decoder layers ``drop`` removed by :func:`keep_layers`, then put them back: the same
+    layer objects, their ``layer_idx`` and the config as they were (a leave-one-out score without a copy)."""
+    adapter = adapter_for(model)
+    path = adapter.layers_path(model)
+    layers = _get(model, path)
+    cfg = adapter.config(model)
+    saved = dict(vars(cfg))
+    drop = set(drop)
+    keep_layers(model, [i for i in range(len(layers)) if i not in drop])
+    try:
+        yield model
+    finally:
+        parent_path, _, attr = path.rpartition(".")
+        setattr(_get(model, parent_path) if parent_path else model, attr, layers)
+        renumber(layers)
+        cfg.__dict__.update(saved)
 
 
 def renumber(layers: nn.ModuleList) -> None:

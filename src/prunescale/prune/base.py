@@ -64,6 +64,10 @@ class PruneMethod:
         unknown = set(options) - set(self.defaults)
         if unknown:
             raise PrunescaleError(f"method {self.name!r} has no option {sorted(unknown)[0]!r}")
+        for o in self.options:
+            if o.choices and o.name in options and options[o.name] not in o.choices:
+                raise PrunescaleError(f"{o.flag(self.name)} {options[o.name]!r} is not one of: "
+                                      f"{', '.join(map(str, o.choices))}")
         self.seed = seed
         self.settings = {**self.defaults, **options}
 

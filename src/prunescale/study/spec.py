@@ -228,6 +228,11 @@ def _check_method_options(options, where: str) -> None:
         if bad:
             raise PrunescaleError(f"{where}: method {method!r} has no option {sorted(bad)[0]!r} "
                                   f"(it has: {', '.join(sorted(declared)) or 'none'})")
+        given = _mapping(values, f"prune options of {method}", where)
+        for o in METHODS.get(method).options:
+            if o.choices and o.name in given and given[o.name] not in o.choices:
+                raise PrunescaleError(f"{where}: {method} option {o.name} {given[o.name]!r} is not one of: "
+                                      f"{', '.join(map(str, o.choices))}")
 
 
 def _as_list(value, key: str, where: str) -> list:
