@@ -53,6 +53,18 @@ class Backend:
     """Generates samples for a batch of requests under one forcing plan."""
 
     name = ""
+    schedules_all = False        # True: give it every sample at once (it schedules them); it calls on_sample
+    on_sample = None             # called with each Sample as it ends, where schedules_all
+
+    @classmethod
+    def from_config(cls, cfg, path: str | None = None, name_hint: str | None = None) -> "Built":
+        """Build this backend from an eval config (``scaling.evaluate.EvalConfig``): the model at ``path``
+        (default: ``cfg.model`` resolved), its thinking profile detected with ``name_hint`` (default:
+        ``cfg.model``)."""
+        raise NotImplementedError(f"backend {cls.name!r} cannot be built from a config")
+
+    def close(self) -> None:
+        """Free what the backend holds (an engine, its GPU memory); it is not used again."""
 
     def generate(self, requests: list[Request], forcing: Forcing, sampling: Sampling) -> list[Sample]:
         raise NotImplementedError
@@ -60,6 +72,29 @@ class Backend:
     def render(self, prompt: str) -> str:
         """The full prompt text: chat template plus the opening of the thinking section."""
         raise NotImplementedError
+
+
+@dataclass
+class Built:
+    """What ``Backend.from_config`` returns: the backend, its thinking profile, the model's path and config."""
+
+    backend: Backend
+    profile: ThinkingProfile
+    path: str
+    model: object = None         # the in-process torch model, where there is one (hf)
+
+
+def build(cfg, path: str | None = None, name_hint: str | None = None) -> Built:
+    """The backend named by ``cfg.backend``, built by the registry from the eval config."""
+    return BACKENDS.get(cfg.backend).from_config(cfg, path, name_hint)
+
+
+def profile_for(cfg, config, tokenizer, name_hint: str | None) -> ThinkingProfile:
+    """The thinking profile ``cfg`` asks for (or detects) for a model's config and tokenizer."""
+    from .profiles import get_profile
+
+    return get_profile(cfg.profile, config, tokenizer, name_hint=name_hint or cfg.model,
+                       think_start=cfg.think_start, think_end=cfg.think_end)
 
 
 def render_prompt(tokenizer, profile: ThinkingProfile, user: str) -> str:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import torch
 from transformers import DynamicCache
 
-from .base import BACKENDS, Backend, Forcing, Request, Sample, Sampling, render_prompt
+from .base import BACKENDS, Backend, Built, Forcing, Request, Sample, Sampling, profile_for, render_prompt
 from .profiles import ThinkingProfile
 
 THINK, ANSWER, DONE = "think", "answer", "done"
@@ -58,6 +58,15 @@ class HFBackend(Backend):
         self.pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else next(iter(self.eos), 0)
         params = inspect.signature(model.forward).parameters
         self._cache_kw = "cache" if "cache" in params else "past_key_values"
+
+    @classmethod
+    def from_config(cls, cfg, path: str | None = None, name_hint: str | None = None) -> Built:
+        from ..models.loading import load_model
+
+        loaded = load_model(path or cfg.model, dtype=cfg.dtype, device=cfg.device,
+                            trust_remote_code=cfg.trust_remote_code)
+        profile = profile_for(cfg, loaded.model.config, loaded.tokenizer, name_hint)
+        return Built(cls(loaded.model, loaded.tokenizer, profile), profile, str(loaded.path), loaded.model)
 
     def render(self, prompt: str) -> str:
         return render_prompt(self.tok, self.profile, prompt)

@@ -21,11 +21,11 @@ import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from ..errors import PrunescaleError
-from .base import BACKENDS, Backend, Forcing, Request, Sample, Sampling, render_prompt
+from .base import BACKENDS, Backend, Built, Forcing, Request, Sample, Sampling, profile_for, render_prompt
+from .forcing import Forcer, Reply, run_each
 from .profiles import ThinkingProfile
 
 # vLLM / SGLang extension: keep special tokens (a special </think>, EOS) in the returned text. Servers that
@@ -51,14 +51,6 @@ class _Rejected(PrunescaleError):
         self.detail = detail
 
 
-@dataclass
-class _Reply:
-    text: str            # the generated text, cut before the end of thinking if it was seen
-    tokens: int          # sampled tokens in ``text`` (the end-of-thinking / EOS token not counted)
-    finish: str | None   # the server's finish_reason
-    end: str | None      # "stop": our stop string (seen or reported), "inferred", "eos", or None
-
-
 @BACKENDS.register("openai")
 class OpenAIBackend(Backend):
     def __init__(self, base_urls: list[str], model: str, tokenizer, profile: ThinkingProfile, concurrency: int = 16,
@@ -80,6 +72,24 @@ class OpenAIBackend(Backend):
         self._eos_id = getattr(tokenizer, "eos_token_id", None)
         end = self._encode(profile.think_end) if profile.think_end else []
         self._end_id = end[0] if len(end) == 1 else None
+
+    @classmethod
+    def from_config(cls, cfg, path: str | None = None, name_hint: str | None = None) -> Built:
+        """Needs ``cfg.base_urls``; the server is asked for ``cfg.served_model`` (default: ``cfg.model``) and
+        checked before any work."""
+        from transformers import AutoConfig, AutoTokenizer
+
+        from ..models.loading import resolve_path
+
+        if not cfg.base_urls:
+            raise PrunescaleError("--backend openai needs --base-url URL (or, in a study, serve: COMMAND)")
+        path = str(path or resolve_path(cfg.model))
+        tok = AutoTokenizer.from_pretrained(path, trust_remote_code=cfg.trust_remote_code)
+        config = AutoConfig.from_pretrained(path, trust_remote_code=cfg.trust_remote_code)
+        profile = profile_for(cfg, config, tok, name_hint)
+        backend = cls(cfg.base_urls, cfg.served_model or cfg.model, tok, profile)
+        backend.check()
+        return Built(backend, profile, path)
 
     def render(self, prompt: str) -> str:
         return render_prompt(self.tok, self.profile, prompt)
@@ -176,7 +186,7 @@ class OpenAIBackend(Backend):
                 self._keep_special = False
         return self._call("/completions", body)
 
-    def _complete(self, prompt: str, max_tokens: int, stop: list[str] | None, seed: int, s: Sampling) -> _Reply:
+    def _complete(self, prompt: str, max_tokens: int, stop: list[str] | None, seed: int, s: Sampling) -> Reply:
         body = {"model": self.model, "prompt": prompt, "max_tokens": max(1, max_tokens), "seed": seed,
                 "temperature": s.temperature, "top_p": s.top_p}
         if s.top_k > 0:
@@ -189,8 +199,8 @@ class OpenAIBackend(Backend):
         server_count = (out.get("usage") or {}).get("completion_tokens")
         if server_count is None or choice.get("finish_reason") != "length":
             # The server's count includes the token it stopped on; hf counts neither it nor what follows it.
-            return _Reply(text, len(self._encode(text)), choice.get("finish_reason"), end)
-        return _Reply(text, int(server_count), "length", end)
+            return Reply(text, len(self._encode(text)), choice.get("finish_reason"), end)
+        return Reply(text, int(server_count), "length", end)
 
     def _read_end(self, choice: dict, text: str, stop: list[str]) -> tuple[str, str | None]:
         """Where generation ended, from what the server shows: the text, stop_reason / matched_stop, token ids,
@@ -212,41 +222,10 @@ class OpenAIBackend(Backend):
         # as the end of thinking: an answer asked of a model that ended costs a request; the reverse, an answer.
         return text, ("inferred" if stop else "eos")
 
-    # forcing --------------------------------------------------------------------------------------------------
+    # forcing: the shared segment-wise driver ----------------------------------------------------------------
     def _one(self, r: Request, f: Forcing, s: Sampling) -> Sample:
-        start = time.perf_counter()
-        p, prefix = self.profile, self.render(r.prompt)
-        budget = f.budget if f.budget is not None else f.max_tokens
-        stop = [p.think_end] if p.think_end else None
-        thinking, used, waits, forced, complete, ended, how = "", 0, 0, False, True, False, None
-        while True:
-            rep = self._complete(prefix + thinking, budget - used, stop, r.seed, s)
-            thinking += rep.text
-            used += rep.tokens
-            if rep.end == "stop" or (rep.end == "inferred" and used < budget):
-                if waits < f.waits and used < budget:
-                    waits += 1
-                    thinking += p.wait
-                    continue
-                ended, how = True, rep.end
-            elif rep.finish == "length" or used >= budget:
-                if f.budget is None:
-                    complete = False
-                else:
-                    forced = True
-            elif rep.end != "eos":   # the server gave up (abort, error): the row did not finish
-                complete = False
-            break
-        answer, answer_tokens = "", 0
-        if ended or forced:
-            lead = (p.think_end or "") + (p.force_suffix if forced else "")
-            rep = self._complete(prefix + thinking + lead, f.answer_tokens, None, r.seed, s)
-            answer, answer_tokens = (p.force_suffix if forced else "") + rep.text, rep.tokens
-            complete = rep.finish in ("stop", "length")   # the OpenAI values; others: aborted, filtered
-        text = thinking + ((p.think_end or "") + answer if (ended or forced) else "")
-        return Sample(key=r.key, text=text, thinking=thinking, answer=answer, thinking_tokens=used,
-                      answer_tokens=answer_tokens, forced=forced, waits=waits, finished=complete,
-                      wall_s=time.perf_counter() - start, extra={"think_end": how} if how else {})
+        forcer = Forcer(r, self.render(r.prompt), self.profile, f)
+        return run_each(forcer, lambda seg: self._complete(seg.text, seg.max_tokens, seg.stop, seg.seed, s))
 
     def generate(self, requests: list[Request], forcing: Forcing, sampling: Sampling) -> list[Sample]:
         with ThreadPoolExecutor(max_workers=min(self.concurrency, max(1, len(requests)))) as pool:

@@ -45,6 +45,11 @@ class EvalConfig:
     think_start: str | None = None      # override the thinking profile's delimiters
     think_end: str | None = None
     served_model: str | None = None     # openai backend: the model name the server knows (default: model)
+    tensor_parallel_size: int = 1       # vllm backend: GPUs one engine spans
+    gpu_memory_utilization: float = 0.9  # vllm backend: share of each GPU's memory the engine may take
+    max_model_len: int | None = None    # vllm backend: context length (default: the model's)
+    enforce_eager: bool = False         # vllm backend: no CUDA graphs (starts faster, decodes slower)
+    serve: str | None = None            # study, openai backend: a server command with {model} and {port}
 
     def validate(self) -> None:
         for b in self.budgets:
@@ -62,6 +67,12 @@ class EvalConfig:
             raise PrunescaleError("--batch-size, --answer-tokens and --max-tokens must be positive, --wait >= 0")
         if self.data and len(self.tasks) != 1:
             raise PrunescaleError("--data applies to a single --task")
+        if self.tensor_parallel_size < 1 or not 0 < self.gpu_memory_utilization <= 1 \
+                or (self.max_model_len is not None and self.max_model_len < 1):
+            raise PrunescaleError("--tensor-parallel-size and --max-model-len must be positive, "
+                                  "--gpu-memory-utilization in (0, 1]")
+        if self.serve is not None and ("{model}" not in self.serve or "{port}" not in self.serve):
+            raise PrunescaleError(f"serve {self.serve!r} must contain {{model}} and {{port}}")
         if self.limit is not None and self.limit < 1:
             raise PrunescaleError(f"--limit {self.limit} must be at least 1")
 
@@ -132,10 +143,20 @@ def evaluate(cfg: EvalConfig, backend: Backend, tasks: dict, profile_name: str, 
                 done = store.done_keys(name, b)
                 todo = [(p, seed, i) for seed in cfg.seeds for p in probs for i in range(cfg.samples)
                         if (p.id, seed, i) not in done]
-                work += [(name, budget, todo[j:j + cfg.batch_size]) for j in range(0, len(todo), cfg.batch_size)]
+                size = max(1, len(todo)) if backend.schedules_all else cfg.batch_size   # vllm: all at once
+                work += [(name, budget, todo[j:j + size]) for j in range(0, len(todo), size)]
         total = sum(len(chunk) for *_, chunk in work)
         bar = tqdm(total=total, desc="eval", unit="sample", disable=not progress or total == 0)
-        tokens, start = 0, time.perf_counter()
+        start, counted = time.perf_counter(), [0]
+
+        def seen(n: int, tokens: int) -> None:
+            counted[0] += tokens
+            bar.update(n)
+            bar.set_postfix_str(f"{counted[0] / max(time.perf_counter() - start, 1e-9):.1f} tok/s")
+
+        # a backend that schedules everything itself reports each sample as it ends
+        backend.on_sample = (lambda s: seen(1, s.thinking_tokens + s.answer_tokens)) if backend.schedules_all \
+            else None
         for name, budget, chunk in work:
             task = tasks[name]
             seed_name = getattr(task, "seed_name", name)
@@ -155,10 +176,9 @@ def evaluate(cfg: EvalConfig, backend: Backend, tasks: dict, profile_name: str, 
                     "thinking_tokens": s.thinking_tokens, "answer_tokens": s.answer_tokens, "forced": int(s.forced),
                     "waits": s.waits, "finished": int(s.finished), "extracted": extracted, "gold": p.answer,
                     "correct": int(correct), "grade_note": note, "wall_s": round(s.wall_s, 4)})
-                tokens += s.thinking_tokens + s.answer_tokens
             store.add(rows)
-            bar.update(len(rows))
-            bar.set_postfix_str(f"{tokens / max(time.perf_counter() - start, 1e-9):.1f} tok/s")
+            if not backend.schedules_all:
+                seen(len(rows), sum(r["thinking_tokens"] + r["answer_tokens"] for r in rows))
         bar.close()
         rows = [r for r in store.rows() if r["problem_id"] in hashes.get(r["task"], ())]
         summary = summarize(rows, tasks, cfg)

@@ -13,7 +13,8 @@ from pathlib import Path
 import yaml
 
 from ..errors import PrunescaleError
-from ..generate import BACKENDS, get_profile
+from ..generate import BACKENDS
+from ..generate.base import build
 from .evaluate import EvalConfig, build_tasks, evaluate, load_problems
 
 
@@ -45,37 +46,20 @@ def run_eval(cfg: EvalConfig, options: dict | None = None) -> dict:
     except BaseException:
         undo.run()
         raise
+    finally:
+        backend.close()   # an in-process engine frees its memory
 
 
 def build_backend(cfg: EvalConfig):
-    """The backend for ``cfg``, its thinking profile, and what is known of the model (pruning record)."""
-    from transformers import AutoConfig, AutoTokenizer
-
-    from ..models.loading import load_model, resolve_path
-
-    if cfg.backend == "hf":
-        loaded = load_model(cfg.model, dtype=cfg.dtype, device=cfg.device, trust_remote_code=cfg.trust_remote_code)
-        profile = get_profile(cfg.profile, loaded.model.config, loaded.tokenizer, name_hint=cfg.model,
-                              think_start=cfg.think_start, think_end=cfg.think_end)
-        backend = BACKENDS.get("hf")(loaded.model, loaded.tokenizer, profile)
-        path = loaded.path
-    else:
-        if not cfg.base_urls:
-            raise PrunescaleError("--backend openai needs --base-url URL")
-        path = resolve_path(cfg.model)
-        tok = AutoTokenizer.from_pretrained(path, trust_remote_code=cfg.trust_remote_code)
-        config = AutoConfig.from_pretrained(path, trust_remote_code=cfg.trust_remote_code)
-        profile = get_profile(cfg.profile, config, tok, name_hint=cfg.model, think_start=cfg.think_start,
-                              think_end=cfg.think_end)
-        backend = BACKENDS.get(cfg.backend)(cfg.base_urls, cfg.served_model or cfg.model, tok, profile)
-        if hasattr(backend, "check"):
-            backend.check()
-    record = Path(path) / "prunescale.json"
-    manifest = {"spec": cfg.model, "path": str(path)}
+    """The backend for ``cfg`` (built by the registry: ``Backend.from_config``), its thinking profile, and what
+    is known of the model (pruning record)."""
+    built = build(cfg)
+    record = Path(built.path) / "prunescale.json"
+    manifest = {"spec": cfg.model, "path": str(built.path)}
     if record.is_file():
         manifest["pruning"] = json.loads(record.read_text())
         manifest["pruning"].pop("scores", None)
-    return backend, profile, manifest
+    return built.backend, built.profile, manifest
 
 
 def check_out_dir(out: Path) -> None:

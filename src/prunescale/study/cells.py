@@ -44,37 +44,25 @@ def run_cell(layout: Layout, cell: Cell, info: dict, cache: dict, log=print) -> 
 
 def evaluate_cell(layout: Layout, cell: Cell, info: dict, cache: dict) -> None:
     from ..analysis.store_records import analyze_run
-    from ..generate import BACKENDS, get_profile
-    from ..models.loading import load_model
     from ..models.surgery import param_count
     from ..scaling.evaluate import EvalConfig, build_tasks, evaluate, load_problems
 
     opts = dict(cell.eval)
-    if opts.get("backend", "hf") != "hf":
-        raise PrunescaleError("study cells run the in-process hf backend; serve each model and use "
-                              "`prunescale eval --backend openai` for server runs")
     cdir = layout.cell_dir(cell.id)
     # The store's identity is the variant id, not a path, so a moved study directory still resumes.
     cfg = EvalConfig(model=cell.variant.id, tasks=[cell.task], out=str(cdir),
-                     **{k: v for k, v in opts.items() if k not in ("backend", "base_urls")})
+                     **{k: v for k, v in opts.items() if k != "base_urls"})
     cfg.validate()
     tasks = build_tasks(cfg)   # as `prunescale eval` builds them: jsonl: paths absolute, field options applied
     problems = load_problems(cfg, tasks)
-    key = (info["path"], cfg.dtype, cfg.device)
-    if key not in cache:
-        cache.clear()
-        cache[key] = load_model(info["path"], dtype=cfg.dtype, device=cfg.device,
-                                trust_remote_code=cfg.trust_remote_code)
-    loaded = cache[key]
-    if info.get("params") is None:   # a hub model: count what was loaded
+    built = variant_backend(cfg, info["path"], cell.variant.model, cache, opts.get("base_urls") or [])
+    backend, profile = built.backend, built.profile
+    if info.get("params") is None and built.model is not None:   # a hub model: count what was loaded
         import torch
 
-        info["params"] = param_count(loaded.model)
-        info["size_bytes"] = info["params"] * torch.finfo(loaded.model.dtype).bits // 8
+        info["params"] = param_count(built.model)
+        info["size_bytes"] = info["params"] * torch.finfo(built.model.dtype).bits // 8
         VariantInfo.from_dict(info).write(layout.variant_json(cell.variant.id))
-    profile = get_profile(cfg.profile, loaded.model.config, loaded.tokenizer, name_hint=cell.variant.model,
-                          think_start=cfg.think_start, think_end=cfg.think_end)
-    backend = BACKENDS.get("hf")(loaded.model, loaded.tokenizer, profile)
     manifest = {"model": {"spec": cell.variant.model, "variant": cell.variant.variant, "path": info["path"]},
                 "profile": vars(profile)}
     (cdir / "config.yaml").write_text(yaml.safe_dump({"model": info["path"], "tasks": cell.task, **opts,
@@ -82,6 +70,50 @@ def evaluate_cell(layout: Layout, cell: Cell, info: dict, cache: dict) -> None:
     evaluate(cfg, backend, tasks, profile.name, extra_manifest=manifest, progress=sys.stderr.isatty(),
              problems=problems)
     analyze_run(cdir, model=cell.variant.variant)
+
+
+def variant_backend(cfg, path: str, name_hint: str, cache: dict, base_urls: list[str]):
+    """The variant's backend (``Backend.from_config``), built once and kept in ``cache`` for its next cells;
+    a different variant or backend closes the previous one first (one engine / server at a time). With
+    ``serve``, an OpenAI-compatible server of the variant is started first (``study.serving``)."""
+    from dataclasses import replace
+
+    from ..generate.base import build
+
+    key = (path, cfg.backend, cfg.dtype, cfg.device, cfg.serve, tuple(base_urls), cfg.tensor_parallel_size,
+           cfg.gpu_memory_utilization, cfg.max_model_len, cfg.enforce_eager, cfg.trust_remote_code, cfg.profile,
+           cfg.think_start, cfg.think_end, cfg.served_model)
+    if key not in cache:
+        close_cache(cache)
+        server = None
+        if cfg.serve:
+            if cfg.backend != "openai":
+                raise PrunescaleError(f"serve: needs backend: openai (not {cfg.backend!r})")
+            from .serving import Server
+
+            server = Server(cfg.serve, path)
+            cache["server"] = server
+            base_urls = [server.start()]
+        elif cfg.backend == "openai" and not base_urls:
+            raise PrunescaleError("backend: openai in a study needs serve: COMMAND (with {model} and {port}) "
+                                  "or base_urls")
+        # the served model's name: what `vllm serve PATH` / `transformers serve PATH` call it
+        run_cfg = replace(cfg, base_urls=list(base_urls), served_model=cfg.served_model or path)
+        cache[key] = build(run_cfg, path, name_hint)
+    return cache[key]
+
+
+def close_cache(cache: dict) -> None:
+    """Close what ``variant_backend`` keeps (an engine, a server) and empty the cache."""
+    items = list(cache.items())
+    cache.clear()
+    for k, v in items:
+        if k == "server":
+            continue
+        v.backend.close()
+    for k, v in items:
+        if k == "server":
+            v.stop()
 
 
 def fail_cells(layout: Layout, cells: list[Cell], e: BaseException, log) -> None:

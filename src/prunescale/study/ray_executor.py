@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import PrunescaleError
-from .cells import fail_cells, one_line, run_cell
+from .cells import close_cache, fail_cells, one_line, run_cell
 from .layout import Layout
 from .spec import Cell, Study, parse_study
 from .status import StatusDB
@@ -74,4 +74,8 @@ def _defaults(resources: dict | None) -> dict:
 def _ray_cell(root: str, study_dict: dict, cell_id: str, info: dict) -> str:
     study = parse_study(study_dict)
     cell = next(c for c in study.cells() if c.id == cell_id)
-    return run_cell(Layout(root), cell, info, {}, log=print)
+    cache: dict = {}   # a cell that asks for num_gpus gets its own engine on its GPU, closed when it ends
+    try:
+        return run_cell(Layout(root), cell, info, cache, log=print)
+    finally:
+        close_cache(cache)

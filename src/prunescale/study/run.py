@@ -14,7 +14,7 @@ import yaml
 from ..errors import PrunescaleError
 from .layout import Layout
 from .spec import Cell, Study, parse_study
-from .cells import fail_cells, run_cell
+from .cells import close_cache, fail_cells, run_cell
 from .status import StatusDB, options_hash
 from .variants import prepare_variant
 
@@ -78,10 +78,12 @@ def run_cells_local(study: Study, layout: Layout, cells: list[Cell], log=print) 
         except Exception as e:   # noqa: BLE001 - a variant that cannot be built fails its cells, not the study
             fail_cells(layout, group, e, log)
             continue
-        for cell in group:
-            n += 1
-            run_cell(layout, cell, info, cache, lambda msg: log(f"({n}/{total}) {msg}"))
-        cache.clear()
+        try:
+            for cell in group:
+                n += 1
+                run_cell(layout, cell, info, cache, lambda msg: log(f"({n}/{total}) {msg}"))
+        finally:   # the variant's engine / server goes before the next variant loads (also on Ctrl-C)
+            close_cache(cache)
 
 
 def write_study_report(layout: Layout, log=print) -> Path | None:
