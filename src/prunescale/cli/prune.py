@@ -50,7 +50,8 @@ def add_sparsity_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--pattern", help="N:M: at most N nonzero weights in every M consecutive inputs (2:4 = 50%%)")
     g.add_argument("--allocation", default="uniform", help="layer-wise sparsity: uniform (default), owl, or a "
                    "JSON/YAML file listing one sparsity per layer")
-    g.add_argument("--owl-m", type=float, default=OWL_M, help=f"OWL outlier threshold: M x mean score (default {OWL_M:g})")
+    g.add_argument("--owl-m", type=float, default=OWL_M,
+                   help=f"OWL outlier threshold: M x mean score (default {OWL_M:g})")
     g.add_argument("--owl-lambda", type=float, default=OWL_LAMBDA,
                    help=f"OWL: layer sparsities span S +- lambda (default {OWL_LAMBDA:g})")
 
@@ -101,8 +102,9 @@ def spec_from_args(args: argparse.Namespace) -> PruneSpec:
 def run_prune(args: argparse.Namespace) -> int:
     record = prune(spec_from_args(args), args.out, overwrite=args.overwrite)
     if "measured_sparsity" in record:
-        print(f"{record['method']}: zeroed {record['zeroed_params'] / 1e6:.2f}M of {record['projection_params'] / 1e6:.2f}M "
-              f"projection weights, measured sparsity {record['measured_sparsity']:.4f} "
+        print(f"{record['method']}: zeroed {record['zeroed_params'] / 1e6:.2f}M of "
+              f"{record['projection_params'] / 1e6:.2f}M projection weights, "
+              f"measured sparsity {record['measured_sparsity']:.4f} "
               f"({record['allocation']}{', ' + record['pattern'] if record['pattern'] else ''}; "
               f"{record['wall_time_s']:.1f}s)\nsaved to {args.out}")
         return 0

@@ -79,12 +79,15 @@ def variant_sort_key(v: dict, method_order: list[str] | None = None) -> tuple:
     method_order = method_order or []
     m = v.get("method")
     rank = (0, 0, "") if not m else (1, method_order.index(m) if m in method_order else len(method_order), m)
-    return (v.get("model_label") or "", *rank, v.get("n_removed") or 0, v.get("recovery") or "", v.get("id"))
+    return (v.get("model_label") or "", *rank, v.get("n_removed") or 0, v.get("sparsity") or 0.0,
+            v.get("recovery") or "", v.get("id"))
 
 
 def variant_label(v: dict) -> str:
     if not v.get("method"):
         return "unpruned"
+    if v.get("sparsity") is not None:
+        return f"{v['method']} {v['sparsity']:.0%} zeros"
     name = f"{v['method']} −{v.get('n_removed', '?')}"
     return f"{name} + {v['recovery']}" if v.get("recovery") else name
 

@@ -66,7 +66,7 @@ class VariantInfo:
     id: str
     model: str = ""                   # the model spec as the user wrote it
     model_label: str = ""
-    variant: str = ""                 # "base", "shortgpt-2", "shortgpt-2+lora"
+    variant: str = ""                 # "base", "shortgpt-2", "shortgpt-2+lora", "wanda-s0.2"
     method: str | None = None         # None for the unpruned baseline
     n_removed: int = 0
     recovery: str | None = None       # None, "lora" or "full"
@@ -80,6 +80,12 @@ class VariantInfo:
     scores: list | None = None        # per layer, the method's own score
     prune_seconds: float | None = None
     finetune: dict | None = None      # recovery recipe (recovered variants only)
+    sparsity: float | None = None     # unstructured methods: the sparsity asked for (n_removed is 0)
+    pattern: str | None = None        # N:M
+    allocation: str | None = None     # uniform | owl | a file
+    measured_sparsity: float | None = None   # zeros / weights of the decoder layers' projections
+    params_removed: int | None = None        # removed layers' parameters, or zeroed weights; 0 for the base
+    params_removed_share: float | None = None   # params_removed over the unpruned model's parameters
 
     @property
     def base_id(self) -> str:
@@ -138,8 +144,10 @@ def variant_id(model: str, variant: str) -> str:
     return f"{slug(model.split('/')[-1] if not model.startswith('embedded:') else model[9:])}__{variant}"
 
 
-def variant_name(method: str | None, n_removed: int, recovery: str | None = None) -> str:
-    name = "base" if not method else f"{method}-{n_removed}"
+def variant_name(method: str | None, n_removed: int, recovery: str | None = None,
+                 sparsity: float | None = None) -> str:
+    """``base``, ``<method>-<n>[+<recovery>]``, or ``<method>-s<sparsity>`` for an unstructured method."""
+    name = "base" if not method else f"{method}-s{sparsity:g}" if sparsity is not None else f"{method}-{n_removed}"
     return f"{name}+{recovery}" if recovery else name
 
 

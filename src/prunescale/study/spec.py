@@ -4,8 +4,9 @@
 
     name: my-study
     models: [Qwen/Qwen3-8B]              # or {spec: ..., label: ...}
-    methods: [shortgpt, reverse, laco]
-    remove: [1, 2]
+    methods: [shortgpt, reverse, laco, wanda]
+    remove: [1, 2]                       # layers removed, for layer methods
+    sparsity: [0.2, 0.5]                 # share of weights zeroed, for unstructured methods (wanda, sparsegpt, ...)
     prune: {calibration: self, calibration_samples: 32, seed: 0}   # PruneSpec fields; `options` per method
     recovery: []                         # lora and/or full: "pruned + fine-tuned" variants
     finetune: {data: organism}           # options for recovery fine-tuning
@@ -32,7 +33,7 @@ import yaml
 from ..errors import PrunescaleError
 from .layout import cell_id, slug, variant_id, variant_name
 
-_TOP_KEYS = {"name", "models", "methods", "remove", "prune", "recovery", "finetune", "eval", "tasks", "analysis",
+_TOP_KEYS = {"name", "models", "methods", "remove", "sparsity", "prune", "recovery", "finetune", "eval", "tasks", "analysis",
              "executor", "out", "smollm2"}
 
 
@@ -47,7 +48,7 @@ def prune_keys() -> set[str]:
     """Prune options a study may set: the PruneSpec fields the grid does not fix itself."""
     from ..prune.run import PruneSpec
 
-    return {f.name for f in fields(PruneSpec)} - {"model", "method", "remove", "ratio", "layers"}
+    return {f.name for f in fields(PruneSpec)} - {"model", "method", "remove", "ratio", "layers", "sparsity"}
 
 
 RECOVERY_MODES = ("lora", "full")
@@ -62,6 +63,7 @@ class Variant:
     method: str | None
     n_removed: int
     recovery: str | None = None
+    sparsity: float | None = None     # unstructured methods: share of weights zeroed (n_removed is 0)
 
     @property
     def parent_id(self) -> str | None:
@@ -87,6 +89,7 @@ class Study:
     methods: list[str]
     remove: list[int]
     prune: dict = field(default_factory=dict)
+    sparsity: list[float] = field(default_factory=list)
     recovery: list[str] = field(default_factory=list)
     finetune: dict = field(default_factory=dict)
     eval: dict = field(default_factory=dict)
@@ -101,6 +104,12 @@ class Study:
         for m in self.models:
             out.append(Variant(variant_id(m["spec"], "base"), m["spec"], m["label"], "base", None, 0))
             for method in m.get("methods", self.methods):
+                if _unstructured(method):   # no recovery: dense fine-tuning would refill the zeros
+                    for s in m.get("sparsity", self.sparsity):
+                        name = variant_name(method, 0, sparsity=s)
+                        out.append(Variant(variant_id(m["spec"], name), m["spec"], m["label"], name, method, 0,
+                                           sparsity=s))
+                    continue
                 for n in m.get("remove", self.remove):
                     out.append(Variant(variant_id(m["spec"], variant_name(method, n)), m["spec"], m["label"],
                                        variant_name(method, n), method, n))
@@ -162,6 +171,10 @@ def parse_study(raw: Any, where: str = "study") -> Study:
     for m in methods:
         METHODS.get(m)
     remove = _as_list(raw.get("remove", [1] if methods else []), "remove", where)
+    sparsity = _sparsities(raw.get("sparsity", []), where)
+    if any(_unstructured(m) for m in methods) and not sparsity and not all("sparsity" in m for m in models):
+        raise PrunescaleError(f"{where}: unstructured method(s) {', '.join(m for m in methods if _unstructured(m))} "
+                              "need a 'sparsity' list (e.g. sparsity: [0.2, 0.5])")
     for n in remove:
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
             raise PrunescaleError(f"{where}: remove value {n!r} is not a positive integer")
@@ -212,10 +225,28 @@ def parse_study(raw: Any, where: str = "study") -> Study:
     executor = _mapping(executor, "executor", where)
     if executor.get("name", "local") not in ("local", "ray"):
         raise PrunescaleError(f"{where}: executor {executor.get('name')!r} is not local or ray")
+    for m in models:
+        if "sparsity" in m:
+            m["sparsity"] = _sparsities(m["sparsity"], f"{where}: model {m['spec']!r}")
     return Study(name=str(raw.get("name") or "study"), models=models, methods=methods, remove=remove, prune=prune,
+                 sparsity=sparsity,
                  recovery=recovery, finetune=finetune, eval=ev, tasks=tasks,
                  analysis=bool(raw.get("analysis", True)), executor={"name": "local", **executor},
                  out=raw.get("out"))
+
+
+def _unstructured(method: str) -> bool:
+    from ..prune import METHODS
+
+    return METHODS.get(method).unstructured
+
+
+def _sparsities(values, where: str) -> list[float]:
+    out = _as_list(values, "sparsity", where)
+    for s in out:
+        if not isinstance(s, (int, float)) or isinstance(s, bool) or not 0 < s < 1:
+            raise PrunescaleError(f"{where}: sparsity value {s!r} is not a number between 0 and 1")
+    return [float(s) for s in out]
 
 
 def _check_method_options(options, where: str) -> None:
@@ -253,7 +284,7 @@ def _mapping(value, key: str, where: str) -> dict:
     return dict(value)
 
 
-_MODEL_KEYS = {"spec", "label", "methods", "remove", "recovery", "prune", "tasks"}
+_MODEL_KEYS = {"spec", "label", "methods", "remove", "sparsity", "recovery", "prune", "tasks"}
 
 
 def _model(m, where: str) -> dict:

@@ -18,6 +18,10 @@ def prune_spec(study: Study, v: Variant):
     opts = {**study.prune, **study.model_entry(v.model).get("prune", {})}
     per_method = opts.pop("options", None) or {}     # {laco: {threshold: 0.5}, ...}
     method_opts = per_method.get(v.method, {}) if isinstance(per_method, dict) else {}
+    if v.sparsity is not None:
+        return PruneSpec(model=v.model, method=v.method, sparsity=v.sparsity, options=dict(method_opts), **opts)
+    for key in ("pattern", "allocation", "owl_m", "owl_lambda"):   # unstructured-only options
+        opts.pop(key, None)
     return PruneSpec(model=v.model, method=v.method, remove=v.n_removed, options=dict(method_opts), **opts)
 
 
@@ -46,6 +50,9 @@ def prepare_variant(study: Study, v: Variant, layout: Layout, log=print) -> dict
         info.update(layers=pruning.get("layers_after"), removed_layers=pruning.get("removed_layers", []),
                     merges=pruning.get("merges", []), score_name=pruning.get("score_name"),
                     scores=pruning.get("scores"), prune_seconds=pruning.get("wall_time_s"))
+        info.update(removed_share(pruning))
+    elif v.method is None:
+        info.update(params_removed=0, params_removed_share=0.0)
     if record and v.recovery:
         ft = dict(record.get("finetune") or {})
         ft.pop("loss_history", None)
@@ -58,19 +65,30 @@ def prepare_variant(study: Study, v: Variant, layout: Layout, log=print) -> dict
     return info
 
 
+def removed_share(record: dict) -> dict:
+    """Parameters a pruning removed, on one axis for both kinds: removed layers' parameters, or zeroed weights
+    (an unstructured method keeps them as zeros in a dense tensor), over the unpruned model's parameters."""
+    before = record.get("params_before") or 0
+    removed = (before - (record.get("params_after") or before)) + (record.get("zeroed_params") or 0)
+    return {"sparsity": record.get("sparsity"), "pattern": record.get("pattern"),
+            "allocation": record.get("allocation"), "measured_sparsity": record.get("measured_sparsity"),
+            "params_removed": removed, "params_removed_share": removed / before if before else None}
+
+
 def _cached_prune(study: Study, v: Variant, path: Path, log) -> dict:
-    from ..prune.run import prune
+    from ..prune.run import PruneSpec, prune
 
     spec = prune_spec(study, v)
     want = _norm(asdict(spec))
     record_path = path / "prunescale.json"
     if record_path.is_file():
         record = json.loads(record_path.read_text())
-        if _norm(record.get("spec")) != want:
+        if _norm({**asdict(PruneSpec(model="", method="")), **(record.get("spec") or {})}) != want:
             raise PrunescaleError(f"{path} was pruned with other options than the study asks for; "
                                   "delete it (or use a new study directory) to prune again")
         return record
-    log(f"pruning {v.model} with {v.method}, removing {v.n_removed} layer(s) -> {path}")
+    log(f"pruning {v.model} with {v.method}, " + (f"sparsity {v.sparsity:g}" if v.sparsity is not None else
+        f"removing {v.n_removed} layer(s)") + f" -> {path}")
     return prune(spec, path, overwrite=True)
 
 

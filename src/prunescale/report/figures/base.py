@@ -62,6 +62,8 @@ def marker_for(v: dict) -> str:
 def legend_label(v: dict) -> str:
     if not v.get("method"):
         return "unpruned"
+    if v.get("sparsity") is not None:   # unstructured: keeps every layer
+        return f"{v['method']} {v['sparsity']:.0%} zeros"
     n = v.get("n_removed") or 0
     name = f"−{n} layer{'s' if n != 1 else ''}"
     return f"{name} + {v['recovery']}" if v.get("recovery") else name
