@@ -68,7 +68,7 @@ def sparsegpt_prune(w: torch.Tensor, h: torch.Tensor, sparsity: float, nm: tuple
             sal = (w1 ** 2 / d[None, :] ** 2).flatten()
             k = round(sal.numel() * sparsity)
             if k:
-                mask1.view(-1)[torch.argsort(sal, stable=True)[:k]] = True
+                mask1.view(-1)[torch.topk(sal, k, largest=False).indices] = True
         for c in range(i2 - i1):
             if nm is not None and c % nm[1] == 0:
                 sal = w1[:, c:c + nm[1]] ** 2 / d[c:c + nm[1]][None, :] ** 2

@@ -143,7 +143,7 @@ def row_mask(score: torch.Tensor, sparsity: float) -> torch.Tensor:
     k = round(score.shape[1] * sparsity)
     mask = torch.zeros_like(score, dtype=torch.bool)
     if k:
-        mask.scatter_(1, torch.argsort(score, dim=1, stable=True)[:, :k], True)
+        mask.scatter_(1, torch.topk(score, k, dim=1, largest=False).indices, True)
     return mask
 
 
@@ -152,7 +152,7 @@ def matrix_mask(score: torch.Tensor, sparsity: float) -> torch.Tensor:
     k = round(score.numel() * sparsity)
     mask = torch.zeros(score.numel(), dtype=torch.bool, device=score.device)
     if k:
-        mask[torch.argsort(score.flatten(), stable=True)[:k]] = True
+        mask[torch.topk(score.flatten(), k, largest=False).indices] = True
     return mask.view_as(score)
 
 
