@@ -60,7 +60,13 @@ def register(sub) -> None:
     p.add_argument("--profile", default="auto", help="thinking profile: auto, qwen3, deepseek-r1, s1, generic")
     p.add_argument("--think-start", help="override the profile's start-of-thinking text")
     p.add_argument("--think-end", help="override the profile's end-of-thinking text")
-    p.add_argument("--backend", default="hf", help="hf (in process) or openai (a /v1/completions server)")
+    p.add_argument("--backend", default="hf", help="hf (in process, transformers), vllm (in process, vLLM: "
+                   "pip install prunescale[vllm]) or openai (a /v1/completions server)")
+    p.add_argument("--tensor-parallel-size", type=int, default=1, help="vllm: GPUs one engine spans (default 1)")
+    p.add_argument("--gpu-memory-utilization", type=float, default=0.9,
+                   help="vllm: share of each GPU's memory the engine may take (default 0.9)")
+    p.add_argument("--max-model-len", type=int, help="vllm: context length (default: the model's)")
+    p.add_argument("--enforce-eager", action="store_true", help="vllm: no CUDA graphs (faster start, slower decode)")
     p.add_argument("--base-url", dest="base_urls", action="append", default=[],
                    help="server URL for --backend openai; repeat for replicas (round-robin)")
     p.add_argument("--served-model", help="model name the server knows (default: --model)")
@@ -89,7 +95,10 @@ def config_from_args(args: argparse.Namespace):
                       profile=args.profile, backend=args.backend, base_urls=args.base_urls, dtype=args.dtype,
                       device=args.device, trust_remote_code=args.trust_remote_code,
                       question_field=args.question_field, answer_field=args.answer_field, id_field=args.id_field,
-                      think_start=args.think_start, think_end=args.think_end, served_model=args.served_model)
+                      think_start=args.think_start, think_end=args.think_end, served_model=args.served_model,
+                      tensor_parallel_size=args.tensor_parallel_size,
+                      gpu_memory_utilization=args.gpu_memory_utilization, max_model_len=args.max_model_len,
+                      enforce_eager=args.enforce_eager)
 
 
 def run_eval(args: argparse.Namespace) -> int:

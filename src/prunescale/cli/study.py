@@ -68,6 +68,8 @@ def _grid_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--temperature", type=float)
     g.add_argument("--limit", type=int)
     g.add_argument("--batch-size", type=int)
+    g.add_argument("--backend", help="generation backend for every cell: hf, vllm, openai (default: the file's)")
+    g.add_argument("--serve", help="with --backend openai: server command per variant, with {model} and {port}")
 
 
 def build_study(args: argparse.Namespace):
@@ -89,7 +91,7 @@ def build_study(args: argparse.Namespace):
     if args.tasks:
         raw["tasks"] = [{"task": t} for t in args.tasks]
     ev = raw.setdefault("eval", {}) if isinstance(raw.get("eval", {}), dict) else raw["eval"]
-    for key in ("budgets", "samples", "seeds", "temperature", "limit", "batch_size"):
+    for key in ("budgets", "samples", "seeds", "temperature", "limit", "batch_size", "backend", "serve"):
         value = getattr(args, key, None)
         if value is not None:
             ev[key] = value
