@@ -39,7 +39,7 @@ def equal_params_figure(data: dict, model: str) -> Plot:
     methods = ix.methods(model)
     colors = {m: METHOD_COLORS[i % len(METHOD_COLORS)] for i, m in enumerate(methods)}
     series = list(dict.fromkeys((v["method"], v.get("recovery")) for v in vs if v.get("method")))
-    fig, axes = new_figure(1, len(tasks), w=4.2, h=3.2)
+    fig, axes = new_figure(1, len(tasks), w=5.6, h=3.4)
     handles: dict = {}
     rows = []
     for j, t in enumerate(tasks):
@@ -74,7 +74,7 @@ def equal_params_figure(data: dict, model: str) -> Plot:
             for x, a, v in pts:
                 label = f"−{v.get('n_removed')}L" if kind(v) == "layers" else f"{v['sparsity']:.0%}"
                 ax.annotate(label, (x, a), textcoords="offset points", xytext=(4, 3), fontsize=7, color=colors[m])
-            name = f"{m} + {rec}" if rec else f"{m} ({kind(pts[0][2])})"
+            name = f"{m} + {rec}" if rec else m
             handles.setdefault(name, Line2D([], [], color=colors[m], marker=mk, linestyle=style,
                                             markerfacecolor="white" if rec else colors[m]))
             drawn += 1
