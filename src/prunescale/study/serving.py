@@ -49,10 +49,11 @@ class Server:
             raise PrunescaleError(f"serve: cannot start {argv[0]!r}: {e.strerror or e}") from None
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
+            rc = self.proc.poll()
+            if rc is not None:
                 tail = self._tail()
                 self.stop()
-                raise PrunescaleError(f"serve: {argv[0]!r} exited with {self.proc.returncode} before answering"
+                raise PrunescaleError(f"serve: {argv[0]!r} exited with {rc} before answering"
                                       + (f": {tail}" if tail else ""))
             for path in ("/health", "/v1/models"):
                 try:
