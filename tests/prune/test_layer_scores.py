@@ -228,3 +228,29 @@ def test_layers_and_prune_cli_for_magnitude_and_ppl(method, flags, column, capsy
     record = json.loads((tmp_path / "m" / "prunescale.json").read_text())
     assert record["removed_layers"] == data["removed"] and record["layers_after"] == 6
     assert record["score_name"] == column and len(record["scores"]) == 8
+
+
+def test_each_method_in_the_report_score_figure():
+    from prunescale.models.loading import load_model
+    from prunescale.prune.run import PruneSpec, prune_loaded
+    from prunescale.report.figures.scores import scores_figure
+
+    loaded = load_model("embedded:organism")
+    variants = {"organism__base": {"id": "organism__base", "model_label": "organism", "variant": "base"}}
+    for method in ("magnitude", "taylor", "ppl"):
+        one = copy.copy(loaded)
+        one.model = copy.deepcopy(loaded.model)
+        spec = PruneSpec(model="embedded:organism", method=method, remove=2, calibration="organism",
+                         calibration_samples=4)
+        _, record = prune_loaded(one, spec)
+        variants[f"organism__{method}-2"] = {
+            "id": f"organism__{method}-2", "model_label": "organism", "variant": f"{method}-2", "method": method,
+            "n_removed": 2, "layers": 6, "removed_layers": record["removed_layers"],
+            "score_name": record["score_name"], "scores": record["scores"]}
+    plot = scores_figure({"variants": variants, "cells": [], "tasks": [], "models": ["organism"]}, "organism")
+    for method, name in (("magnitude", "weight_magnitude"), ("taylor", "taylor_salience"),
+                         ("ppl", "ppl_without_layer")):
+        rows = [r for r in plot.rows if r[0] == f"{method}-2"]
+        assert len(rows) == 8 and {r[1] for r in rows} == {name}
+        assert [r[2] for r in rows if r[4] == "removed"] == variants[f"organism__{method}-2"]["removed_layers"]
+    plot.fig.clear()

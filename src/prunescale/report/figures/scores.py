@@ -46,6 +46,8 @@ def scores_figure(data: dict, model: str) -> Plot:
                 ax.set_yticks([])
             else:
                 ax.set_ylabel(v.get("score_name") or "score", fontsize=8)
+                if _spans_decades(scores):   # e.g. perplexity without the first layer: the rest stay readable
+                    ax.set_yscale("log")
                 for k, s in enumerate(scores):
                     if s is None:
                         ax.text(k, 0, "–", ha="center", va="bottom", fontsize=7, color="#777777")
@@ -64,10 +66,18 @@ def scores_figure(data: dict, model: str) -> Plot:
                                  status[k]])
     return finish(fig, handles, data, model, "scores", "Per-layer scores each method used", "Per-layer scores",
                   "The score each method ranked layers by (ShortGPT: Block Influence, low = removable; LaCo: the "
-                  "similarity reached when merging; reverse order uses no score) with the layers it removed in red "
+                  "similarity reached when merging; magnitude: weight norm, taylor: |w·dL/dw| and ppl: perplexity "
+                  "without the layer, all low = removable, on a log axis when they span over 100x; reverse order "
+                  "uses no score) with the layers it removed in red "
                   "and, for merging methods, merged layers in orange and the layers that absorb them in green. "
                   "A recovered (fine-tuned) variant has the layers of the pruned model it was trained from.",
                   ["variant", "score", "layer", "value", "status"], rows)
+
+
+def _spans_decades(scores) -> bool:
+    """All scores positive and finite, the largest over 100 times the smallest."""
+    vals = [s for s in scores if s is not None]
+    return len(vals) == len(scores) and all(math.isfinite(s) and s > 0 for s in vals) and max(vals) > 100 * min(vals)
 
 
 def _bar_handle(color: str):
