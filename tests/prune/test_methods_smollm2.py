@@ -18,7 +18,7 @@ def _pruned(smollm2, calib, method, **kw):
     return loaded, result, record
 
 
-@pytest.mark.parametrize("method", ["shortgpt", "angular", "reverse", "laco", "random"])
+@pytest.mark.parametrize("method", ["shortgpt", "angular", "reverse", "laco", "random", "magnitude", "ppl"])
 def test_method_removes_two_layers_and_generates_with_cache(smollm2, smollm2_calibration, method):
     loaded, result, record = _pruned(smollm2, smollm2_calibration, method)
     model, tok = loaded.model, loaded.tokenizer
