@@ -6,17 +6,9 @@ with a 1 GiB CPU KV cache; one engine per test module.
 
 import os
 
-import pytest
-
 os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
 os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
 os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
-
-try:
-    import vllm  # noqa: F401
-except Exception as e:   # noqa: BLE001 - not installed, or a broken install: say why
-    pytest.skip(f"vllm is not importable here ({type(e).__name__}: {e}); run `make vllm-venv` and the tests in "
-                ".venv-vllm", allow_module_level=True)
 
 
 def vllm_config(**kw):

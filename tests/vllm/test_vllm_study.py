@@ -1,5 +1,10 @@
 """A 2-variant organism study with `eval: {backend: vllm}`: one engine per variant, closed before the next."""
 
+import pytest
+
+pytest.importorskip("vllm", reason="vllm is not importable here: `make test` runs these tests in .venv-vllm "
+                    "(`make vllm-venv`)")
+
 import json
 
 from prunescale.generate.vllm_backend import VLLMBackend
