@@ -92,6 +92,10 @@ class VLLMBackend(Backend):
             if any(s in msg.lower() for s in _NO_FIT):
                 raise PrunescaleError(f"model {path!r} does not fit in vLLM: {msg[:300]} (lower --max-model-len, "
                                       "raise --gpu-memory-utilization or --tensor-parallel-size)") from None
+            if "initialization failed" in msg.lower():   # the cause is in the engine process's log above
+                raise PrunescaleError(f"vLLM could not start an engine for {path!r} (its log above says why; "
+                                      "memory: --gpu-memory-utilization, --max-model-len; on CPU also "
+                                      "VLLM_CPU_KVCACHE_SPACE)") from None
             raise
         return Built(cls(llm, tok, profile), profile, path)
 
