@@ -59,3 +59,19 @@ def test_atomic_writes_leave_no_temporary_file(tmp_path):
 def test_versions_name_the_packages_that_make_results():
     v = library_versions("peft", "not-a-package")
     assert {"prunescale", "torch", "transformers", "peft"} <= set(v) and "not-a-package" not in v
+
+
+def test_atomic_dir_replaces_or_leaves_nothing(tmp_path):
+    from prunescale.fileio import atomic_dir
+
+    out = tmp_path / "model"
+    with atomic_dir(out) as d:
+        (d / "a").write_text("1")
+    with atomic_dir(out) as d:   # replaces the old directory whole
+        (d / "b").write_text("2")
+    assert sorted(p.name for p in out.iterdir()) == ["b"]
+    with pytest.raises(RuntimeError):
+        with atomic_dir(out) as d:
+            (d / "c").write_text("3")
+            raise RuntimeError("killed while saving")
+    assert sorted(p.name for p in out.iterdir()) == ["b"] and sorted(os.listdir(tmp_path)) == ["model"]

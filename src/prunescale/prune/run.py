@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import Any
 
 from .. import __version__
 from ..errors import PrunescaleError
-from ..fileio import library_versions
+from ..fileio import atomic_dir, library_versions
 from ..models.loading import LoadedModel, load_model
 from ..models.surgery import num_layers, param_count
 from .base import METHODS, PruneResult, resolve_count
@@ -157,23 +156,11 @@ def get_calibration(loaded: LoadedModel, spec: PruneSpec) -> Calibration:
 def save_pruned(loaded: LoadedModel, record: dict, out: str | os.PathLike, overwrite: bool = False) -> Path:
     """Write the model, tokenizer and record to a temp dir, then move it into place (never half-written)."""
     out = check_out_dir(out, overwrite)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
+    with atomic_dir(out) as tmp:
         loaded.model.save_pretrained(tmp)
         if loaded.tokenizer is not None:
             loaded.tokenizer.save_pretrained(tmp)
         (tmp / "prunescale.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
-        if out.exists():
-            trash = out.parent / f".{out.name}.old-{os.getpid()}"
-            out.rename(trash)
-            tmp.rename(out)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            tmp.rename(out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 

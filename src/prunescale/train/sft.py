@@ -7,14 +7,12 @@ to a temporary sibling and renamed into place (never half-written), LoRA merged 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..errors import PrunescaleError
-from ..fileio import library_versions
+from ..fileio import atomic_dir, library_versions
 
 MODES = ("lora", "full")
 
@@ -128,19 +126,11 @@ def finetune(model_spec: str, rows: list[dict], recipe: Recipe, out: str | Path,
 
 
 def _save(model, tok, record: dict, out: Path) -> None:
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    try:
+    with atomic_dir(out) as tmp:
         model.eval()
         model.save_pretrained(tmp)
         tok.save_pretrained(tmp)
         (tmp / "prunescale.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _last_checkpoint(ckpt: Path) -> Path | None:
