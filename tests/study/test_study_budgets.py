@@ -43,7 +43,7 @@ def test_uncapped_study_prints_its_headline(tmp_path, capsys):
     result = run_study(parse_study(STUDY), tmp_path, report=False, log=lambda *_: None)
     assert set(result.values()) == {"done"}
     header, rows = headline_rows(tmp_path)
-    assert header[:3] == ["model", "variant", "params"] and sorted(header[3:]) == ["chain", "facts"]
+    assert header[:4] == ["model", "variant", "params", "removed"] and sorted(header[4:]) == ["chain", "facts"]
     assert [r[1] for r in rows] == ["base", "reverse-1"]
     facts = header.index("facts")
     assert rows[0][facts] == "1.000" and "(" in rows[1][facts]   # the uncapped budget, with its change

@@ -35,7 +35,7 @@ def variant_order(ids, variants: dict[str, VariantInfo]) -> list[str]:
     """Model, then baseline first, then method, layers removed, recovery."""
     def key(vid):
         v = variants.get(vid) or VariantInfo(vid)
-        return (v.model_label, v.method or "", v.n_removed, v.recovery or "")
+        return (v.model_label, v.method or "", v.n_removed, v.sparsity or 0.0, v.recovery or "")
     return sorted(ids, key=key)
 
 
@@ -48,11 +48,11 @@ def headline_rows(root: str | Path) -> tuple[list[str], list[list]]:
         top = largest_budget(c.budgets)
         if top is not None:
             acc[(c.info.variant_id, c.info.task_label)] = c.budgets[top]["accuracy"]
-    header = ["model", "variant", "params"] + tasks
+    header = ["model", "variant", "params", "removed"] + tasks
     rows = []
     for vid in variant_order({c.info.variant_id for c in cells}, variants):
         v = variants.get(vid) or VariantInfo(vid, model_label=vid, variant=vid)
-        row = [v.model_label, v.variant, _millions(v.params)]
+        row = [v.model_label, v.variant, _millions(v.params), _share(v)]
         for t in tasks:
             a = acc.get((vid, t))
             b = acc.get((v.base_id, t))
@@ -64,6 +64,11 @@ def headline_rows(root: str | Path) -> tuple[list[str], list[list]]:
                 row.append(f"{a:.3f} ({a - b:+.3f})")
         rows.append(row)
     return header, rows
+
+
+def _share(v: VariantInfo) -> str:
+    """Share of the unpruned model's parameters removed: whole layers, or zeroed weights (still counted in params)."""
+    return "-" if v.params_removed_share is None else f"{v.params_removed_share:.1%}"
 
 
 def _millions(n) -> str:
