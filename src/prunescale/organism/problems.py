@@ -85,6 +85,18 @@ def chain_problems(n: int, k: int, seed: int = 0) -> list[dict]:
     return out
 
 
+def mixed_chain_problems(n: int, lo: int, hi: int, seed: int = 0) -> list[dict]:
+    """``n`` chains whose lengths are drawn uniformly from ``lo..hi`` (seeded): a budget fits some of them, so
+    accuracy rises with the thinking budget step by step instead of jumping at one length."""
+    out = []
+    for i in range(n):
+        k = _rng("mixed", seed, lo, hi, i).randint(lo, hi)
+        p = make_chain(_rng("chain", seed, k, i), k)
+        p["id"] = f"chain-k{lo}-{hi}-s{seed}-{i}"
+        out.append(p)
+    return out
+
+
 # ---------------------------------------------------------------------------------------------- facts
 
 def _fact_table() -> dict[tuple[str, str], str]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+
+from ..errors import PrunescaleError
 from .base import TASKS, Problem, Task, check_options, int_option
 
 
@@ -28,6 +31,8 @@ class _OrganismTask(Task):
 
 @TASKS.register("organism-chain")
 class OrganismChain(_OrganismTask):
+    """``k=K`` chains of K steps, or ``k=LO-HI`` chains of lengths drawn from LO..HI (seeded, per problem)."""
+
     long_chain = True
 
     def __init__(self, **options):
@@ -35,13 +40,24 @@ class OrganismChain(_OrganismTask):
 
         super().__init__(**options)
         check_options(self, ("k", "seed"))
-        self.k, self.seed = int_option(self, "k", 8, 1, MAX_K), int_option(self, "seed", 1000, 0)
+        self.seed = int_option(self, "seed", 1000, 0)
+        k = self.options.get("k", 8)
+        if isinstance(k, str) and re.fullmatch(r"\d+-\d+", k):
+            self.k_range = tuple(int(x) for x in k.split("-"))
+            lo, hi = self.k_range
+            if not 1 <= lo < hi <= MAX_K:
+                raise PrunescaleError(f"task 'organism-chain': k={k!r} must be a range LO-HI with "
+                                      f"1 <= LO < HI <= {MAX_K}")
+        else:
+            self.k_range = None
+            self.k = int_option(self, "k", 8, 1, MAX_K)
 
     def load(self, data=None, limit=None):
-        from ..organism.problems import chain_problems
+        from ..organism.problems import chain_problems, mixed_chain_problems
 
-        k, seed = self.k, self.seed
-        return self._problems(chain_problems(limit or 100, k, seed), limit)
+        if self.k_range:
+            return self._problems(mixed_chain_problems(limit or 100, *self.k_range, self.seed), limit)
+        return self._problems(chain_problems(limit or 100, self.k, self.seed), limit)
 
 
 @TASKS.register("organism-facts")
