@@ -89,11 +89,14 @@ def test_report_renders_in_chromium(built_study, tmp_path):
     status = json.loads(html_lib.unescape(m.group(1)))
     assert status["errors"] == []
     assert "Uncaught" not in res.stderr
-    assert len(status["figures"]) == 6
+    ids = [f["id"] for f in status["figures"]]
+    # every figure the report wrote is drawn (one per family on this study's single task)
+    assert ids == re.findall(r'<figure class="report-figure"[^>]*data-figure="([^"]+)"', page), ids
+    assert {"sequential-organism", "parallel-organism", "equal_params-organism"} <= set(ids) and len(ids) >= 6
     for f in status["figures"]:
         assert f["width"] > 300 and f["height"] > 150 and f["shapes"] > 20, f
     assert status["options"] == 14 and status["visible_before"] == ["0"] and status["visible_after"] == [status["last"]]
-    assert len(status["headings"]) == 11
+    assert len(status["headings"]) == 12   # incl. "Equal parameter budgets" (issue 15)
     assert status["width"] <= 1400   # nothing pushes the page wider than the window
 
     shot = tmp_path / "report.png"
