@@ -4,7 +4,8 @@
 - ``report.html``: one self-contained page (figures inline as SVG, no external reference; html.py);
 - ``report.md`` plus ``report_files/*.png``: its Markdown twin (markdown.py).
 
-Missing or failed cells never stop it: their panels say "no data" and failures are listed with their errors.
+Missing or failed cells never stop it: their panels say "no data" and failures are listed with their errors; a
+figure with no signal at all is not drawn, one line says why (figures/base.py: ``settle``, ``absent``).
 """
 
 from __future__ import annotations
@@ -32,11 +33,11 @@ def write_report(study_dir: str | Path, markdown: bool = True) -> Path:
             files = lay.root / FILES_DIR
             files.mkdir(exist_ok=True)
             names = {}
-            for p in (p for ps in plots.values() for p in ps):
+            for p in (p for ps in plots.values() for p in ps if not p.absent):
                 (files / f"{p.id}.png").write_bytes(to_png(p.fig))
                 names[p.id] = f"{FILES_DIR}/{p.id}.png"
             write_atomic(lay.report_md, render_markdown(data, plots, names))
     finally:
-        for p in (p for ps in plots.values() for p in ps):
+        for p in (p for ps in plots.values() for p in ps if not p.absent):
             p.fig.clear()
     return lay.report_html

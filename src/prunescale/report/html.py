@@ -166,6 +166,8 @@ def _cells(data: dict) -> str:
 
 
 def _figure(p: Plot) -> str:
+    if p.absent:   # nothing worth drawing: one line in its place, not an empty frame
+        return f'<p class="note absent-figure" data-absent="{escape(p.id)}">{escape(p.absent_line())}</p>'
     try:
         svg = to_svg(p.fig, p.id)
     except Exception as e:   # noqa: BLE001 - a figure that cannot be drawn must not lose the report
@@ -181,7 +183,7 @@ def _numbers(data: dict, plots: dict[str, list[Plot]]) -> str:
     out.append(f"<details><summary>Headline ({len(rows)} rows)</summary>{table(header, rows)}</details>")
     for ps in plots.values():
         for p in ps:
-            inner = table(p.header, p.rows) if p.rows else _p("No data.")
+            inner = table(p.header, p.rows) if p.rows else _p(p.absent_line() if p.absent else "No data.")
             out.append(f"<details><summary>{escape(p.title)} ({len(p.rows)} rows)</summary>{inner}</details>")
     return "".join(out)
 

@@ -38,7 +38,7 @@ def _fence(text: str, lang: str = "") -> str:
 
 
 def render_markdown(data: dict, plots: dict[str, list[Plot]], figure_files: dict[str, str]) -> str:
-    """``figure_files``: plot id -> path of its PNG relative to report.md."""
+    """``figure_files``: plot id -> path of its PNG relative to report.md (absent figures have none)."""
     name = data["study"].get("name") or "study"
     counts = ", ".join(f"{n} {s}" for s, n in sorted(status_counts(data).items()))
     out = [f"# Study report: {md_escape(name)}", "",
@@ -68,6 +68,9 @@ def render_markdown(data: dict, plots: dict[str, list[Plot]], figure_files: dict
     for key in plots:
         out += [f"## {titles[key]}", ""]
         for p in plots.get(key, []):
+            if p.absent:   # nothing worth drawing: one line in its place
+                out += [md_escape(p.absent_line()), ""]
+                continue
             out += [f"![{md_escape(p.title)}]({figure_files[p.id]})", "", f"*{md_escape(p.caption)}*", ""]
 
     out += [f"## {titles['samples']}", "", "One example problem per task (the first one); every problem, side by side "
@@ -90,7 +93,8 @@ def render_markdown(data: dict, plots: dict[str, list[Plot]], figure_files: dict
             "report_data.json).", ""]
     for key in plots:
         for p in plots[key]:
-            out += [f"### {md_escape(p.title)}", "", md_table(p.header, p.rows) if p.rows else "No data.", ""]
+            empty = md_escape(p.absent_line()) if p.absent else "No data."
+            out += [f"### {md_escape(p.title)}", "", md_table(p.header, p.rows) if p.rows else empty, ""]
 
     out += [f"## {titles['provenance']}", "", "### study.yaml", ""]
     out += [_fence(data["study"]["yaml"].rstrip("\n"), "yaml") if data["study"].get("yaml") else "No study.yaml.", ""]

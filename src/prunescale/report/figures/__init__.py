@@ -2,7 +2,8 @@
 
 Every module of this package but ``base`` is one figure family that registers itself (see
 :func:`base.register_figure`); adding a figure is adding a module. Each figure function returns a
-:class:`Plot`: the matplotlib figure plus the table of every number drawn in it.
+:class:`Plot`: the matplotlib figure plus the table of every number drawn in it, or an absent Plot (no figure,
+a one-line reason) when there is nothing to draw.
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from .base import FigureFamily, Plot, legend_label, new_figure, no_data, plot_id, registered, to_png, to_svg
+from .base import (FigureFamily, Plot, absent, legend_label, new_figure, no_data, plot_id, registered, settle, to_png,
+                   to_svg)
 
-__all__ = ["FigureFamily", "Plot", "all_figures", "figure_families", "legend_label", "to_png", "to_svg"]
+__all__ = ["FigureFamily", "Plot", "absent", "all_figures", "figure_families", "legend_label", "new_figure", "no_data",
+           "to_png", "to_svg"]
 
 
 def figure_families() -> list[FigureFamily]:
@@ -24,15 +27,16 @@ def figure_families() -> list[FigureFamily]:
 
 
 def all_figures(data: dict) -> dict[str, list[Plot]]:
-    """Every figure, by family id; a figure that fails to draw becomes a 'could not draw' panel, not a crash."""
+    """Every figure, by family id. A figure whose every panel is empty is absent (see :func:`base.settle`), and so
+    is one that fails to draw, with the error as its reason: never a crash."""
     families = figure_families()
     out: dict[str, list[Plot]] = {f.id: [] for f in families}
     for model in data["models"] or [""]:
         for f in families:
             try:
-                out[f.id].append(f.draw(data, model))
+                p = f.draw(data, model)
             except Exception as e:   # noqa: BLE001 - one broken figure must not lose the report
-                fig, axes = new_figure(1, 1)
-                no_data(axes[0][0], f"could not draw this figure:\n{type(e).__name__}: {e}"[:200])
-                out[f.id].append(Plot(f"{f.id}-{plot_id(model)}", f.id, f.id, "", fig))
+                p = Plot(f"{f.id}-{plot_id(model)}", f.id, f.heading, "", None,
+                         reason=f"could not draw it: {type(e).__name__}: {' '.join(str(e).split())}"[:200])
+            out[f.id].append(settle(p, model))
     return out

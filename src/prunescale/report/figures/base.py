@@ -3,7 +3,9 @@
 Each figure family is one module in this package that registers itself with :func:`register_figure` (id, heading,
 page order); the HTML and Markdown reports and the section list iterate :func:`figure_families`. Styles are shared
 by all figures: colour = layers removed (black = unpruned), line style and marker = recovery (solid: pruned only,
-dashed: + LoRA, dotted: + full fine-tuning). A panel without numbers says so.
+dashed: + LoRA, dotted: + full fine-tuning). A panel without numbers says so (:func:`no_data`); a figure without
+any signal is not drawn at all: it is an absent Plot (``fig`` None) whose ``reason`` the reports print in one line
+(:func:`absent`, and :func:`settle` for a figure whose every panel is a no-data panel).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ MARKERS = {None: "o", "lora": "s", "full": "^"}
 METRIC_LABELS = {"self_bleu": "Self-BLEU", "loop_rate": "loop rate", "verification": "verifications / response",
                  "backtracking": "backtracking / response", "subgoal": "subgoals / response"}
 NO_CAP = "no cap"
+NO_DATA_ATTR = "prunescale_no_data"   # set on an Axes by no_data(): its text, so an all-empty figure is detectable
 
 
 @dataclass
@@ -40,9 +43,22 @@ class Plot:
     section: str
     title: str
     caption: str
-    fig: Figure
+    fig: Figure | None                       # None: the figure is absent (nothing worth drawing), see ``reason``
     header: list[str] = field(default_factory=list)
     rows: list[list] = field(default_factory=list)
+    reason: str | None = None                # why an absent figure is absent: one line
+    model: str = ""                          # the model label the figure is about
+    name: str = ""                           # the title without the model suffix
+
+    @property
+    def absent(self) -> bool:
+        return self.fig is None
+
+    def absent_line(self) -> str:
+        """'<model>: no <name> figure — <reason>', the one line the reports print instead of the figure."""
+        name = self.name or self.title
+        name = name[:1].lower() + name[1:] if name[1:2].islower() else name
+        return f"{self.model + ': ' if self.model else ''}no {name} figure — {self.reason or 'no data'}"
 
 
 # styles --------------------------------------------------------------------------------------------------------
@@ -83,6 +99,8 @@ def new_figure(nrows: int, ncols: int, w: float = 3.4, h: float = 2.7) -> tuple[
 
 
 def no_data(ax, text: str = "no data") -> None:
+    """Mark an empty panel: the text in its middle, no ticks; :func:`settle` reads the mark."""
+    setattr(ax, NO_DATA_ATTR, text)
     ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, fontsize=10, color="#777777")
     ax.set_xticks([])
     ax.set_yticks([])
@@ -179,7 +197,49 @@ def finish(fig: Figure, handles: dict, data: dict, model: str, family: str, supt
     legend(fig, handles)
     suffix = title_suffix(model, data["models"])
     fig.suptitle(suptitle + suffix, fontsize=12)
-    return Plot(f"{family}-{plot_id(model)}", family, title + suffix, caption, fig, header, rows)
+    return Plot(f"{family}-{plot_id(model)}", family, title + suffix, caption, fig, header, rows, model=model,
+                name=title)
+
+
+def absent(data: dict, model: str, family: str, title: str, reason: str, header: list[str] | None = None,
+           rows: list[list] | None = None) -> Plot:
+    """The Plot of a figure not drawn, with the one-line ``reason`` the reports print in its place."""
+    return Plot(f"{family}-{plot_id(model)}", family, title + title_suffix(model, data["models"]), "", None,
+                header or [], rows or [], reason=reason, model=model, name=title)
+
+
+def settle(p: Plot, model: str) -> Plot:
+    """The generic rule: a figure whose every panel is a no-data panel is absent, its reason their text(s)."""
+    if not p.model:
+        p.model = model
+    if p.fig is None or not p.fig.axes:
+        return p
+    texts = [getattr(ax, NO_DATA_ATTR, None) for ax in p.fig.axes]
+    if any(t is None for t in texts):
+        return p
+    p.fig.clear()   # free it now: nothing of it is shown
+    p.fig = None
+    p.reason = p.reason or "; ".join(dict.fromkeys(" ".join(t.split()) for t in texts))
+    return p
+
+
+def signal_tasks(ix: Index, model: str) -> tuple[list[str], str | None]:
+    """The model's tasks where some variant has a non-zero accuracy at some budget, and, when none is left,
+    why (a task at 0 everywhere, or with no accuracy at all, has nothing to compare)."""
+    tasks = ix.task_labels(model)
+    kept, zero, missing = [], [], []
+    for t in tasks:
+        accs = [vals.get("accuracy") for v in ix.model_variants(model) for vals in
+                ((ix.cell(v["id"], t) or {}).get("budgets") or {}).values()]
+        accs = [a for a in accs if a is not None]
+        (kept if any(accs) else zero if accs else missing).append(t)
+    if kept:
+        return kept, None
+    if not tasks:
+        return [], "no task evaluated for this model"
+    parts = ([f"accuracy is 0 for every variant on {', '.join(zero)}"] if zero else []) + (
+        [f"no result on {', '.join(missing)}"] if missing else [])
+    return [], "; ".join(parts) + ": nothing to compare"
 
 
 def layers_axis(ax, ns) -> None:

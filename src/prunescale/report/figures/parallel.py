@@ -1,9 +1,13 @@
-"""The report's parallel scaling: pass@k and maj@k against the number of samples."""
+"""The report's parallel scaling: pass@k and maj@k against the number of samples.
+
+Only tasks with a non-zero accuracy somewhere and more than one sample per problem are columns; with none the figure
+is absent.
+"""
 
 from __future__ import annotations
 
-from .base import (Index, Plot, finish, fmt_num, legend_label, line_handle, line_kw, log2_ticks, new_figure,
-                   no_data, register_figure)
+from .base import (Index, Plot, absent, finish, fmt_num, legend_label, line_handle, line_kw, log2_ticks,
+                   new_figure, no_data, register_figure, signal_tasks)
 
 
 @register_figure("parallel", "Parallel scaling", order=20)
@@ -11,9 +15,13 @@ def parallel_figure(data: dict, model: str) -> Plot:
     ix = Index(data)
     methods = ix.methods(model) or [None]
     base = ix.base(model)
-    tasks = [t for t in ix.task_labels(model)
+    signal, why_not = signal_tasks(ix, model)
+    tasks = [t for t in signal
              if any(len(ix.top(v["id"], t)[1].get("pass@k") or {}) > 1 for v in ix.model_variants(model))]
-    cols = [(t, metric) for t in tasks for metric in ("pass@k", "maj@k")] or [(None, None)]
+    if not tasks:
+        return absent(data, model, "parallel", "Parallel scaling", why_not or
+                      f"one sample per problem on {', '.join(signal)}: no pass@k or maj@k curve")
+    cols = [(t, metric) for t in tasks for metric in ("pass@k", "maj@k")]
     fig, axes = new_figure(len(methods), len(cols))
     handles: dict = {}
     rows, seen = [], set()
@@ -36,7 +44,7 @@ def parallel_figure(data: dict, model: str) -> Plot:
                         seen.add((v["id"], t, metric, k))
                         rows.append([v["variant"], t, b, metric.replace("@k", f"@{k}"), fmt_num(curve[k])])
             if not ks_all:
-                no_data(ax, "no data" if t else "no data (one sample per problem)")
+                no_data(ax)
             else:
                 log2_ticks(ax, ks_all)
                 ax.set_ylim(-0.04, 1.04)

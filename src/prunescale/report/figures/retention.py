@@ -46,7 +46,7 @@ def retention_figure(data: dict, model: str) -> Plot:
                                                        marker=MARKERS.get(rec, "v"), markersize=5))
                     drawn = True
         if not drawn:
-            no_data(ax, "no data" if base else "no data (no unpruned model)")
+            no_data(ax, _empty_text(ix, model, tasks))
         else:
             ax.axhline(1.0, color="#999999", linewidth=0.8, zorder=0)
             ax.set_xlabel("layers removed", fontsize=9)
@@ -68,6 +68,23 @@ def retention_figure(data: dict, model: str) -> Plot:
                   "knowledge tasks; red-orange lines: long-reasoning tasks. An unpruned accuracy of 0 leaves the "
                   "ratio undefined (not drawn).",
                   ["variant", "task", "kind", "budget", "accuracy", "unpruned accuracy", "kept"], rows)
+
+
+def _empty_text(ix: Index, model: str, tasks: list[str]) -> str:
+    """Why a panel has no line (an absent figure's reason when every panel has none)."""
+    base = ix.base(model)
+    parts = []
+    if not tasks:
+        parts.append("no task evaluated for this model")
+    elif not base:
+        parts.append("no unpruned model to compare with")
+    elif not any(ix.top_accuracy(base["id"], t) for t in tasks):
+        parts.append("the unpruned accuracy is 0 or missing on every task: no ratio")
+    elif not ix.methods(model):
+        parts.append("no pruned variant")
+    if parts and tasks and not any(ix.kind(t) == "knowledge" for t in tasks):
+        parts.append("no knowledge task for this model")
+    return ";\n".join(parts) or "no data"   # each part on its own line in the panel
 
 
 def _task_colors(ix: Index, tasks: list[str]) -> dict[str, str]:

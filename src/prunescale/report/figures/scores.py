@@ -22,7 +22,7 @@ def scores_figure(data: dict, model: str) -> Plot:
             ax = axes[i][j]
             v = next((v for v in pruned if v.get("method") == m and (v.get("n_removed") or 0) == n), None)
             if v is None:
-                no_data(ax)
+                no_data(ax, "no data" if pruned else "no pruned variant")
                 ax.set_title(f"{m or 'unpruned'} −{n}", fontsize=10)
                 continue
             scores = v.get("scores")

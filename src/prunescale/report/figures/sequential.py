@@ -1,17 +1,23 @@
-"""The report's sequential scaling: accuracy against the thinking budget, per method and task."""
+"""The report's sequential scaling: accuracy against the thinking budget, per method and task.
+
+A task whose accuracy is 0 (or missing) for every variant at every budget is not a column; with no task left the
+figure is absent.
+"""
 
 from __future__ import annotations
 
 from ...study.layout import budget_key
-from .base import (Index, NO_CAP, Plot, budget_x, finish, fmt_num, legend_label, line_handle, line_kw, log2_ticks,
-                   new_figure, no_data, register_figure)
+from .base import (Index, NO_CAP, Plot, absent, budget_x, finish, fmt_num, legend_label, line_handle, line_kw,
+                   log2_ticks, new_figure, no_data, register_figure, signal_tasks)
 
 
 @register_figure("sequential", "Sequential scaling", order=10)
 def sequential_figure(data: dict, model: str) -> Plot:
     ix = Index(data)
     methods = ix.methods(model) or [None]
-    tasks = ix.task_labels(model) or ["(no task)"]
+    tasks, why_not = signal_tasks(ix, model)
+    if not tasks:
+        return absent(data, model, "sequential", "Sequential scaling", why_not)
     base = ix.base(model)
     fig, axes = new_figure(len(methods), len(tasks))
     handles: dict = {}

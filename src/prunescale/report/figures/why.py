@@ -1,12 +1,15 @@
-"""The report's why: repetition (Self-BLEU, loops) and self-reflection against layers removed."""
+"""The report's why: repetition (Self-BLEU, loops) and self-reflection against layers removed.
+
+A metric no variant has a value of (on any task) is not a column; with no metric left the figure is absent.
+"""
 
 from __future__ import annotations
 
 from matplotlib.lines import Line2D
 
 from ..collect import WHY_METRICS
-from .base import (Index, MARKERS, METHOD_COLORS, METRIC_LABELS, Plot, STYLES, finish, fmt_num, layers_axis,
-                   new_figure, no_data, register_figure)
+from .base import (Index, MARKERS, METHOD_COLORS, METRIC_LABELS, Plot, STYLES, absent, finish, fmt_num,
+                   layers_axis, new_figure, no_data, register_figure)
 
 
 @register_figure("why", "Why: repetition and self-reflection", order=40)
@@ -15,13 +18,19 @@ def why_figure(data: dict, model: str) -> Plot:
     base = ix.base(model)
     methods = ix.methods(model)
     tasks = ix.task_labels(model) or ["(no task)"]
+    metrics = [m for m in WHY_METRICS if any(_analysis_value(ix, v, t, m) is not None
+                                             for v in ix.model_variants(model) for t in tasks)]
+    if not metrics:
+        return absent(data, model, "why", "Repetition and self-reflection",
+                      "no variant has a repetition or self-reflection number (prunescale analyze) on "
+                      + (", ".join(ix.task_labels(model)) or "any task"))
     mcolor = {m: METHOD_COLORS[i % len(METHOD_COLORS)] for i, m in enumerate(methods)}
-    fig, axes = new_figure(len(tasks), len(WHY_METRICS), w=3.0, h=2.6)
+    fig, axes = new_figure(len(tasks), len(metrics), w=3.0, h=2.6)
     handles: dict = {}
     rows, seen = [], set()
     ns = sorted({0} | {v.get("n_removed") or 0 for v in ix.model_variants(model)})
     for i, t in enumerate(tasks):
-        for j, metric in enumerate(WHY_METRICS):
+        for j, metric in enumerate(metrics):
             ax = axes[i][j]
             drawn = False
             b_val = _analysis_value(ix, base, t, metric) if base else None
