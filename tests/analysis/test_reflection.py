@@ -50,3 +50,13 @@ def test_real_traces(shared_data):
             assert t[m["start"]:m["end"]].strip() and "<|im_start|>" not in t[m["start"]:m["end"]]
     # The wrong, budget-forced answers to problem 1 backtrack far more than the right answers to problem 0.
     assert sum(c.backtracking for c in counts[8:]) > 1.5 * sum(c.backtracking for c in counts[:8])
+
+
+def test_sentences_opening_with_check_are_verifications():
+    # the organism's check pass (organism/problems.py): each check line is one sentence
+    text = "1 nz\n2 jr.\nWait, let me check.\ncheck 1 nz.\ncheck 2 jb, that's wrong.\nChecking: 2 + 2 = 4."
+    c = count_reflection(text)
+    rules = [(m["kind"], m["rule"]) for m in c.matches]
+    assert ("verification", "check/verify first") in rules
+    assert (c.verification, c.backtracking) == (4, 2)   # let me check + 3 checks; Wait + that's wrong
+    assert count_reflection("The check is in the mail.").verification == 0

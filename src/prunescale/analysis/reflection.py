@@ -31,6 +31,8 @@ _V = {
     "too high/low": r"\btoo (?:high|low|big|small|large)\b",
     "does not match": r"\b(?:doesn't|does not|don't|do not) (?:match|work|satisfy|agree)\b",
     "not equal to": r"\b(?:is not|isn't|not) equal to\b|≠",
+    # a sentence that opens with the word, as in "Check: 3*4 = 12." or the organism's "check 3 jb."
+    "check/verify first": r"^\W*(?:check(?:ing)?|verif(?:y|ying|ication))\b",
 }
 _B = {
     "wait": r"^\W*(?:(?:but|hmm+|oh|ah|no)\W+)?wait\b",
