@@ -25,8 +25,10 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
 
 def add_calibration_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("calibration")
-    g.add_argument("--calibration", default="self", help="self (text the model writes from built-in seed prompts), organism (organism transcripts), "
-                   "self:PROMPTS.txt, file:PATH (.txt or .jsonl), or hf:DATASET[:config][:split]")
+    g.add_argument("--calibration", default=None, help="default self (traces for --method chain). self: text the "
+                   "model writes from built-in seed prompts; traces: its own thinking traces on built-in reasoning "
+                   "prompts (budget-forced, cached); traces:TASK: the same on a task's problems; organism: organism "
+                   "transcripts; self:PROMPTS.txt, file:PATH (.txt or .jsonl), or hf:DATASET[:config][:split]")
     g.add_argument("--calibration-samples", type=int, default=32, help="number of calibration texts (default 32)")
     g.add_argument("--max-seq-len", type=int, default=128, help="tokens per calibration text (default 128)")
     g.add_argument("--batch-size", type=int, default=8, help="calibration batch size (default 8)")

@@ -131,6 +131,8 @@ def layer_rows(stats: dict, n: int, plan=None) -> list[dict]:
                f"angular_block_{n}": block[i]}
         if own is not None:
             row[plan.score_name] = own[i] if i < len(own) else None
+        for name, values in (plan.details.get("layer_columns", {}) if plan else {}).items():
+            row[name] = values[i] if i < len(values) else None   # a method's parts of its score (chain)
         row["removed"] = bool(plan) and i in plan.removed
         if merged:
             row["merged"] = i in merged
@@ -144,7 +146,7 @@ def run_layers(args: argparse.Namespace) -> int:
     spec = spec_from_args(argparse.Namespace(**{**vars(args), "ratio": None}))
     method = make_method(spec)   # bad options fail before the model loads
     loaded = load_model(args.model, dtype=args.dtype, device=args.device, trust_remote_code=args.trust_remote_code)
-    calib = load_calibration(args.calibration, loaded.model, loaded.tokenizer, samples=args.calibration_samples,
+    calib = load_calibration(spec.calibration, loaded.model, loaded.tokenizer, samples=args.calibration_samples,
                              max_seq_len=args.max_seq_len, batch_size=args.batch_size, seed=args.seed)
     stats = layer_similarity(loaded.model, calib.batches)
     total = len(stats["cos"])
@@ -160,7 +162,7 @@ def run_layers(args: argparse.Namespace) -> int:
         print()
         return 0
     print(f"{args.model}: {len(rows)} layers, calibration {calib.describe()['samples']} texts / "
-          f"{calib.describe()['tokens']} tokens ({args.calibration})")
+          f"{calib.describe()['tokens']} tokens ({spec.calibration})")
     flags = ("removed", "merged")
     print(format_table(list(rows[0]), [[r[k] if k not in flags else ("x" if r[k] else "") for k in r]
                                        for r in rows]))

@@ -51,6 +51,7 @@ class PruneMethod:
 
     name: ClassVar[str] = ""
     needs_calibration: ClassVar[bool] = False
+    default_calibration: ClassVar[str] = "self"    # what --calibration means when it is not given
     options: ClassVar[tuple[MethodOption, ...]] = ()
     defaults: ClassVar[dict[str, Any]] = {}
     score_name: ClassVar[str | None] = None

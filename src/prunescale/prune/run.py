@@ -28,7 +28,7 @@ class PruneSpec:
     remove: int | None = None
     ratio: float | None = None
     layers: list[int] | None = None
-    calibration: str = "self"
+    calibration: str | None = None      # None: the method's default_calibration (self; traces for chain)
     calibration_samples: int = 32
     max_seq_len: int = 128
     batch_size: int = 8
@@ -43,6 +43,11 @@ class PruneSpec:
     allocation: str = "uniform"         # uniform | owl | FILE (JSON/YAML list of per-layer sparsities)
     owl_m: float = OWL_M
     owl_lambda: float = OWL_LAMBDA
+
+    def __post_init__(self):
+        if self.calibration is None:
+            known = self.method in METHODS
+            self.calibration = METHODS.get(self.method).default_calibration if known else "self"
 
     def sparsity_request(self) -> SparsityRequest:
         return SparsityRequest(self.sparsity, self.pattern, self.allocation, self.owl_m, self.owl_lambda)
@@ -112,6 +117,7 @@ def prune_loaded(loaded: LoadedModel, spec: PruneSpec, calibration: Calibration 
         "merges": result.merges,
         "score_name": result.score_name,
         "scores": result.scores,
+        "details": result.details,          # the method's own account (ppl / chain: each round's pick)
         "calibration": calibration.describe() | {"max_seq_len": spec.max_seq_len}
         if method.needs_calibration else None,
         "seed": spec.seed,
