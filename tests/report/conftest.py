@@ -3,7 +3,8 @@
 Variants: base (unpruned), shortgpt-1, shortgpt-2, reverse-2, and shortgpt-2+lora (a copy of shortgpt-2 standing
 in for a recovered model, so the report has a recovered line to draw). Cells: each variant on the long-chain task
 (budgets 16, 28 and 40, 2 samples, seeds 0 and 1, 6 problems) and on the knowledge task (budget 16, 8 problems),
-except reverse-2 on facts, which is recorded as failed in study.sqlite.
+except reverse-2 on facts, which is recorded as failed in study.sqlite. Every pruned variant gets its early-warning
+predictors (fragility/<id>.json), as a study run writes them.
 """
 
 from __future__ import annotations
@@ -107,6 +108,11 @@ def build_study(root: Path) -> Path:
             db.execute("INSERT INTO cells VALUES (?, 'done', NULL, ?, ?, ?)", (cid, t0, time.time(), time.time() - t0))
     db.commit()
     db.close()
+    from prunescale.fragility.run import FragilitySettings
+    from prunescale.fragility.study import write_study_fragility
+
+    status = write_study_fragility(lay, FragilitySettings(traces=8, knowledge=8), log=lambda *_: None)
+    assert set(status.values()) == {"done"}, status
     return root
 
 

@@ -11,7 +11,7 @@ from ..errors import PrunescaleError
 from .common import load_config_defaults, save_config
 
 # Sub-command modules, each with register(subparsers); optional ones may be absent in a partial install.
-_COMMANDS = ["prune", "eval", "demo", "analyze", "organism", "study", "knowledge", "report", "finetune"]
+_COMMANDS = ["prune", "eval", "demo", "analyze", "organism", "study", "knowledge", "report", "finetune", "fragility"]
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict]:

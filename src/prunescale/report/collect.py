@@ -69,6 +69,7 @@ def collect(study_dir: str | Path) -> dict:
         "warnings": warnings,
     }
     data["samples"] = _samples(lay, data, warnings)
+    data["fragility"] = _fragility(lay, data, warnings)
     for c in data["cells"]:   # the raw manifests are summarised in "versions"; keep the json small
         c.pop("_manifest", None)
     return data
@@ -407,6 +408,26 @@ def _clip_response(r: dict, info: dict | None) -> dict:
         "self_bleu": (info or {}).get("self_bleu"),
         "reflection": {k: (info or {}).get(k) for k in ("verification", "backtracking", "subgoal")},
     }
+
+
+# fragility -----------------------------------------------------------------------------------------------------
+def _fragility(lay: Layout, data: dict, warnings: list[str]) -> dict:
+    """Per pruned variant: its early-warning predictors (fragility/<id>.json, when computed) and its measured
+    loss of test-time scaling (fragility/tts.py), by variant id."""
+    from ..fragility.tts import tts_losses
+
+    tts = tts_losses(data["variants"], data["cells"])
+    out = {}
+    for vid, v in data["variants"].items():
+        if not v.get("method"):
+            continue
+        path = lay.fragility_json(vid)
+        rec = _read_json(path, warnings) if path.is_file() else None
+        rec = rec if isinstance(rec, dict) else {}
+        out[vid] = {"predictors": rec.get("predictors") or {},
+                    "method_score_name": (rec.get("details") or {}).get("method_score_name"),
+                    "tts": tts.get(vid) or {}}
+    return out
 
 
 # files ---------------------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@
       variants/<variant_id>.json  one per model variant (VariantInfo)
       cells/<cell_id>/            one ``prunescale eval`` run dir: results.sqlite, summary.json, config.yaml,
                                   plus cell.json (CellInfo) and analysis.json (``prunescale analyze``)
+      fragility/<variant_id>.json `prunescale fragility` of each pruned variant against its unpruned model
       report.html, report.md, report_data.json
 
 A variant is (model, method, layers removed, recovery); ``base`` is the unpruned model. A cell is (variant,
@@ -170,6 +171,9 @@ class Layout:
 
     def variant_json(self, vid: str) -> Path:
         return self.root / "variants" / f"{vid}.json"
+
+    def fragility_json(self, vid: str) -> Path:
+        return self.root / "fragility" / f"{vid}.json"
 
     def cell_dir(self, cid: str) -> Path:
         return self.root / "cells" / cid

@@ -58,6 +58,8 @@ def run_study(study: Study, root: str | Path, executor: str | None = None, addre
                 prepare_variant(study, v, layout, log)
             except PrunescaleError as e:   # its cells already record the failure; say it, go on to the report
                 log(f"variant {v.id}: {e}")
+    if study.fragility:
+        write_fragility(study, layout, log)
     if report:
         write_study_report(layout, log)
     with StatusDB(layout.status_db) as db:
@@ -84,6 +86,14 @@ def run_cells_local(study: Study, layout: Layout, cells: list[Cell], log=print) 
                 run_cell(layout, cell, info, cache, lambda msg: log(f"({n}/{total}) {msg}"))
         finally:   # the variant's engine / server goes before the next variant loads (also on Ctrl-C)
             close_cache(cache)
+
+
+def write_fragility(study: Study, layout: Layout, log=print) -> None:
+    """The early-warning predictors of every pruned variant not scored yet (``fragility/``; see the package)."""
+    from ..fragility.study import write_study_fragility
+
+    write_study_fragility(layout, device=study.eval.get("device"), dtype=study.eval.get("dtype"),
+                          small_only=study.fragility == "auto", log=log)
 
 
 def write_study_report(layout: Layout, log=print) -> Path | None:

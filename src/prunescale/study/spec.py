@@ -18,6 +18,7 @@
         seeds: [7, 11, 42]
       - {task: mmlu, kind: knowledge, budgets: [256], limit: 500}
     analysis: true
+    fragility: auto                      # `prunescale fragility` per pruned variant: auto (small models), true, false
     executor: {name: local}              # or {name: ray, address: auto, num_cpus: 1, num_gpus: 1}
                                          # (per-cell defaults; a task entry's `resources` overrides them)
 """
@@ -34,7 +35,7 @@ from ..errors import PrunescaleError
 from .layout import cell_id, slug, variant_id, variant_name
 
 _TOP_KEYS = {"name", "models", "methods", "remove", "sparsity", "prune", "recovery", "finetune", "eval", "tasks", "analysis",
-             "executor", "out", "smollm2"}
+             "executor", "out", "smollm2", "fragility"}
 
 
 def eval_keys() -> set[str]:
@@ -95,6 +96,7 @@ class Study:
     eval: dict = field(default_factory=dict)
     tasks: list[dict] = field(default_factory=list)
     analysis: bool = True
+    fragility: bool | str = "auto"    # predictors per pruned variant: "auto" scores small models only
     executor: dict = field(default_factory=lambda: {"name": "local"})
     out: str | None = None
     source: str | None = None
@@ -225,13 +227,16 @@ def parse_study(raw: Any, where: str = "study") -> Study:
     executor = _mapping(executor, "executor", where)
     if executor.get("name", "local") not in ("local", "ray"):
         raise PrunescaleError(f"{where}: executor {executor.get('name')!r} is not local or ray")
+    fragility = raw.get("fragility", "auto")
+    if fragility not in (True, False, "auto"):
+        raise PrunescaleError(f"{where}: fragility {fragility!r} is not true, false or auto")
     for m in models:
         if "sparsity" in m:
             m["sparsity"] = _sparsities(m["sparsity"], f"{where}: model {m['spec']!r}")
     return Study(name=str(raw.get("name") or "study"), models=models, methods=methods, remove=remove, prune=prune,
                  sparsity=sparsity,
                  recovery=recovery, finetune=finetune, eval=ev, tasks=tasks,
-                 analysis=bool(raw.get("analysis", True)), executor={"name": "local", **executor},
+                 analysis=bool(raw.get("analysis", True)), fragility=fragility, executor={"name": "local", **executor},
                  out=raw.get("out"))
 
 
