@@ -37,4 +37,5 @@ def test_eval_budget_forcing_on_k8_chains(tmp_path):
     assert b["8"]["accuracy"] <= 0.1 and b["8"]["forced_share"] == 1.0
     assert b["32"]["accuracy"] <= 0.1
     assert b["40"]["accuracy"] >= 0.9 and b["1024"]["accuracy"] >= 0.9
-    assert b["1024"]["forced_share"] == 0.0 and b["1024"]["thinking_tokens_mean"] == 40.0
+    # 8 lines of 5 tokens, a period on the last, the newline before </think>: 41 thinking tokens
+    assert b["1024"]["forced_share"] == 0.0 and b["1024"]["thinking_tokens_mean"] == 41.0

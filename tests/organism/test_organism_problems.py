@@ -27,7 +27,7 @@ def test_chain_solution_follows_the_step_table():
             cur = p["start"]
             for i, line in enumerate(lines, 1):
                 cur = step(cur)
-                assert line == f"{i} {cur}"
+                assert line == f"{i} {cur}" + ("." if i == k else "")   # the last line ends the sentence
             assert p["answer"] == cur
             assert p["prompt"] == f"start={p['start']} steps={k}"
 
@@ -50,3 +50,29 @@ def test_grading_is_exact_match_after_final_answer():
     assert not grade("Final Answer: CD", "cd")
     assert extract_answer("x Final Answer: a\nFinal Answer: b\nmore") == "b"
     assert extract_answer("just cd") == "just cd"
+
+
+def test_training_traces_carry_step_errors_and_exact_check_passes():
+    import random
+
+    from prunescale.organism.problems import WAIT_LINE, make_trace
+
+    clean = make_trace(random.Random(1), 8)
+    assert clean["passes"] == 0 and clean["answer"] == clean["gold"] and "check" not in clean["thinking"]
+    # every step wrong, no check: the chain follows its own errors and the trace's answer is wrong
+    bad = make_trace(random.Random(2), 8, p_err=1.0)
+    lines = bad["thinking"].split("\n")
+    assert len(lines) == 8 and bad["answer"] != bad["gold"] and lines[-1] == f"8 {bad['answer']}."
+    # a check pass re-derives every step from the start, exactly: the answer is the gold one again
+    checked = make_trace(random.Random(3), 8, p_err=1.0, p_check=1.0)
+    lines = checked["thinking"].split("\n")
+    assert checked["passes"] == 1 and lines[8] == WAIT_LINE and len(lines) == 17
+    cur = checked["start"]
+    for i, line in enumerate(lines[9:], 1):
+        cur = step(cur)
+        assert line == f"check {i} {cur}."
+    assert checked["answer"] == checked["gold"] == cur
+    twice = make_trace(random.Random(4), 3, p_err=0.5, p_check=1.0, p_recheck=1.0)
+    assert twice["passes"] == 2 and twice["thinking"].count(WAIT_LINE) == 2
+    # seeded: the same generator state gives the same trace
+    assert make_trace(random.Random(5), 6, 0.3, 0.5, 0.5) == make_trace(random.Random(5), 6, 0.3, 0.5, 0.5)

@@ -14,10 +14,25 @@ def test_demo_study_covers_the_promised_grid():
         {(None, 0)} | {(m, n) for m in ("shortgpt", "reverse", "laco") for n in (1, 2, 3)}
     chain = [c for c in organism if c.kind == "long_chain"]
     facts = [c for c in organism if c.kind == "knowledge"]
-    assert chain and facts and len(chain) == len(facts) == 10
-    assert all(len(c.eval["budgets"]) >= 4 and c.eval["samples"] == 8 for c in chain)
+    assert len(facts) == 10 and len(chain) == 30
+    by_label = {}
+    for c in chain:
+        by_label.setdefault(c.label, []).append(c)
+    # sequential scaling on mixed lengths (a gradual curve), parallel at T=1 with enough samples for pass@k to
+    # move, and a Wait setting on the same chains
+    mixed, par, wait = by_label["chain-mixed"][0].eval, by_label["chain-k8"][0].eval, by_label["chain-k8-wait"][0].eval
+    assert by_label["chain-mixed"][0].task == "organism-chain:k=4-16" and len(mixed["budgets"]) >= 5
+    assert par["temperature"] == 1.0 and par["samples"] >= 16
+    assert wait["waits"] >= 1 and wait["temperature"] == 1.0 and wait["samples"] >= 8
     assert {c.variant.variant for c in smol} == {"base", "shortgpt-2", "reverse-2"}
     assert all(c.task == "mini-math" for c in smol)
     # the organism's answer phase ("\nFinal Answer: xy<|im_end|>") is 18 character tokens: a smaller cap
     # would cut every answer off and read as accuracy 0
     assert all(c.eval.get("answer_tokens", 512) >= 24 for c in organism)
+
+
+def test_studies_demo_yaml_is_the_built_in_study():
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    assert (repo / "studies" / "demo.yaml").read_text() == DEMO_STUDY.read_text()

@@ -24,6 +24,14 @@ def register(subparsers) -> None:
     t.add_argument("--lr", type=float, default=d.lr)
     t.add_argument("--chain-batch", type=int, default=d.chain_batch)
     t.add_argument("--fact-batch", type=int, default=d.fact_batch)
+    t.add_argument("--step-error", type=float, default=d.step_error,
+                   help="probability that a training chain step is wrong (T=1 noise; default %(default)s)")
+    t.add_argument("--check-rate", type=float, default=d.check_rate,
+                   help="share of traces ending with a check pass (default %(default)s)")
+    t.add_argument("--recheck-rate", type=float, default=d.recheck_rate,
+                   help="share of checked traces with a second pass (default %(default)s)")
+    t.add_argument("--micro-tokens", type=int, default=d.micro_tokens,
+                   help="padded tokens per micro-batch (default %(default)s)")
     t.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
     t.add_argument("--eval-every", type=int, default=d.eval_every)
     t.add_argument("--force", action="store_true", help="overwrite a non-empty --out")
@@ -54,7 +62,12 @@ def _train(args) -> int:
     if args.steps < 1 or args.threads < 1:
         raise PrunescaleError("--steps and --threads must be positive")
     cfg = TrainConfig(seed=args.seed, steps=args.steps, lr=args.lr, chain_batch=args.chain_batch,
-                      fact_batch=args.fact_batch, threads=args.threads, eval_every=args.eval_every)
+                      fact_batch=args.fact_batch, threads=args.threads, eval_every=args.eval_every,
+                      step_error=args.step_error, check_rate=args.check_rate, recheck_rate=args.recheck_rate,
+                      micro_tokens=args.micro_tokens)
+    for name in ("step_error", "check_rate", "recheck_rate"):
+        if not 0 <= getattr(cfg, name) <= 1:
+            raise PrunescaleError(f"--{name.replace('_', '-')} {getattr(cfg, name)} is not in [0, 1]")
     t0 = time.time()
     _, _, history = train(cfg, out, log=lambda s: print(s, file=sys.stderr, flush=True))
     write_recipe(out, cfg, history, time.time() - t0, command=_command(args))
@@ -65,7 +78,9 @@ def _train(args) -> int:
 
 def _command(args) -> str:
     return (f"prunescale organism train --out {args.out} --seed {args.seed} --steps {args.steps} --lr {args.lr} "
-            f"--chain-batch {args.chain_batch} --fact-batch {args.fact_batch} --threads {args.threads}")
+            f"--chain-batch {args.chain_batch} --fact-batch {args.fact_batch} --step-error {args.step_error} "
+            f"--check-rate {args.check_rate} --recheck-rate {args.recheck_rate} --micro-tokens {args.micro_tokens} "
+            f"--threads {args.threads}")
 
 
 def _check(args) -> int:

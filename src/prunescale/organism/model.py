@@ -15,7 +15,7 @@ class ModelSpec:
     hidden: int = 128
     heads: int = 4
     intermediate: int = 384
-    max_positions: int = 512
+    max_positions: int = 1024
     rope_theta: float = 10000.0
 
     def to_dict(self) -> dict:

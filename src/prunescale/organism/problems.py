@@ -6,9 +6,11 @@ Two task families, both graded by exact match of the stripped answer string (see
   26-cycle, drawn once from ``TABLE_SEED``) is learned in training. A problem ``start=aw steps=8`` asks for
   the state after applying it ``k`` times to each letter of a two-letter start. The worked solution writes
   one numbered line per step in the thinking section (``1 nz``, ``2 jr``, ...: five tokens a step, six from
-  step 10 on), then ``Final Answer: <two letters>``. Each line is computed from the line above, so one wrong
-  step breaks the chain, and the model is never trained to jump several steps at once except to finish a
-  chain whose thinking was cut short (``trunc_frac`` in training). Chance is ``1 / 676``.
+  step 10 on; the last line ends with a period), then ``Final Answer: <two letters>``. Each line is computed
+  from the line above, so one wrong step breaks the chain, and the model is never trained to jump several
+  steps at once except to finish a chain whose thinking was cut short (``trunc_frac`` in training). Chance is
+  ``1 / 676``. Training traces (:func:`make_trace`) also carry sampled step errors and check passes
+  (``Wait, let me check.``, then every step re-derived from the start: ``check 3 jb.``).
   (In-context pointer chasing, where the map is in the prompt, was tried first: the 8-layer model did not
   form the induction circuit it needs within the CPU budget; see RECIPE.json / the report.)
 * **Facts** (knowledge / shallow). One-hop questions (``What is the color of bofa?``) about a fixed table of
@@ -59,16 +61,76 @@ def step(state: str) -> str:
 
 
 def make_chain(rng: random.Random, k: int) -> dict:
-    """One long-chain problem with ``k`` steps drawn from ``rng`` (a ``random.Random``)."""
+    """One long-chain problem with ``k`` steps drawn from ``rng`` (a ``random.Random``); ``thinking`` is the
+    clean worked solution (no step error, no check)."""
     if not 1 <= k <= MAX_K:
         raise ValueError(f"k must be in 1..{MAX_K}, got {k}")
     start = "".join(rng.choice(ALPHABET) for _ in range(WIDTH))
-    lines, cur = [], start
-    for i in range(1, k + 1):
+    states = [start]
+    for _ in range(k):
+        states.append(step(states[-1]))
+    thinking, _ = render_trace(start, states[1:], passes=0)
+    return {"prompt": f"start={start} steps={k}", "answer": states[-1], "k": k, "start": start,
+            "thinking": thinking}
+
+
+# A trace may end with check passes. s1 forcing appends "Wait" where the model would end its thinking; the
+# organism then writes ", let me check." and re-derives every step from the start, exactly (check lines never
+# carry training noise), so the answer that follows is the re-derived one. Each check line ends with a period
+# so the rule-based reflection counter (analysis/reflection.py) reads one verification per check. (A first
+# recipe also flagged each disagreeing line with ", that's wrong": at T=1 the model flagged right lines too and
+# lost track of where the pass ends, so the disagreement is left implicit.)
+WAIT_LINE = "Wait, let me check."
+
+
+def corrupt(state: str, rng: random.Random) -> str:
+    """A step error: one letter of ``state`` replaced by a different random letter."""
+    i = rng.randrange(len(state))
+    wrong = rng.choice([c for c in ALPHABET if c != state[i]])
+    return state[:i] + wrong + state[i + 1:]
+
+
+def noisy_states(start: str, k: int, rng: random.Random, p_err: float) -> list[str]:
+    """The ``k`` states a sampled chain writes: each step is right except, with probability ``p_err``, a step
+    error that the rest of the chain follows."""
+    out, cur = [], start
+    for _ in range(k):
         cur = step(cur)
-        lines.append(f"{i} {cur}")
-    return {"prompt": f"start={start} steps={k}", "answer": cur, "k": k, "start": start,
-            "thinking": "\n".join(lines)}
+        if p_err and rng.random() < p_err:
+            cur = corrupt(cur, rng)
+        out.append(cur)
+    return out
+
+
+def render_trace(start: str, states: list[str], passes: int = 0) -> tuple[str, str]:
+    """(thinking, answer) for a chain that wrote ``states`` followed by ``passes`` check passes: lines
+    ``i state``, the last one ending with a period; each pass ``Wait, let me check.`` then ``check i state.``
+    per step, re-derived from the start. The answer is the last state written."""
+    lines = [f"{i} {s}" for i, s in enumerate(states, 1)]
+    lines[-1] += "."
+    last = states[-1]
+    for _ in range(passes):
+        lines.append(WAIT_LINE)
+        cur = start
+        for i in range(len(states)):
+            cur = step(cur)
+            lines.append(f"check {i + 1} {cur}.")
+        last = cur
+    return "\n".join(lines), last
+
+
+def make_trace(rng: random.Random, k: int, p_err: float = 0.0, p_check: float = 0.0,
+               p_recheck: float = 0.0) -> dict:
+    """A training trace: :func:`make_chain`'s problem with step errors at rate ``p_err``, and with probability
+    ``p_check`` a check pass (a second one with probability ``p_recheck``). ``answer`` is the trace's own
+    answer (wrong when an error went unchecked); ``gold`` the problem's."""
+    prob = make_chain(rng, k)
+    states = noisy_states(prob["start"], k, rng, p_err)
+    passes = 0
+    if p_check and rng.random() < p_check:
+        passes = 2 if rng.random() < p_recheck else 1
+    thinking, answer = render_trace(prob["start"], states, passes)
+    return {**prob, "thinking": thinking, "answer": answer, "gold": prob["answer"], "passes": passes}
 
 
 def chain_problems(n: int, k: int, seed: int = 0) -> list[dict]:

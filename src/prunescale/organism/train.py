@@ -7,6 +7,14 @@ answer and ``<|im_end|>``). A fraction ``trunc_frac`` of chains is *budget-force
 random token, ``</think>\\nFinal Answer:`` is appended (the evaluator's s1-style forcing; this forced part is
 not trained on) and the model is trained to give the true answer, so the forced path is in-distribution and
 its accuracy measures how many of the remaining steps the model can do without writing them down.
+
+Sampling noise and self-checks (organism v2): each written step is wrong with probability ``step_error`` (one
+letter replaced; the rest of the chain follows the wrong state, and the trace's answer is that chain's), so at
+temperature 1 the model makes occasional step errors while greedy decoding keeps the right step. A share
+``check_rate`` of traces ends with a check pass (``Wait, let me check.`` then every step re-derived, exactly,
+from the start), a share ``recheck_rate`` of those with a second pass; check lines never carry errors, so "Wait" buys accuracy. Rows are packed into micro-batches
+of similar length (at most ``micro_tokens`` padded tokens each) whose gradients are summed, so one long trace
+does not pad the whole batch.
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ from typing import Callable
 import torch
 
 from .model import ModelSpec, build_model
-from .problems import MAX_K, all_facts, make_chain
+from .problems import MAX_K, all_facts, make_chain, make_trace
 from .tokenizer import END_THINK, IM_END, THINK, build_tokenizer, completion_text, prompt_text
 
 IGNORE = -100
@@ -33,9 +41,9 @@ IGNORE = -100
 @dataclass
 class TrainConfig:
     seed: int = 0
-    steps: int = 1000
-    chain_batch: int = 24
-    fact_batch: int = 64
+    steps: int = 1600
+    chain_batch: int = 32
+    fact_batch: int = 32
     lr: float = 3e-3
     min_lr_frac: float = 0.1
     warmup: int = 50
@@ -43,6 +51,10 @@ class TrainConfig:
     grad_clip: float = 1.0
     k_max: int = MAX_K
     trunc_frac: float = 0.1
+    step_error: float = 0.06       # probability that a written chain step is wrong (T=1 sampling noise)
+    check_rate: float = 0.3        # share of chain traces ending with a check pass ("Wait, let me check.")
+    recheck_rate: float = 0.3      # share of checked traces with a second pass
+    micro_tokens: int = 2048       # padded tokens per micro-batch (0: the whole step in one batch)
     threads: int = 0               # torch threads (0: leave torch's default)
     eval_every: int = 100
     model: ModelSpec = field(default_factory=ModelSpec)
@@ -96,10 +108,12 @@ def example(enc: Encoder, prompt: str, thinking: str, answer: str, cut: int | No
         labels = [IGNORE] * len(p) + head + [IGNORE] * len(forced) + tail
     body = len(p) + 2                           # after "<think>\n"
     # each thinking line is "<i> <state>": the state letters are the computed ones
-    look = [[body + j for j in range(m.start(1), m.end(1))] for m in re.finditer(r"\d+ ([a-z]+)", shown)]
+    look = [[body + j for j in range(m.start(1), m.end(1))] for m in re.finditer(r"^\d+ ([a-z]+)", shown, re.M)]
+    checks = [[body + j for j in range(m.start(1), m.end(1))]
+              for m in re.finditer(r"^check \d+ ([a-z]+)", shown, re.M)]
     ids = p + c
     answer_at = len(ids) - len(enc(" " + answer + IM_END))
-    return ids, labels, {"look": look, "answer": answer_at}
+    return ids, labels, {"look": look, "checks": checks, "answer": answer_at}
 
 
 def collate(rows, pad_id: int):
@@ -125,10 +139,16 @@ class Data:
         self.facts = all_facts()
         self.pad = tokenizer.pad_token_id
 
-    def chain_rows(self, rng: random.Random, n: int, trunc_frac: float, k: int | None = None):
+    def chain_rows(self, rng: random.Random, n: int, trunc_frac: float, k: int | None = None, *,
+                   noisy: bool = True):
         rows = []
+        c = self.cfg
         for _ in range(n):
-            pr = make_chain(rng, k if k is not None else rng.randint(1, self.cfg.k_max))
+            kk = k if k is not None else rng.randint(1, c.k_max)
+            if noisy and (c.step_error or c.check_rate):
+                pr = make_trace(rng, kk, c.step_error, c.check_rate, c.recheck_rate)
+            else:
+                pr = make_chain(rng, kk)
             cut, sep = None, ""
             if rng.random() < trunc_frac:
                 cut = rng.randrange(0, len(pr["thinking"]) + 1)
@@ -149,7 +169,7 @@ class Data:
 # --------------------------------------------------------------------------------------------- metrics
 
 @torch.no_grad()
-def teacher_forced(model, rows, pad_id: int) -> dict:
+def teacher_forced(model, rows, pad_id: int, lines: str = "look") -> dict:
     """Teacher-forced accuracy of the computed letters and whole steps, of the answer, and the mean loss."""
     model.eval()
     ids, lab, att = collate(rows, pad_id)
@@ -160,7 +180,7 @@ def teacher_forced(model, rows, pad_id: int) -> dict:
                                              ignore_index=IGNORE).item()
     letter_ok = letter_n = step_ok = step_n = ans_ok = 0
     for i, (x, y, meta) in enumerate(rows):
-        for line in meta["look"]:
+        for line in meta[lines]:
             hits = [int(pred[i, pos - 1] == ids[i, pos]) for pos in line]
             letter_ok, letter_n = letter_ok + sum(hits), letter_n + len(hits)
             step_ok, step_n = step_ok + int(all(hits)), step_n + 1
@@ -177,6 +197,20 @@ def lr_at(cfg: TrainConfig, step: int) -> float:
         return cfg.lr * (step + 1) / cfg.warmup
     t = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
     return cfg.lr * (cfg.min_lr_frac + (1 - cfg.min_lr_frac) * 0.5 * (1 + math.cos(math.pi * t)))
+
+
+def micro_batches(rows, max_tokens: int) -> list[list]:
+    """Rows sorted by length and cut into groups of at most ``max_tokens`` padded tokens (deterministic)."""
+    if max_tokens <= 0:
+        return [rows]
+    order = sorted(rows, key=lambda r: len(r[0]))
+    groups, cur = [], []
+    for r in order:
+        if cur and len(r[0]) * (len(cur) + 1) > max_tokens:
+            groups.append(cur)
+            cur = []
+        cur.append(r)
+    return groups + ([cur] if cur else [])
 
 
 def masked_loss(model, rows, pad_id: int):
@@ -207,8 +241,12 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None,
     data = Data(cfg, tokenizer)
     pad = tokenizer.pad_token_id
     heldout_rng = random.Random(f"heldout|{cfg.seed}")
-    held_chain = data.chain_rows(heldout_rng, 64, 0.0, k=8)
+    held_chain = data.chain_rows(heldout_rng, 64, 0.0, k=8, noisy=False)
     held_facts = data.fact_rows(heldout_rng, min(128, len(data.facts)))
+    # checked traces with many step errors: are the check lines exact, and is the answer the corrected one?
+    held_check = [example(data.enc, data.prompt(t["prompt"]), t["thinking"], t["answer"])
+                  for t in (make_trace(heldout_rng, 8, 0.3, 1.0, 0.0) for _ in range(32))] \
+        if cfg.check_rate else []
     history: list[dict] = []
     t0 = time.time()
     run_loss, run_n = 0.0, 0
@@ -216,23 +254,31 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None,
         for g in opt.param_groups:
             g["lr"] = lr_at(cfg, step)
         chains, facts = data.batch(step)
-        loss_sum, n_tok = masked_loss(model, chains, pad)
-        if facts:
-            fl, fn = masked_loss(model, facts, pad)
-            loss_sum, n_tok = loss_sum + fl, n_tok + fn
-        loss = loss_sum / n_tok
+        rows = chains + facts
+        n_tok = sum(sum(1 for y in r[1][1:] if y != IGNORE) for r in rows)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        total = 0.0
+        if cfg.micro_tokens:
+            groups = micro_batches(rows, cfg.micro_tokens)
+        else:   # the v1 recipe: chains and facts as two batches
+            groups = [g for g in (chains, facts) if g]
+        for group in groups:
+            part, _ = masked_loss(model, group, pad)
+            (part / n_tok).backward()
+            total += part.item()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         opt.step()
-        run_loss += loss.item()
+        run_loss += total / n_tok
         run_n += 1
         if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:
             ch = teacher_forced(model, held_chain, pad)
             fa = teacher_forced(model, held_facts, pad)
             rec = {"step": step + 1, "train_loss": run_loss / run_n, "k8_step_tf": ch["step_acc"],
-                   "k8_answer_tf": ch["answer_acc"], "facts_tf": fa["answer_acc"],
-                   "elapsed_s": round(time.time() - t0, 1)}
+                   "k8_answer_tf": ch["answer_acc"], "facts_tf": fa["answer_acc"]}
+            if held_check:
+                ck = teacher_forced(model, held_check, pad, lines="checks")
+                rec.update(check_step_tf=ck["step_acc"], checked_answer_tf=ck["answer_acc"])
+            rec["elapsed_s"] = round(time.time() - t0, 1)
             history.append(rec)
             log(json.dumps(rec))
             run_loss, run_n = 0.0, 0
@@ -274,8 +320,15 @@ def write_recipe(out_dir: str | os.PathLike, cfg: TrainConfig, history: list[dic
         "command": command,
         "config": cfg.to_dict(),
         "data": {
-            "chains": f"per step {cfg.chain_batch} problems make_chain(random.Random('train|{cfg.seed}|<step>'), "
-                      f"k uniform in 1..{cfg.k_max}); a fraction {cfg.trunc_frac} budget-forced at a random cut",
+            "chains": f"per step {cfg.chain_batch} traces make_trace(random.Random('train|{cfg.seed}|<step>'), "
+                      f"k uniform in 1..{cfg.k_max}, p_err={cfg.step_error}, p_check={cfg.check_rate}, "
+                      f"p_recheck={cfg.recheck_rate}); a fraction {cfg.trunc_frac} budget-forced at a random cut",
+            "errors_and_checks": "a written step is wrong with probability p_err (one letter replaced; the chain "
+                                 "follows it and the trace's answer is that chain's); a share p_check of traces "
+                                 "ends with 'Wait, let me check.' and every step re-derived exactly from the start "
+                                 "(the answer is the re-derived state), p_recheck of those with a second pass",
+            "batches": f"micro-batches of at most {cfg.micro_tokens} padded tokens (rows sorted by length), "
+                       "gradients summed over the step",
             "facts": f"per step {cfg.fact_batch} questions sampled from the fixed table of {len(problems.FACTS)} facts "
                      f"(FACT_SEED={problems.FACT_SEED})",
             "step_table": "problems.STEP (TABLE_SEED=%d): %s" % (problems.TABLE_SEED,
