@@ -14,9 +14,10 @@ DEMO_STUDY = Path(__file__).resolve().parent.parent / "study" / "demo.yaml"
 
 def register(sub) -> None:
     p = sub.add_parser("demo", help="run the built-in demo study on the embedded models (offline, CPU, minutes)",
-                       description="Prunes the embedded organism with shortgpt, reverse and laco at 1-3 layers and "
-                       "SmolLM2-135M with shortgpt and reverse, measures sequential and parallel scaling, analyses "
-                       "the generations and writes the report. A second run reuses everything.")
+                       description="Prunes the embedded organism with shortgpt, reverse and laco at 1-2 layers and "
+                       "SmolLM2-135M with shortgpt and reverse, measures sequential scaling (mixed chain lengths), "
+                       "parallel scaling at temperature 1, a forced Wait, analyses the generations and writes "
+                       "the report. A second run reuses everything.")
     p.add_argument("--out", default="runs/demo", help="study directory (default runs/demo)")
     p.add_argument("--study", default=str(DEMO_STUDY), help="study file (default: the built-in demo study)")
     p.set_defaults(func=run)
