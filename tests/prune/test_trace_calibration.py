@@ -151,3 +151,27 @@ def test_bad_specs_are_one_line_errors(organism, spec, max_seq_len, message):
     with pytest.raises(PrunescaleError, match=message) as e:
         _traces(organism, spec, max_seq_len=max_seq_len)
     assert "\n" not in str(e.value)
+
+
+def test_fingerprint_samples_stay_inside_large_tensors():
+    # 2**24 + 3 values: a float32 linspace of indices rounds the last one past the end
+    import torch
+
+    from prunescale.prune.traces import model_fingerprint
+
+    class Tok:
+        chat_template, eos_token = None, "x"
+
+        def __len__(self):
+            return 3
+
+    class Cfg:
+        def to_dict(self):
+            return {}
+
+    model = torch.nn.Linear(1, 2**24 + 3, bias=False)
+    model.config = Cfg()
+    a = model_fingerprint(model, Tok())
+    with torch.no_grad():
+        model.weight[-1] += 1.0     # the last value is sampled
+    assert model_fingerprint(model, Tok()) != a

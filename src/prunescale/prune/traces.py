@@ -133,7 +133,9 @@ def model_fingerprint(model, tokenizer) -> str:
     with torch.no_grad():
         for name, p in model.named_parameters():
             flat = p.detach().reshape(-1)
-            idx = torch.linspace(0, flat.numel() - 1, min(flat.numel(), 512), device=flat.device).long()
+            n = min(flat.numel(), 512)
+            # integer spacing: a float32 linspace rounds past the end for tensors above 2**24 values
+            idx = torch.arange(n, dtype=torch.int64, device=flat.device) * (flat.numel() - 1) // max(n - 1, 1)
             h.update(f"{name}|{tuple(p.shape)}|{p.dtype}".encode())
             h.update(flat[idx].double().cpu().numpy().tobytes())
     h.update(json.dumps([len(tokenizer), getattr(tokenizer, "chat_template", None), tokenizer.eos_token,
