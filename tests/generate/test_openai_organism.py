@@ -81,7 +81,7 @@ def test_special_end_of_thinking_starts_the_answer(organism_dir, served):
     be = _backend(organism_dir, [served])
     s = be.generate([Request(p.prompt, 0)], Forcing(budget=64, answer_tokens=32), GREEDY)[0]
     assert not be._keep_special   # learnt from the server's HTTP 422, then asked without it
-    assert (s.forced, s.finished, s.thinking_tokens, s.extra) == (False, True, 40, {"think_end": "inferred"})
+    assert (s.forced, s.finished, s.thinking_tokens, s.extra) == (False, True, 41, {"think_end": "inferred"})
     assert s.answer.startswith("\nFinal Answer:") and s.answer.split(":")[1].strip() == p.answer
     assert s.text == s.thinking + "</think>" + s.answer
 
