@@ -115,7 +115,7 @@ def compare_by_correctness(values: Sequence, correct: Sequence) -> dict:
     return {
         "n_correct": len(right), "n_wrong": len(wrong),
         "mean_correct": _mean(right), "mean_wrong": _mean(wrong),
-        "point_biserial": _pearson([v for v, _ in pairs], [float(c) for _, c in pairs]),
+        "point_biserial": pearson([v for v, _ in pairs], [float(c) for _, c in pairs]),
     }
 
 
@@ -124,9 +124,10 @@ def _mean(xs: Sequence) -> float | None:
     return sum(vals) / len(vals) if vals else None
 
 
-def _pearson(x: list[float], y: list[float]) -> float | None:
+def pearson(x: list[float], y: list[float], min_n: int = 3) -> float | None:
+    """Pearson's r; None with fewer than ``min_n`` pairs or a constant side."""
     n = len(x)
-    if n < 3:
+    if n < min_n or n != len(y):
         return None
     mx, my = sum(x) / n, sum(y) / n
     sxy = sum((a - mx) * (b - my) for a, b in zip(x, y))

@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 import random
 
+from ..analysis.summary import pearson as _pearson
+
 
 def ranks(values: list[float]) -> list[float]:
     """1-based ranks, ties sharing their average rank."""
@@ -28,17 +30,9 @@ def ranks(values: list[float]) -> list[float]:
 
 
 def pearson(x: list[float], y: list[float]) -> float | None:
-    """Pearson's r; None when fewer than two pairs or either side is constant."""
-    n = len(x)
-    if n < 2 or n != len(y):
-        return None
-    mx, my = sum(x) / n, sum(y) / n
-    sxy = sum((a - mx) * (b - my) for a, b in zip(x, y))
-    sxx = sum((a - mx) ** 2 for a in x)
-    syy = sum((b - my) ** 2 for b in y)
-    if sxx <= 0 or syy <= 0:
-        return None
-    return max(-1.0, min(1.0, sxy / math.sqrt(sxx * syy)))
+    """Pearson's r (clamped to [-1, 1]); None when fewer than two pairs or either side is constant."""
+    r = _pearson(x, y, min_n=2)
+    return None if r is None else max(-1.0, min(1.0, r))
 
 
 def spearman(x: list[float], y: list[float]) -> float | None:
