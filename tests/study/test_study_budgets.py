@@ -7,7 +7,7 @@ import pytest
 from prunescale.cli.main import main
 from prunescale.errors import PrunescaleError
 from prunescale.study.headline import budget_rows, headline_rows
-from prunescale.study.layout import budget_key, budget_label, largest_budget
+from prunescale.budgets import budget_key, budget_label, largest_budget
 from prunescale.study.run import run_study
 from prunescale.study.spec import parse_study
 

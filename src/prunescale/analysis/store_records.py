@@ -10,7 +10,8 @@ from ..errors import PrunescaleError
 def run_records(run_dir: Path, model: str | None = None) -> list:
     """Our results store's rows as analysis records (thinking ends where the stored thinking text ends)."""
     from ..analysis.records import Record
-    from ..scaling.store import NO_BUDGET, Store
+    from ..budgets import from_store
+    from ..scaling.store import Store
 
     path = run_dir / "results.sqlite"
     if not path.is_file():
@@ -22,7 +23,7 @@ def run_records(run_dir: Path, model: str | None = None) -> list:
     finally:
         store.close()
     return [Record(problem_id=r["problem_id"], sample=r["sample_idx"], response=r["text"], correct=bool(r["correct"]),
-                   thinking_tokens=r["thinking_tokens"], budget=None if r["budget"] == NO_BUDGET else r["budget"],
+                   thinking_tokens=r["thinking_tokens"], budget=from_store(r["budget"]),
                    forced=bool(r["forced"]), model=label, task=r["task"], extracted_answer=r["extracted"],
                    thinking_end=len(r["thinking"]), seed=r["seed"])
             for r in rows]

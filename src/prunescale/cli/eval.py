@@ -6,26 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..budgets import parse_budgets
 from ..errors import PrunescaleError
 from .common import add_config_args, add_model_args, format_table, int_list
-
-
-def _budgets(text: str) -> list[int | None]:
-    """Budgets in tokens; ``none`` (or ``inf``) is no cap. A PrunescaleError, so the error is one line."""
-    out = []
-    for part in str(text).split(","):
-        part = part.strip()
-        if part.lower() in ("none", "inf"):
-            out.append(None)
-            continue
-        try:
-            value = int(part)
-        except ValueError:
-            value = 0
-        if value < 1:
-            raise PrunescaleError(f"budget {part!r} is not a positive integer (use 'none' for no cap)")
-        out.append(value)
-    return out
 
 
 def register(sub) -> None:
@@ -48,7 +31,7 @@ def register(sub) -> None:
     p.add_argument("--id-field", help="JSONL field of the problem id (default: id or unique_id, else the line's "
                    "position)")
     p.add_argument("--limit", type=int, help="first N problems")
-    p.add_argument("--budgets", type=_budgets, default=[None],
+    p.add_argument("--budgets", type=parse_budgets, default=[None],
                    help="thinking budgets in tokens, e.g. 512,1024,2048 ('none': no cap; default none)")
     p.add_argument("--wait", dest="waits", type=int, default=0, help="suppress the end of thinking N times with 'Wait'")
     p.add_argument("--answer-tokens", type=int, default=512, help="cap on answer tokens after thinking (default 512)")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import yaml
 
+from ..budgets import parse_budgets
 from ..errors import PrunescaleError
 from .common import format_table, int_list
 
@@ -19,12 +20,6 @@ def _task_list(text: str) -> list[str]:
     from ..tasks.base import split_task_list
 
     return split_task_list(text)
-
-
-def _budget_list(text: str) -> list[int | None]:
-    from .eval import _budgets
-
-    return _budgets(text)
 
 
 def register(sub) -> None:
@@ -62,7 +57,7 @@ def _grid_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--tasks", type=_task_list, help="comma-separated tasks (replace the file's task list); "
                    "key=value pieces are options of the task before them: organism-chain:k=8,seed=3,organism-facts")
     g.add_argument("--calibration", help="calibration for score-based pruning (e.g. self, organism)")
-    g.add_argument("--budgets", type=_budget_list, help="thinking budgets for every task")
+    g.add_argument("--budgets", type=parse_budgets, help="thinking budgets for every task")
     g.add_argument("--samples", type=int)
     g.add_argument("--seeds", type=int_list)
     g.add_argument("--temperature", type=float)

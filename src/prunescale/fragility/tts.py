@@ -14,7 +14,7 @@ A measure is None where the unpruned model scores 0 (nothing to lose) or a cell 
 
 from __future__ import annotations
 
-from ..study.layout import budget_key
+from ..budgets import budget_key
 
 
 def auc(points: list[tuple[float, float]]) -> float | None:

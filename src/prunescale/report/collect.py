@@ -17,7 +17,8 @@ from pathlib import Path
 
 from ..errors import PrunescaleError
 from ..scaling.store import Store
-from ..study.layout import NO_BUDGET, CellInfo, Layout, VariantInfo, budget_key, budget_label, task_summary
+from ..budgets import budget_key, budget_label
+from ..study.layout import CellInfo, Layout, VariantInfo, task_summary
 # Analysis metrics shown against layers removed ("why").
 WHY_METRICS = ("self_bleu", "loop_rate", "verification", "backtracking", "subgoal")
 # Sample browser caps: problems per task, and characters kept of a response (head + tail, the middle elided).
@@ -227,8 +228,8 @@ def _analysis_groups(analysis, task: str | None) -> dict:
     if any(g.get("task") == task for g in groups):
         groups = [g for g in groups if g.get("task") == task]
     out = {}
-    for g in sorted(groups, key=lambda g: budget_key(NO_BUDGET if g.get("budget") is None else g["budget"])):
-        key = budget_label(NO_BUDGET if g.get("budget") is None else g["budget"])
+    for g in sorted(groups, key=lambda g: budget_key(g.get("budget"))):
+        key = budget_label(g.get("budget"))
         out[key] = {k: v for k, v in g.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     return out
 

@@ -6,7 +6,7 @@ its change against the unpruned model (the HTML colours it).
 
 from __future__ import annotations
 
-from ..study.layout import budget_key
+from ..budgets import budget_key
 
 
 

@@ -11,10 +11,11 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from ..budgets import parse_budgets, to_store
 from ..errors import PrunescaleError
 from ..fileio import library_versions
 from ..generate import Backend, Forcing, Request, Sampling
-from .store import NO_BUDGET, Store
+from .store import Store
 
 
 @dataclass
@@ -52,9 +53,7 @@ class EvalConfig:
     serve: str | None = None            # study, openai backend: a server command with {model} and {port}
 
     def validate(self) -> None:
-        for b in self.budgets:
-            if b is not None and (not isinstance(b, int) or b < 1):
-                raise PrunescaleError(f"budget {b!r} is not a positive integer")
+        self.budgets = parse_budgets(self.budgets)
         if self.samples < 1:
             raise PrunescaleError(f"--samples {self.samples} must be at least 1")
         if not self.seeds:
@@ -139,7 +138,7 @@ def evaluate(cfg: EvalConfig, backend: Backend, tasks: dict, profile_name: str, 
         work = []
         for name, probs in problems.items():
             for budget in cfg.budgets:
-                b = NO_BUDGET if budget is None else budget
+                b = to_store(budget)
                 done = store.done_keys(name, b)
                 todo = [(p, seed, i) for seed in cfg.seeds for p in probs for i in range(cfg.samples)
                         if (p.id, seed, i) not in done]
@@ -169,7 +168,7 @@ def evaluate(cfg: EvalConfig, backend: Backend, tasks: dict, profile_name: str, 
                 extracted = task.extract(s.text)
                 correct, note = task.judge(extracted, p)
                 rows.append({
-                    "task": name, "problem_id": p.id, "budget": NO_BUDGET if budget is None else budget,
+                    "task": name, "problem_id": p.id, "budget": to_store(budget),
                     "seed": seed, "sample_idx": i, "sample_seed": sample_seed(seed, seed_name, p.id, i),
                     "prompt_hash": hashes[name][p.id],
                     "text": s.text, "thinking": s.thinking, "answer_text": s.answer,

@@ -7,7 +7,8 @@ import json
 from collections import defaultdict
 from typing import TextIO
 
-from .store import COLUMNS, NO_BUDGET, Store
+from ..budgets import from_store
+from .store import COLUMNS, Store
 
 
 def export_rows(path, fmt: str, stream: TextIO) -> None:
@@ -29,7 +30,7 @@ def export_rows(path, fmt: str, stream: TextIO) -> None:
         rs.sort(key=lambda r: r["sample_idx"])
         stream.write(json.dumps({
             "doc_id": doc_id, "task": task, "problem_id": pid, "seed": seed,
-            "budget": None if budget == NO_BUDGET else budget, "target": rs[0]["gold"],
+            "budget": from_store(budget), "target": rs[0]["gold"],
             "resps": [[r["text"]] for r in rs], "filtered_resps": [r["extracted"] for r in rs],
             "extracted_answers": [r["extracted"] for r in rs], "exact_match": [r["correct"] for r in rs],
             "thinking_tokens": [r["thinking_tokens"] for r in rs], "forced": [bool(r["forced"]) for r in rs],

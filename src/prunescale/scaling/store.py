@@ -31,7 +31,6 @@ CREATE TABLE IF NOT EXISTS generations (
 COLUMNS = ["task", "problem_id", "budget", "seed", "sample_idx", "sample_seed", "prompt_hash", "text", "thinking",
            "answer_text", "thinking_tokens", "answer_tokens", "forced", "waits", "finished", "extracted", "gold",
            "correct", "wall_s", "created", "grade_note"]
-NO_BUDGET = -1   # budget column value for "no thinking cap"
 
 
 class Store:

@@ -7,7 +7,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from .metrics import answer_classes, bootstrap_ci, maj_from_classes, pass_at_k
-from .store import NO_BUDGET
+from ..budgets import budget_label
 
 
 def ks_for(n: int) -> list[int]:
@@ -26,7 +26,7 @@ def summarize(rows: list[dict], tasks: dict, cfg) -> dict:
                  "answer_tokens": cfg.answer_tokens}
     for (task, budget), rs in sorted(by.items(), key=lambda kv: (kv[0][0], kv[0][1])):
         t = out["tasks"].setdefault(task, {"long_chain": getattr(tasks.get(task), "long_chain", None), "budgets": {}})
-        t["budgets"]["none" if budget == NO_BUDGET else str(budget)] = _cell(rs, tasks.get(task), cfg.answer_tokens)
+        t["budgets"][budget_label(budget)] = _cell(rs, tasks.get(task), cfg.answer_tokens)
     return out
 
 

@@ -7,7 +7,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from .layout import CellInfo, Layout, VariantInfo, budget_key, budget_label, largest_budget, task_summary
+from ..budgets import budget_key, budget_label, largest_budget
+from .layout import CellInfo, Layout, VariantInfo, task_summary
 
 
 @dataclass

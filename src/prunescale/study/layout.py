@@ -26,30 +26,6 @@ from pathlib import Path
 
 from ..fileio import write_json_atomic
 
-NO_BUDGET = -1   # a summary's "none" / a store's -1: no thinking cap
-
-
-def budget_key(budget) -> float:
-    """Sort key of a budget as any layer spells it (500, "500", None, "none", -1): no cap sorts last."""
-    if budget is None:
-        return float("inf")
-    try:
-        b = int(budget)
-    except (TypeError, ValueError):
-        return float("inf")
-    return float("inf") if b < 0 else float(b)
-
-
-def budget_label(budget) -> str:
-    """"none" for no cap, else the number as text."""
-    return "none" if budget_key(budget) == float("inf") else str(int(budget))
-
-
-def largest_budget(budgets) -> str | None:
-    """The largest of a task's budgets (the keys of a summary's ``budgets``), no cap counting as largest."""
-    return max(budgets, key=budget_key) if budgets else None
-
-
 def task_summary(summary, task: str | None) -> dict | None:
     """A cell's task in its summary.json (a cell evaluates one task: its only entry if the name differs)."""
     if not isinstance(summary, dict):

@@ -31,6 +31,7 @@ from typing import Any
 
 import yaml
 
+from ..budgets import parse_budgets
 from ..errors import PrunescaleError
 from .layout import cell_id, slug, variant_id, variant_name
 
@@ -330,13 +331,5 @@ def _task(t, where: str) -> dict:
 
 
 def _budgets(values, owner: str, where: str) -> list[int | None]:
-    """Thinking budgets as ``prunescale eval --budgets`` spells them: positive integers, or none (null) for no cap."""
-    out = []
-    for b in _as_list(values, "budgets", where):
-        if b is None or (isinstance(b, str) and b.strip().lower() == "none"):
-            out.append(None)
-        elif isinstance(b, int) and not isinstance(b, bool) and b >= 1:
-            out.append(b)
-        else:
-            raise PrunescaleError(f"{where}: budget {b!r} of {owner} is not a positive integer or none")
-    return out
+    """Thinking budgets as ``prunescale eval --budgets`` spells them (``budgets.parse_budgets``)."""
+    return parse_budgets(_as_list(values, "budgets", where), f"{where}: budget", f" of {owner}")

@@ -6,7 +6,7 @@ figure is absent.
 
 from __future__ import annotations
 
-from ...study.layout import budget_key
+from ...budgets import budget_key
 from .base import (Index, NO_CAP, Plot, absent, budget_x, finish, fmt_num, legend_label, line_handle, line_kw,
                    log2_ticks, new_figure, no_data, register_figure, signal_tasks)
 
