@@ -3,24 +3,52 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import MISSING, fields
 from pathlib import Path
 
 import yaml
 
 from ..errors import PrunescaleError
+from ..options import default_of
 
 # argparse destinations that are plumbing, not part of a run's configuration.
 _NOT_CONFIG = {"func", "command", "config", "save_config"}
 
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("model")
-    g.add_argument("--model", required=True, help="hub id, local directory, or embedded:NAME "
-                   "(embedded:smollm2-135m, embedded:organism)")
-    g.add_argument("--dtype", default=None, help="float32 | bfloat16 | float16 (default: float32 on CPU, "
-                   "bfloat16 on CUDA)")
-    g.add_argument("--device", default=None, help="cpu | cuda | cuda:N (default: cuda if available)")
-    g.add_argument("--trust-remote-code", action="store_true", help="allow model code from the hub (off by default)")
+    from ..scaling.evaluate import EvalConfig
+
+    add_field_args(p.add_argument_group("model"), EvalConfig, ["model", "dtype", "device", "trust_remote_code"])
+
+
+def add_field_args(p, cls, names: list[str]) -> None:
+    """Flags for the named fields of dataclass ``cls``, in that order, from each field's ``prunescale.options``
+    metadata: the default (and whether the flag is required) is the field's own."""
+    by_name = {f.name: f for f in fields(cls)}
+    for name in names:
+        f = by_name[name]
+        meta = dict(f.metadata)
+        dest = meta.pop("alias", name)
+        flags = meta.pop("flag", None) or f"--{dest.replace('_', '-')}"
+        kw = {"dest": dest, "help": meta.pop("help", None), **meta}
+        default = default_of(f)
+        if default is MISSING:
+            kw["required"] = True
+        elif default is False and "action" not in kw:
+            kw["action"] = "store_true"
+        else:
+            kw["default"] = default
+            if kw["help"]:
+                kw["help"] = kw["help"].replace("{default}", _shown(default))
+        if "type" not in kw and "action" not in kw:
+            kw["type"] = _TYPES.get(str(f.type).replace(" | None", ""))
+        p.add_argument(*([flags] if isinstance(flags, str) else flags), **kw)
+
+
+def _shown(default) -> str:
+    if isinstance(default, list):
+        return ",".join(map(_shown, default))
+    return "none" if default is None else str(default)
 
 
 def add_calibration_args(p: argparse.ArgumentParser) -> None:
@@ -45,6 +73,10 @@ def int_list(text: str) -> list[int]:
         return [int(x) for x in text.split(",") if x.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+# Flag types by field annotation (``from __future__ import annotations`` makes them text); others are text.
+_TYPES = {"int": int, "float": float, "list[int]": int_list}
 
 
 def load_config_defaults(parser: argparse.ArgumentParser, path: str) -> None:

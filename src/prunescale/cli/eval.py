@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import fields
 from pathlib import Path
 
-from ..budgets import parse_budgets
 from ..errors import PrunescaleError
-from .common import add_config_args, add_model_args, format_table, int_list
+from ..scaling.evaluate import EvalConfig
+from .common import add_config_args, add_field_args, add_model_args, format_table
+
+# EvalConfig fields offered as flags, in --help order (after the model's); `serve` is a study's only.
+_FLAGS = ["tasks", "data", "question_field", "answer_field", "id_field", "limit", "budgets", "waits", "answer_tokens",
+          "max_tokens", "samples", "temperature", "top_p", "seeds", "profile", "think_start", "think_end", "backend",
+          "tensor_parallel_size", "gpu_memory_utilization", "max_model_len", "enforce_eager", "base_urls",
+          "served_model", "batch_size", "out"]
 
 
 def register(sub) -> None:
@@ -20,43 +27,7 @@ def register(sub) -> None:
                        "generated again; summary.json covers this run's tasks and problems. A jsonl:PATH task is "
                        "stored under its absolute path.")
     add_model_args(p)
-    p.add_argument("--task", "--tasks", dest="tasks", required=True,
-                   help="comma-separated tasks: aime24, math500, gsm8k, gpqa_diamond, mmlu, arc_easy, jsonl:PATH, "
-                   "organism-chain:k=8, organism-facts; a key=value piece is an option of the task before it "
-                   "(organism-chain:k=8,seed=3,organism-facts is two tasks)")
-    p.add_argument("--data", help="local JSONL file for the (single) task instead of the hub dataset")
-    p.add_argument("--question-field", help="JSONL field of the problem text, for jsonl:PATH or --data "
-                   "(default: the first of problem, question, prompt)")
-    p.add_argument("--answer-field", help="JSONL field of the gold answer (default: answer)")
-    p.add_argument("--id-field", help="JSONL field of the problem id (default: id or unique_id, else the line's "
-                   "position)")
-    p.add_argument("--limit", type=int, help="first N problems")
-    p.add_argument("--budgets", type=parse_budgets, default=[None],
-                   help="thinking budgets in tokens, e.g. 512,1024,2048 ('none': no cap; default none)")
-    p.add_argument("--wait", dest="waits", type=int, default=0, help="suppress the end of thinking N times with 'Wait'")
-    p.add_argument("--answer-tokens", type=int, default=512, help="cap on answer tokens after thinking (default 512)")
-    p.add_argument("--max-tokens", type=int, default=32768, help="cap on thinking tokens without a budget")
-    p.add_argument("--samples", type=int, default=1, help="samples per problem for pass@k / maj@k (default 1)")
-    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature; 0 = greedy (default 1.0)")
-    p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling, in (0, 1] (default 1.0)")
-    p.add_argument("--seeds", type=int_list, default=[0], help="comma-separated seeds, e.g. 7,11,42 (default 0)")
-    p.add_argument("--profile", default="auto", help="thinking profile: auto, qwen3, deepseek-r1, s1, generic")
-    p.add_argument("--think-start", help="override the profile's start-of-thinking text")
-    p.add_argument("--think-end", help="override the profile's end-of-thinking text")
-    p.add_argument("--backend", default="hf", help="hf (in process, transformers), vllm (in process, vLLM: "
-                   "pip install prunescale[vllm]) or openai (a /v1/completions server)")
-    p.add_argument("--tensor-parallel-size", type=int, default=1, help="vllm: GPUs one engine spans (default 1)")
-    p.add_argument("--gpu-memory-utilization", type=float, default=0.9,
-                   help="vllm: share of each GPU's memory the engine may take (default 0.9)")
-    p.add_argument("--max-model-len", type=int, help="vllm: context length (default: the model's)")
-    p.add_argument("--enforce-eager", action="store_true", help="vllm: no CUDA graphs (faster start, slower decode)")
-    p.add_argument("--base-url", dest="base_urls", action="append", default=[],
-                   help="server URL for --backend openai; repeat for replicas (round-robin)")
-    p.add_argument("--served-model", help="model name the server knows (default: --model)")
-    p.add_argument("--batch-size", type=int, default=8, help="samples generated together (default 8)")
-    p.add_argument("--out", required=True, help="run directory (created; re-running resumes it: a stored "
-                   "generation is reused only if its problem's prompt and gold answer are unchanged, else it is "
-                   "deleted and generated again)")
+    add_field_args(p, EvalConfig, _FLAGS)
     add_config_args(p)
     p.set_defaults(func=run_eval)
 
@@ -67,21 +38,11 @@ def register(sub) -> None:
     e.set_defaults(func=run_export)
 
 
-def config_from_args(args: argparse.Namespace):
-    from ..scaling.evaluate import EvalConfig
+def config_from_args(args: argparse.Namespace) -> EvalConfig:
     from ..tasks.base import split_task_list
 
-    return EvalConfig(model=args.model, tasks=split_task_list(args.tasks), out=args.out,
-                      budgets=args.budgets, samples=args.samples, seeds=args.seeds, temperature=args.temperature,
-                      top_p=args.top_p, waits=args.waits, answer_tokens=args.answer_tokens,
-                      max_tokens=args.max_tokens, limit=args.limit, data=args.data, batch_size=args.batch_size,
-                      profile=args.profile, backend=args.backend, base_urls=args.base_urls, dtype=args.dtype,
-                      device=args.device, trust_remote_code=args.trust_remote_code,
-                      question_field=args.question_field, answer_field=args.answer_field, id_field=args.id_field,
-                      think_start=args.think_start, think_end=args.think_end, served_model=args.served_model,
-                      tensor_parallel_size=args.tensor_parallel_size,
-                      gpu_memory_utilization=args.gpu_memory_utilization, max_model_len=args.max_model_len,
-                      enforce_eager=args.enforce_eager)
+    given = {f.name: getattr(args, f.name) for f in fields(EvalConfig) if hasattr(args, f.name)}
+    return EvalConfig(**{**given, "tasks": split_task_list(args.tasks)})
 
 
 def run_eval(args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ import hashlib
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -15,41 +15,57 @@ from ..budgets import parse_budgets, to_store
 from ..errors import PrunescaleError
 from ..fileio import library_versions
 from ..generate import Backend, Forcing, Request, Sampling
+from ..options import option
 from .store import Store
 
 
 @dataclass
 class EvalConfig:
-    model: str
-    tasks: list[str]
-    out: str
-    budgets: list[int | None] = field(default_factory=lambda: [None])   # None: no thinking cap
-    samples: int = 1
-    seeds: list[int] = field(default_factory=lambda: [0])
-    temperature: float = 1.0
-    top_p: float = 1.0
-    waits: int = 0
-    answer_tokens: int = 512
-    max_tokens: int = 32768
-    limit: int | None = None
-    data: str | None = None
-    batch_size: int = 8
-    profile: str = "auto"
-    backend: str = "hf"
-    base_urls: list[str] = field(default_factory=list)
-    dtype: str | None = None
-    device: str | None = None
-    trust_remote_code: bool = False
-    question_field: str | None = None   # JSONL field names for jsonl: tasks and --data files
-    answer_field: str | None = None
-    id_field: str | None = None
-    think_start: str | None = None      # override the thinking profile's delimiters
-    think_end: str | None = None
-    served_model: str | None = None     # openai backend: the model name the server knows (default: model)
-    tensor_parallel_size: int = 1       # vllm backend: GPUs one engine spans
-    gpu_memory_utilization: float = 0.9  # vllm backend: share of each GPU's memory the engine may take
-    max_model_len: int | None = None    # vllm backend: context length (default: the model's)
-    enforce_eager: bool = False         # vllm backend: no CUDA graphs (starts faster, decodes slower)
+    """One eval run. Each field's flag and help are in its metadata (``prunescale eval`` is built from them)."""
+
+    model: str = option(help="hub id, local directory, or embedded:NAME (embedded:smollm2-135m, embedded:organism)")
+    tasks: list[str] = option(
+        flag=("--task", "--tasks"), type=str,   # the flag's text stays one string; cli.eval splits it
+        help="comma-separated tasks: aime24, math500, gsm8k, gpqa_diamond, mmlu, arc_easy, jsonl:PATH, "
+        "organism-chain:k=8, organism-facts; a key=value piece is an option of the task before it "
+        "(organism-chain:k=8,seed=3,organism-facts is two tasks)")
+    out: str = option(help="run directory (created; re-running resumes it: a stored generation is reused only if its "
+                      "problem's prompt and gold answer are unchanged, else it is deleted and generated again)")
+    budgets: list[int | None] = option(factory=lambda: [None], type=parse_budgets,   # None: no thinking cap
+                                       help="thinking budgets in tokens, e.g. 512,1024,2048 ('none': no cap; "
+                                       "default {default})")
+    samples: int = option(1, help="samples per problem for pass@k / maj@k (default {default})")
+    seeds: list[int] = option(factory=lambda: [0], help="comma-separated seeds, e.g. 7,11,42 (default {default})")
+    temperature: float = option(1.0, help="sampling temperature; 0 = greedy (default {default})")
+    top_p: float = option(1.0, help="nucleus sampling, in (0, 1] (default {default})")
+    waits: int = option(0, flag="--wait", help="suppress the end of thinking N times with 'Wait'")
+    answer_tokens: int = option(512, help="cap on answer tokens after thinking (default {default})")
+    max_tokens: int = option(32768, help="cap on thinking tokens without a budget")
+    limit: int | None = option(None, help="first N problems")
+    data: str | None = option(None, help="local JSONL file for the (single) task instead of the hub dataset")
+    batch_size: int = option(8, help="samples generated together (default {default})")
+    profile: str = option("auto", help="thinking profile: auto, qwen3, deepseek-r1, s1, generic")
+    backend: str = option("hf", help="hf (in process, transformers), vllm (in process, vLLM: pip install "
+                          "prunescale[vllm]) or openai (a /v1/completions server)")
+    base_urls: list[str] = option(factory=list, flag="--base-url", action="append",
+                                  help="server URL for --backend openai; repeat for replicas (round-robin)")
+    dtype: str | None = option(None, help="float32 | bfloat16 | float16 (default: float32 on CPU, bfloat16 on CUDA)")
+    device: str | None = option(None, help="cpu | cuda | cuda:N (default: cuda if available)")
+    trust_remote_code: bool = option(False, help="allow model code from the hub (off by default)")
+    # JSONL field names for jsonl: tasks and --data files
+    question_field: str | None = option(None, help="JSONL field of the problem text, for jsonl:PATH or --data "
+                                        "(default: the first of problem, question, prompt)")
+    answer_field: str | None = option(None, help="JSONL field of the gold answer (default: answer)")
+    id_field: str | None = option(None, help="JSONL field of the problem id (default: id or unique_id, else the "
+                                  "line's position)")
+    think_start: str | None = option(None, help="override the profile's start-of-thinking text")
+    think_end: str | None = option(None, help="override the profile's end-of-thinking text")
+    served_model: str | None = option(None, help="model name the server knows (default: --model)")
+    tensor_parallel_size: int = option(1, help="vllm: GPUs one engine spans (default {default})")
+    gpu_memory_utilization: float = option(0.9, help="vllm: share of each GPU's memory the engine may take "
+                                           "(default {default})")
+    max_model_len: int | None = option(None, help="vllm: context length (default: the model's)")
+    enforce_eager: bool = option(False, help="vllm: no CUDA graphs (faster start, slower decode)")
     serve: str | None = None            # study, openai backend: a server command with {model} and {port}
 
     def validate(self) -> None:
