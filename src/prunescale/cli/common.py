@@ -12,7 +12,7 @@ from ..errors import PrunescaleError
 from ..options import default_of
 
 # argparse destinations that are plumbing, not part of a run's configuration.
-_NOT_CONFIG = {"func", "command", "config", "save_config"}
+NOT_CONFIG = {"func", "command", "config", "save_config"}
 
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
@@ -21,10 +21,11 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     add_field_args(p.add_argument_group("model"), EvalConfig, ["model", "dtype", "device", "trust_remote_code"])
 
 
-def add_field_args(p, cls, names: list[str]) -> None:
-    """Flags for the named fields of dataclass ``cls``, in that order, from each field's ``prunescale.options``
-    metadata: the default (and whether the flag is required) is the field's own."""
-    by_name = {f.name: f for f in fields(cls)}
+def add_field_args(p, classes, names: list[str]) -> None:
+    """Flags for the named fields of a dataclass (or of any of a tuple of them), in that order, from each field's
+    ``prunescale.options`` metadata: the default (and whether the flag is required) is the field's own."""
+    by_name = {f.name: f for cls in reversed(classes if isinstance(classes, tuple) else (classes,))
+               for f in fields(cls)}
     for name in names:
         f = by_name[name]
         meta = dict(f.metadata)
@@ -91,7 +92,7 @@ def load_config_defaults(parser: argparse.ArgumentParser, path: str) -> None:
         raise PrunescaleError(f"config {path!r} must be a mapping of option: value")
     known = {a.dest for a in parser._actions}
     for key in data:
-        if key.replace("-", "_") not in known or key in _NOT_CONFIG:
+        if key.replace("-", "_") not in known or key in NOT_CONFIG:
             raise PrunescaleError(f"config {path!r}: unknown option {key!r}")
     for a in parser._actions:
         if a.dest in data or a.dest.replace("_", "-") in data:
@@ -100,7 +101,7 @@ def load_config_defaults(parser: argparse.ArgumentParser, path: str) -> None:
 
 
 def save_config(args: argparse.Namespace, path: str) -> None:
-    data = {k: v for k, v in vars(args).items() if k not in _NOT_CONFIG}
+    data = {k: v for k, v in vars(args).items() if k not in NOT_CONFIG}
     Path(path).write_text(yaml.safe_dump(data, sort_keys=False))
 
 

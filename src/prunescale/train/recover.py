@@ -6,26 +6,28 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from ..errors import PrunescaleError
+from ..options import aliases, option
 from .sft import Recipe
 
-# Short names the CLI (and older study files) use for recipe fields.
-ALIASES = {"lr": "learning_rate", "scheduler": "lr_scheduler", "warmup": "warmup_ratio"}
+# Short names the CLI (and older study files) use for recipe fields: lr, scheduler, warmup.
+ALIASES = aliases(Recipe)
 
 
 @dataclass
 class FinetuneJob:
     """One fine-tuning run: the model, its data, the recipe and where the result goes."""
 
-    model: str
-    data: str
-    out: str
+    model: str = option(help="model to fine-tune (directory, hub id or embedded:NAME)")
+    data: str = option(help="organism, jsonl:PATH (or a path), hf:NAME[:split] (s1K-style) or self:RUN_DIR (the "
+                       "model's own correct generations)")
+    out: str = option(help="output model directory")
     recipe: Recipe = field(default_factory=Recipe)
-    samples: int | None = None
+    samples: int | None = option(None, help="number of traces (organism: generated; others: the first N)")
     question_field: str | None = None
     thinking_field: str | None = None
     answer_field: str | None = None
-    resume: bool = False
-    overwrite: bool = False
+    resume: bool = option(False, help="continue from the last checkpoint in OUT-checkpoints/")
+    overwrite: bool = option(False, help="replace an existing --out")
     dtype: str | None = None
     device: str | None = None
     trust_remote_code: bool = False

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..errors import PrunescaleError
 from ..fileio import atomic_dir, library_versions
+from ..options import option
 
 MODES = ("lora", "full")
 
@@ -22,26 +23,27 @@ class Recipe:
     """Defaults follow the study (LoRA r=16, alpha=32, dropout 0.05; lr 1e-5 cosine, warmup 0.05, wd 1e-4,
     Adam betas (0.9, 0.95), 5 epochs)."""
 
-    mode: str = "lora"
+    mode: str = option("lora", help="lora (default) or full")
     lora_r: int = 16
     lora_alpha: int = 32
     lora_dropout: float = 0.05
-    lora_targets: str = "all-linear"      # every attention and MLP projection (PEFT leaves the LM head out)
-    learning_rate: float = 1e-5
-    lr_scheduler: str = "cosine"
-    warmup_ratio: float = 0.05
+    # every attention and MLP projection (PEFT leaves the LM head out)
+    lora_targets: str = option("all-linear", help="PEFT target modules (default {default})")
+    learning_rate: float = option(1e-5, alias="lr")
+    lr_scheduler: str = option("cosine", alias="scheduler")
+    warmup_ratio: float = option(0.05, alias="warmup", help="warmup as a fraction of the steps")
     weight_decay: float = 1e-4
-    adam_beta1: float = 0.9
+    adam_beta1: float = 0.9               # one flag for both: --adam-betas B1,B2
     adam_beta2: float = 0.95
     epochs: float = 5.0
-    max_steps: int = -1
+    max_steps: int = option(-1, help="stop after N optimizer steps (overrides --epochs)")
     batch_size: int = 8
     grad_accum: int = 1
-    max_length: int = 4096
+    max_length: int = option(4096, help="tokens per example (longer ones are cut)")
     gradient_checkpointing: bool = False
-    save_steps: int = 200
+    save_steps: int = option(200, help="checkpoint every N steps into OUT-checkpoints/")
     seed: int = 0
-    merge: bool = True
+    merge: bool = True                    # the flag is --no-merge
     extra: dict = field(default_factory=dict)
 
     def validate(self) -> None:
