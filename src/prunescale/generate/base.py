@@ -58,9 +58,9 @@ class Backend:
 
     @classmethod
     def from_config(cls, cfg, path: str | None = None, name_hint: str | None = None) -> "Built":
-        """Build this backend from an eval config (``scaling.evaluate.EvalConfig``): the model at ``path``
-        (default: ``cfg.model`` resolved), its thinking profile detected with ``name_hint`` (default:
-        ``cfg.model``)."""
+        """Build this backend from its options (``generate.options.BackendOptions``, or an eval config, which has
+        the same attributes): the model at ``path`` (default: ``cfg.model`` resolved), its thinking profile
+        detected with ``name_hint`` (default: ``cfg.model``)."""
         raise NotImplementedError(f"backend {cls.name!r} cannot be built from a config")
 
     def close(self) -> None:
@@ -85,7 +85,7 @@ class Built:
 
 
 def build(cfg, path: str | None = None, name_hint: str | None = None) -> Built:
-    """The backend named by ``cfg.backend``, built by the registry from the eval config."""
+    """The backend named by ``cfg.backend`` (``BackendOptions`` or an eval config), built by the registry."""
     return BACKENDS.get(cfg.backend).from_config(cfg, path, name_hint)
 
 

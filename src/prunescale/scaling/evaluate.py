@@ -6,7 +6,7 @@ import hashlib
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -15,6 +15,7 @@ from ..budgets import parse_budgets, to_store
 from ..errors import PrunescaleError
 from ..fileio import library_versions
 from ..generate import Backend, Forcing, Request, Sampling
+from ..generate.options import BackendOptions
 from ..options import option
 from .store import Store
 
@@ -90,6 +91,10 @@ class EvalConfig:
             raise PrunescaleError(f"serve {self.serve!r} must contain {{model}} and {{port}}")
         if self.limit is not None and self.limit < 1:
             raise PrunescaleError(f"--limit {self.limit} must be at least 1")
+
+    def backend_options(self, **changes) -> BackendOptions:
+        """The options this run's backend is built from; ``changes`` replace some (a study: the variant's path)."""
+        return BackendOptions(**{**{f.name: getattr(self, f.name) for f in fields(BackendOptions)}, **changes})
 
     def identity(self, profile_name: str) -> dict:
         """Settings that change what a generation is; a store never mixes two identities."""

@@ -1,4 +1,4 @@
-"""Build what an eval run needs from its config (model, backend, tasks), check it all, and run it."""
+"""One eval run from its config: check every input, build the backend (or take a study's), evaluate."""
 
 from __future__ import annotations
 
@@ -9,57 +9,68 @@ import sys
 from contextlib import closing
 from dataclasses import asdict
 from pathlib import Path
+from typing import Callable
 
 import yaml
 
 from ..errors import PrunescaleError
 from ..generate import BACKENDS
-from ..generate.base import build
+from ..generate.base import Built, build
 from .evaluate import EvalConfig, build_tasks, evaluate, load_problems
 
 
-def run_eval(cfg: EvalConfig, options: dict | None = None) -> dict:
-    """Check every input (options, out directory, backend, model, task files) before creating anything; a run
-    that fails before storing a generation removes what it created. ``options``: what the user asked for, written
-    to config.yaml (re-runnable with ``--config``)."""
+def run_eval(cfg: EvalConfig, options: dict | None = None, backend: Callable[[], Built] | None = None,
+             model: dict | None = None) -> dict:
+    """The one eval path, of ``prunescale eval`` and of a study cell: check every input (options, out directory,
+    task files) before creating anything, write config.yaml (``options``, re-runnable with ``--config``; by
+    default the config), evaluate.
+
+    Without ``backend`` the run builds its own (backend and model checked up front, the engine closed at the
+    end), writes ``options`` with tasks and data as the absolute paths stored, and a run that fails before
+    storing a generation removes what it created. ``backend``: a study's, reused across its cells (called once the
+    inputs are checked, so a bad input never replaces its engine); it stays open, ``options`` are written as given
+    and the study owns the directory. ``model``: the manifest's model entry (default: spec, path, pruning)."""
     from ..models.loading import resolve_path
 
-    if cfg.data:   # the store records it; absolute, so a re-run from elsewhere reads the same file
+    own = backend is None
+    if own and cfg.data:   # the store records it; absolute, so a re-run from elsewhere reads the same file
         cfg.data = str(Path(cfg.data).expanduser().resolve())
     cfg.validate()
     out = Path(cfg.out)
     check_out_dir(out)
-    BACKENDS.get(cfg.backend)   # unknown backend: fail before loading anything
-    resolve_path(cfg.model)     # a missing local model directory: likewise
+    if own:
+        BACKENDS.get(cfg.backend)   # unknown backend: fail before loading anything
+        resolve_path(cfg.model)     # a missing local model directory: likewise
     tasks = build_tasks(cfg)
     problems = load_problems(cfg, tasks)
-    backend, profile, model_manifest = build_backend(cfg)
-    undo = _Undo(out)
+    built = build(cfg.backend_options()) if own else backend()
+    manifest = {"model": model or model_record(cfg, built), "profile": vars(built.profile)}
+    undo = _Undo(out) if own else None
     try:
         out.mkdir(parents=True, exist_ok=True)
-        # The resolved options, re-runnable with --config (tasks and data as the absolute paths stored).
-        resolved = dict(options if options is not None else asdict(cfg))
-        resolved.update(tasks=",".join(tasks), data=cfg.data)
-        (out / "config.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
-        return evaluate(cfg, backend, tasks, profile.name, problems=problems, progress=sys.stderr.isatty(),
-                        extra_manifest={"model": model_manifest, "profile": vars(profile)})
+        written = dict(options if options is not None else asdict(cfg))
+        if own:   # the resolved options (tasks and data as the absolute paths stored)
+            written.update(tasks=",".join(tasks), data=cfg.data)
+        (out / "config.yaml").write_text(yaml.safe_dump(written, sort_keys=False))
+        return evaluate(cfg, built.backend, tasks, built.profile.name, problems=problems,
+                        progress=sys.stderr.isatty(), extra_manifest=manifest)
     except BaseException:
-        undo.run()
+        if undo:
+            undo.run()
         raise
     finally:
-        backend.close()   # an in-process engine frees its memory
+        if own:
+            built.backend.close()   # an in-process engine frees its memory
 
 
-def build_backend(cfg: EvalConfig):
-    """The backend for ``cfg`` (built by the registry: ``Backend.from_config``), its thinking profile, and what
-    is known of the model (pruning record)."""
-    built = build(cfg)
+def model_record(cfg: EvalConfig, built: Built) -> dict:
+    """What is known of the model a run evaluates: its spec, path and pruning record."""
     record = Path(built.path) / "prunescale.json"
     manifest = {"spec": cfg.model, "path": str(built.path)}
     if record.is_file():
         manifest["pruning"] = json.loads(record.read_text())
         manifest["pruning"].pop("scores", None)
-    return built.backend, built.profile, manifest
+    return manifest
 
 
 def check_out_dir(out: Path) -> None:

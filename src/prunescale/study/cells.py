@@ -5,15 +5,16 @@ Shared by the local and the Ray executor (a Ray task runs exactly this in its wo
 
 from __future__ import annotations
 
-import sys
 import traceback
-
-import yaml
+from typing import TYPE_CHECKING
 
 from ..errors import PrunescaleError
 from .layout import CellInfo, Layout, VariantInfo
 from .spec import Cell
 from .status import StatusDB, options_hash
+
+if TYPE_CHECKING:
+    from ..generate.options import BackendOptions
 
 
 def run_cell(layout: Layout, cell: Cell, info: dict, cache: dict, log=print) -> str:
@@ -43,64 +44,70 @@ def run_cell(layout: Layout, cell: Cell, info: dict, cache: dict, log=print) -> 
 
 
 def evaluate_cell(layout: Layout, cell: Cell, info: dict, cache: dict) -> None:
+    """``prunescale eval``'s run (``scaling.runner.run_eval``) with the variant's cached backend, then analysis."""
     from ..analysis.store_records import analyze_run
-    from ..models.surgery import param_count
-    from ..scaling.evaluate import EvalConfig, build_tasks, evaluate, load_problems
+    from ..scaling.evaluate import EvalConfig
+    from ..scaling.runner import run_eval
 
     opts = dict(cell.eval)
     cdir = layout.cell_dir(cell.id)
-    # The store's identity is the variant id, not a path, so a moved study directory still resumes.
+    # The store's identity is the variant id, not a path, so a moved study directory still resumes; base_urls
+    # are the backend's (a served variant's URL changes from run to run).
     cfg = EvalConfig(model=cell.variant.id, tasks=[cell.task], out=str(cdir),
                      **{k: v for k, v in opts.items() if k != "base_urls"})
-    cfg.validate()
-    tasks = build_tasks(cfg)   # as `prunescale eval` builds them: jsonl: paths absolute, field options applied
-    problems = load_problems(cfg, tasks)
-    built = variant_backend(cfg, info["path"], cell.variant.model, cache, opts.get("base_urls") or [])
-    backend, profile = built.backend, built.profile
-    if info.get("params") is None and built.model is not None:   # a hub model: count what was loaded
-        import torch
 
-        info["params"] = param_count(built.model)
-        info["size_bytes"] = info["params"] * torch.finfo(built.model.dtype).bits // 8
-        VariantInfo.from_dict(info).write(layout.variant_json(cell.variant.id))
-    manifest = {"model": {"spec": cell.variant.model, "variant": cell.variant.variant, "path": info["path"]},
-                "profile": vars(profile)}
-    (cdir / "config.yaml").write_text(yaml.safe_dump({"model": info["path"], "tasks": cell.task, **opts,
-                                                      "out": str(cdir)}, sort_keys=False))
-    evaluate(cfg, backend, tasks, profile.name, extra_manifest=manifest, progress=sys.stderr.isatty(),
-             problems=problems)
+    def backend():
+        built = variant_backend(cfg.backend_options(model=info["path"], base_urls=opts.get("base_urls") or ()),
+                                cell.variant.model, cache)
+        if info.get("params") is None and built.model is not None:   # a hub model: count what was loaded
+            count_params(layout, cell.variant.id, info, built.model)
+        return built
+
+    model = {"spec": cell.variant.model, "variant": cell.variant.variant, "path": info["path"]}
+    # A cell's config.yaml: the variant's directory, the task as the study names it, the cell's options.
+    run_eval(cfg, {"model": info["path"], "tasks": cell.task, **opts, "out": str(cdir)}, backend=backend,
+             model=model)
     analyze_run(cdir, model=cell.variant.variant)
 
 
-def variant_backend(cfg, path: str, name_hint: str, cache: dict, base_urls: list[str]):
-    """The variant's backend (``Backend.from_config``), built once and kept in ``cache`` for its next cells;
-    a different variant or backend closes the previous one first (one engine / server at a time). With
-    ``serve``, an OpenAI-compatible server of the variant is started first (``study.serving``)."""
+def count_params(layout: Layout, variant_id: str, info: dict, model) -> None:
+    """Record a variant's parameter count and size in its variant.json, from the loaded model."""
+    import torch
+
+    from ..models.surgery import param_count
+
+    info["params"] = param_count(model)
+    info["size_bytes"] = info["params"] * torch.finfo(model.dtype).bits // 8
+    VariantInfo.from_dict(info).write(layout.variant_json(variant_id))
+
+
+def variant_backend(options: BackendOptions, name_hint: str, cache: dict):
+    """The variant's backend (``Backend.from_config``; ``options.model`` is the variant's directory), built once
+    and kept in ``cache`` under its options for the variant's next cells; other options close the previous one
+    first (one engine / server at a time). With ``serve``, an OpenAI-compatible server of the variant is started
+    first (``study.serving``)."""
     from dataclasses import replace
 
     from ..generate.base import build
 
-    key = (path, cfg.backend, cfg.dtype, cfg.device, cfg.serve, tuple(base_urls), cfg.tensor_parallel_size,
-           cfg.gpu_memory_utilization, cfg.max_model_len, cfg.enforce_eager, cfg.trust_remote_code, cfg.profile,
-           cfg.think_start, cfg.think_end, cfg.served_model)
-    if key not in cache:
+    if options not in cache:
         close_cache(cache)
-        server = None
-        if cfg.serve:
-            if cfg.backend != "openai":
-                raise PrunescaleError(f"serve: needs backend: openai (not {cfg.backend!r})")
+        run = options
+        if options.serve:
+            if options.backend != "openai":
+                raise PrunescaleError(f"serve: needs backend: openai (not {options.backend!r})")
             from .serving import Server
 
-            server = Server(cfg.serve, path)
+            server = Server(options.serve, options.model)
             cache["server"] = server
-            base_urls = [server.start()]
-        elif cfg.backend == "openai" and not base_urls:
+            run = replace(run, base_urls=[server.start()])
+        elif options.backend == "openai" and not options.base_urls:
             raise PrunescaleError("backend: openai in a study needs serve: COMMAND (with {model} and {port}) "
                                   "or base_urls")
         # the served model's name: what `vllm serve PATH` / `transformers serve PATH` call it
-        run_cfg = replace(cfg, base_urls=list(base_urls), served_model=cfg.served_model or path)
-        cache[key] = build(run_cfg, path, name_hint)
-    return cache[key]
+        run = replace(run, served_model=options.served_model or options.model)
+        cache[options] = build(run, options.model, name_hint)
+    return cache[options]
 
 
 def close_cache(cache: dict) -> None:
