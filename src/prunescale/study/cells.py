@@ -52,7 +52,7 @@ def evaluate_cell(layout: Layout, cell: Cell, info: dict, cache: dict) -> None:
     opts = dict(cell.eval)
     cdir = layout.cell_dir(cell.id)
     # The store's identity is the variant id, not a path, so a moved study directory still resumes; base_urls
-    # are the backend's (a served variant's URL changes from run to run).
+    # reach only the backend: where a model is served is not part of the run.
     cfg = EvalConfig(model=cell.variant.id, tasks=[cell.task], out=str(cdir),
                      **{k: v for k, v in opts.items() if k != "base_urls"})
 
