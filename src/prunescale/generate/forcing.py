@@ -8,8 +8,8 @@ A segment is "continue this text for at most N tokens, stopping at the end of th
 per sample holds the s1 state machine: the thinking segment runs with ``max_tokens`` = the remaining budget
 and the end-of-thinking delimiter as a stop; a natural end with Waits left appends ``Wait`` and continues; a
 budget that runs out appends the delimiter and the force suffix ("Final Answer:"); then the answer segment
-runs. The accounting is :class:`TokenForcer`'s: thinking tokens are the sampled ones before the delimiter (appended
-text not counted), answer tokens those after it (EOS not counted).
+runs. The accounting is :class:`TokenForcer`'s: thinking tokens are the sampled ones before the delimiter
+(appended text not counted), answer tokens those after it (EOS not counted).
 
 A backend supplies only "generate these segments": :func:`run_each` drives one sample at a time through a
 ``complete(segment) -> Reply`` function (a server, from a thread pool); :func:`drive` keeps a continuous
