@@ -1,9 +1,10 @@
 """The parent's own greedy, budget-forced traces on built-in prompts: what the predictors score both models on.
 
 The organism gets chain problems of two lengths (short: k 2-4, long: k 12-16), so "long vs short" is chains
-that need many steps against chains that need few. Any other model gets a small built-in list of word problems
-(offline, no data set) and one thinking budget; there "short" is the first quarter of each trace's thinking and
-"long" the rest, the same question (does the damage grow along the trace?) asked by position.
+that need many steps against chains that need few. Any other model gets the built-in word problems held out
+from calibration (``generate.prompts``, offline) and one thinking budget; there "short" is the first quarter of
+each trace's thinking and "long" the rest, the same question (does the damage grow along the trace?) asked by
+position.
 
 A trace is kept as text pieces and re-encoded piece by piece (prompt, thinking, the text that closes the
 thinking up to ``Final Answer:``, the answer), as the hf backend feeds forced text: both models then score
@@ -14,9 +15,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..generate.base import Forcing, Request, Sampling
-from ..generate.hf import HFBackend
+from ..generate.base import Forcing
 from ..generate.profiles import ThinkingProfile
+from ..generate.prompts import HELD_OUT_PROMPTS
+from ..generate.traces import thinking_traces
 
 SHORT_K, LONG_K = (2, 4), (12, 16)
 ORGANISM_TRACES, GENERIC_TRACES = 16, 8   # a real model's traces cost far more than the organism's
@@ -25,23 +27,6 @@ GENERIC_BUDGET = 64
 ANSWER_TOKENS = 8              # answer tokens kept after "Final Answer:" (the KL is summed over them)
 ANSWER_LIMIT = 16 + ANSWER_TOKENS   # generated after the thinking: the organism spells "\nFinal Answer:" first
 ANSWER_PREFIX = "Final Answer:"
-
-# Built-in prompts for models other than the organism: short word problems that invite step-by-step work.
-MATH_PROMPTS = (
-    "A baker makes 24 rolls and sells 17. How many rolls are left? Think step by step.",
-    "What is 15% of 80? Show your work.",
-    "A train travels 180 km in 3 hours. What is its average speed in km per hour?",
-    "Tom has 3 boxes with 12 pencils each. He gives away 9 pencils. How many does he have now?",
-    "Solve for x: 3x + 7 = 22. Explain each step.",
-    "A rectangle is 8 cm long and 5 cm wide. What is its area and its perimeter?",
-    "If a shirt costs $40 and is on sale for 25% off, what is the sale price?",
-    "What is the sum of the first 10 positive integers? Explain how you got it.",
-    "A recipe needs 2 cups of flour for 12 cookies. How much flour is needed for 30 cookies?",
-    "Sara reads 18 pages a day. How many days does she need for a 126-page book?",
-    "What is 7 times 8, minus 19, divided by 37?",
-    "A car uses 6 liters of fuel per 100 km. How much fuel does it need for 250 km?",
-)
-
 
 @dataclass
 class Trace:
@@ -74,7 +59,7 @@ def is_organism(profile: ThinkingProfile) -> bool:
 def prompts(settings: TraceSettings, organism: bool) -> list[tuple[str, str, int | None]]:
     """(prompt, group, k) of every trace to generate."""
     if not organism:
-        return [(MATH_PROMPTS[i % len(MATH_PROMPTS)], "", None) for i in range(settings.count(False))]
+        return [(HELD_OUT_PROMPTS[i % len(HELD_OUT_PROMPTS)], "", None) for i in range(settings.count(False))]
     from ..organism.problems import chain_problems
 
     out = []
@@ -89,15 +74,14 @@ def prompts(settings: TraceSettings, organism: bool) -> list[tuple[str, str, int
 def parent_traces(model, tokenizer, profile: ThinkingProfile, settings: TraceSettings) -> list[Trace]:
     """The parent's greedy traces: thinking capped at the budget (s1 forcing closes it), then its answer."""
     organism = is_organism(profile)
-    backend = HFBackend(model, tokenizer, profile)
     todo = prompts(settings, organism)
-    samples = backend.generate([Request(p, 0, (i,)) for i, (p, _, _) in enumerate(todo)],
-                               Forcing(settings.budget(organism), waits=0, answer_tokens=ANSWER_LIMIT),
-                               Sampling(temperature=0))
+    traces = thinking_traces(model, tokenizer, profile, [p for p, _, _ in todo],
+                             Forcing(settings.budget(organism), waits=0, answer_tokens=ANSWER_LIMIT))
     out = []
-    for (prompt, group, k), s in zip(todo, samples):
+    for (prompt, group, k), t in zip(todo, traces):
+        s = t.sample
         lead, answer = split_answer(s.text[len(s.thinking):], profile)
-        out.append(Trace(prompt, backend.render(prompt), s.thinking, lead, answer, group, k))
+        out.append(Trace(prompt, t.context, s.thinking, lead, answer, group, k))
     return out
 
 

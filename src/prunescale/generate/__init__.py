@@ -1,8 +1,9 @@
-"""Generation: backends (a registry), thinking profiles and s1 budget forcing."""
+"""Generation: backends (a registry), thinking profiles, s1 budget forcing, a model's own traces in process."""
 
 from . import hf, openai_backend, vllm_backend  # noqa: F401  (register backends)
 from .base import BACKENDS, Backend, Forcing, Request, Sample, Sampling
 from .profiles import PROFILES, ThinkingProfile, get_profile
+from .traces import Trace, free_text, thinking_traces
 
 __all__ = ["BACKENDS", "Backend", "Forcing", "Request", "Sample", "Sampling", "PROFILES", "ThinkingProfile",
-           "get_profile"]
+           "get_profile", "Trace", "free_text", "thinking_traces"]

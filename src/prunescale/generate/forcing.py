@@ -1,11 +1,15 @@
-"""Segment-wise s1 budget forcing, written once for every backend that generates by segments (openai, vllm).
+"""s1 budget forcing, written once: token by token for the in-process backend (hf), by segments for the others.
+
+:class:`TokenForcer` applies the rules to each token a backend samples and hands back the token to feed next:
+text the forcing appends ("Wait", the end-of-thinking delimiter, "Final Answer:") is queued as tokens and fed
+through the same decoding loop, so it extends the KV cache like any other token.
 
 A segment is "continue this text for at most N tokens, stopping at the end of thinking". One :class:`Forcer`
 per sample holds the s1 state machine: the thinking segment runs with ``max_tokens`` = the remaining budget
 and the end-of-thinking delimiter as a stop; a natural end with Waits left appends ``Wait`` and continues; a
 budget that runs out appends the delimiter and the force suffix ("Final Answer:"); then the answer segment
-runs. The accounting is the hf backend's: thinking tokens are the sampled ones before the delimiter (appended
-text not counted), answer tokens those after it (EOS not counted).
+runs. The accounting is :class:`TokenForcer`'s: thinking tokens are the sampled ones before the delimiter
+(appended text not counted), answer tokens those after it (EOS not counted).
 
 A backend supplies only "generate these segments": :func:`run_each` drives one sample at a time through a
 ``complete(segment) -> Reply`` function (a server, from a thread pool); :func:`drive` keeps a continuous
@@ -16,13 +20,169 @@ moment its segment ends, all samples of all problems in flight together).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 from .base import Forcing, Request, Sample
 from .profiles import ThinkingProfile
 
 THINK, ANSWER, DONE = "think", "answer", "done"
+
+
+def thinking_cap(forcing: Forcing) -> int:
+    """The most thinking tokens a sample may sample: the budget, else the hard token cap."""
+    return forcing.budget if forcing.budget is not None else forcing.max_tokens
+
+
+# token by token (hf) -------------------------------------------------------------------------------------------
+@dataclass
+class Row:
+    """One sample forced token by token."""
+
+    request: Request
+    budget: float
+    waits_left: int
+    gen: object                                    # the row's own torch.Generator (the backend samples with it)
+    phase: str = THINK
+    queue: deque = field(default_factory=deque)
+    ids: list = field(default_factory=list)        # everything fed after the prompt
+    think_end_at: int | None = None                # index in ids where the end-of-thinking text begins
+    think_end_len: int = 0                         # tokens the end-of-thinking text took (spelled out: several)
+    thinking_tokens: int = 0
+    answer_tokens: int = 0
+    forced: bool = False
+    waits: int = 0
+    finished: bool = False
+    complete: bool = False                         # ended by EOS / answer cap, not by the hard token cap
+    end_time: float = 0.0
+    eos_id: int | None = None                      # the EOS that ended the row (not fed, but written)
+
+
+class TokenForcer:
+    """The s1 rules for a backend that feeds every token itself: ``next_token`` says what a row feeds next
+    (a queued forced token, or the freshly sampled one after the rules), ``sample`` what the row became.
+    ``encode`` (text -> ids, no special tokens added) and ``decode`` (ids -> text, special tokens kept) are
+    the model's tokenizer; ``eos`` its end-of-sequence ids."""
+
+    def __init__(self, profile: ThinkingProfile, encode: Callable[[str], list[int]],
+                 decode: Callable[[list[int]], str], eos: set[int]):
+        self.profile, self.decode, self.eos = profile, decode, eos
+        enc = lambda s: encode(s) if s else []  # noqa: E731
+        self.end_ids = enc(profile.think_end) if profile.think_end else []
+        self.suffix_ids = enc(profile.force_suffix)
+        self.force_ids = self.end_ids + self.suffix_ids
+        self.wait_ids = enc(profile.wait)
+
+    def step_limit(self, forcing: Forcing) -> int:
+        """Decoding steps enough for every row to end: sampled tokens plus everything appended."""
+        return int(thinking_cap(forcing) + forcing.answer_tokens + len(self.force_ids)
+                   + forcing.waits * (len(self.wait_ids) + 1) + 2)
+
+    def next_token(self, r: Row, sample: Callable[[], int], forcing: Forcing) -> int | None:
+        """The token row ``r`` feeds next (None: it has ended); ``sample()`` draws one, called only when no
+        forced token is queued."""
+        if r.finished:
+            return None
+        if r.queue:
+            tok = r.queue.popleft()
+        else:
+            tok = self.advance(r, sample(), forcing)
+            if tok is None:
+                return None
+        r.ids.append(tok)
+        if r.phase == DONE and not r.queue:
+            self.finish(r, finished=True)
+        return tok
+
+    def advance(self, r: Row, tok: int, forcing: Forcing) -> int | None:
+        """Apply the forcing rules to a freshly sampled token; None ends the row without feeding it."""
+        if tok in self.eos:
+            r.eos_id = tok
+        if r.phase == THINK:
+            if self.end_ids and tok == self.end_ids[0]:
+                if r.waits_left > 0:   # s1: suppress the end of thinking, append "Wait", keep thinking
+                    r.waits_left -= 1
+                    r.waits += 1
+                    r.queue.extend(self.wait_ids[1:])
+                    return self.wait_ids[0]
+                r.queue.extend(self.end_ids[1:])
+                self._to_answer(r, 0)
+                return tok
+            spelled = self.spelled_end(r, tok)
+            if spelled:
+                # A damaged model may write the delimiter as plain text ("<", "/", "t", ...) rather than its
+                # special token; a server's stop string sees the same text, so both backends agree.
+                r.thinking_tokens -= spelled - 1
+                r.phase = ANSWER
+                r.think_end_at, r.think_end_len = len(r.ids) - (spelled - 1), spelled
+                return tok
+            if tok in self.eos:
+                r.phase = DONE
+                self.finish(r, finished=True)
+                return None
+            r.thinking_tokens += 1
+            if r.thinking_tokens >= r.budget:
+                if forcing.budget is None:   # hard token cap, not a thinking budget: stop unfinished
+                    r.phase = DONE
+                    r.ids.append(tok)
+                    self.finish(r, finished=False)
+                    return None
+                r.forced = True
+                r.queue.extend(self.force_ids)
+                self._to_answer(r, 1)
+            return tok
+        # answer phase
+        if tok in self.eos:
+            r.phase = DONE
+            self.finish(r, finished=True)
+            return None
+        r.answer_tokens += 1
+        if r.answer_tokens >= forcing.answer_tokens:
+            r.phase = DONE
+        return tok
+
+    def _to_answer(self, r: Row, offset: int) -> None:
+        # The end-of-thinking text starts here (forced: after the token being fed now).
+        r.phase = ANSWER
+        r.think_end_at = len(r.ids) + offset
+        r.think_end_len = len(self.end_ids)
+
+    def spelled_end(self, r: Row, tok: int) -> int:
+        """How many tokens (ending with ``tok``) spell the end-of-thinking text; 0 if they do not."""
+        end = self.profile.think_end
+        if not end or len(self.end_ids) == 0 or end[-1] not in self.decode([tok]):
+            return 0
+        window = r.ids[-(len(end) + 2):] + [tok]
+        for start in range(len(window) - 1, -1, -1):
+            text = self.decode(window[start:])
+            if text.endswith(end):
+                return len(window) - start
+            if len(text) > len(end) + 8:
+                break
+        return 0
+
+    @staticmethod
+    def finish(r: Row, finished: bool) -> None:
+        r.finished = True
+        r.complete = finished
+        r.end_time = time.perf_counter()
+
+    def sample(self, r: Row, start: float, keep_ids: bool = False) -> Sample:
+        """The row as a :class:`Sample`; ``keep_ids`` adds its ids and where its thinking ended to ``extra``
+        (``ids``, ``think_end_at``, ``think_end_len``, ``eos``)."""
+        ids = r.ids
+        cut = r.think_end_at if r.think_end_at is not None else len(ids)
+        dec = self.decode
+        extra = dict(ids=list(ids), think_end_at=r.think_end_at, think_end_len=r.think_end_len,
+                     eos=r.eos_id) if keep_ids else {}
+        return Sample(key=r.request.key, text=dec(ids), thinking=dec(ids[:cut]),
+                      answer=dec(ids[cut + r.think_end_len:]) if r.think_end_at is not None else "",
+                      thinking_tokens=r.thinking_tokens, answer_tokens=r.answer_tokens, forced=r.forced,
+                      waits=r.waits, finished=r.complete, wall_s=r.end_time - start, extra=extra)
+
+
+# by segments (openai, vllm) ------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -52,7 +212,7 @@ class Forcer:
     def __init__(self, request: Request, prefix: str, profile: ThinkingProfile, forcing: Forcing,
                  encode: Callable[[str], list[int]] | None = None):
         self.r, self.p, self.f, self.prefix, self.encode = request, profile, forcing, prefix, encode
-        self.budget = forcing.budget if forcing.budget is not None else forcing.max_tokens
+        self.budget = thinking_cap(forcing)
         self.ids = encode(prefix) if encode else None
         self.thinking, self.used, self.waits = "", 0, 0
         self.forced, self.complete, self.ended, self.how = False, True, False, None

@@ -77,15 +77,11 @@ class OpenAIBackend(Backend):
     def from_config(cls, cfg, path: str | None = None, name_hint: str | None = None) -> Built:
         """Needs ``cfg.base_urls``; the server is asked for ``cfg.served_model`` (default: ``cfg.model``) and
         checked before any work."""
-        from transformers import AutoConfig, AutoTokenizer
-
-        from ..models.loading import resolve_path
+        from ..models.loading import load_tokenizer_config
 
         if not cfg.base_urls:
             raise PrunescaleError("--backend openai needs --base-url URL (or, in a study, serve: COMMAND)")
-        path = str(path or resolve_path(cfg.model))
-        tok = AutoTokenizer.from_pretrained(path, trust_remote_code=cfg.trust_remote_code)
-        config = AutoConfig.from_pretrained(path, trust_remote_code=cfg.trust_remote_code)
+        path, tok, config = load_tokenizer_config(cfg.model, path, trust_remote_code=cfg.trust_remote_code)
         profile = profile_for(cfg, config, tok, name_hint)
         backend = cls(cfg.base_urls, cfg.served_model or cfg.model, tok, profile)
         backend.check()

@@ -42,10 +42,10 @@ def _cuda() -> bool:
 
 
 def engine_dtype(dtype: str | None) -> str:
-    """As the hf backend loads: float32 on CPU, bfloat16 on CUDA, unless the user says otherwise."""
-    if dtype not in (None, "", "auto"):
-        return dtype
-    return "bfloat16" if _cuda() else "float32"
+    """As the hf backend loads (``models.loading.dtype_name``)."""
+    from ..models.loading import dtype_name
+
+    return dtype_name(dtype, _cuda())
 
 
 @BACKENDS.register("vllm")
@@ -67,14 +67,10 @@ class VLLMBackend(Backend):
 
     @classmethod
     def from_config(cls, cfg, path: str | None = None, name_hint: str | None = None) -> Built:
-        from transformers import AutoConfig, AutoTokenizer
-
-        from ..models.loading import resolve_path
+        from ..models.loading import load_tokenizer_config
 
         vllm = import_vllm()
-        path = str(path or resolve_path(cfg.model))
-        tok = AutoTokenizer.from_pretrained(path, trust_remote_code=cfg.trust_remote_code)
-        config = AutoConfig.from_pretrained(path, trust_remote_code=cfg.trust_remote_code)
+        path, tok, config = load_tokenizer_config(cfg.model, path, trust_remote_code=cfg.trust_remote_code)
         profile = profile_for(cfg, config, tok, name_hint)
         kw = dict(model=path, tokenizer=path, dtype=engine_dtype(cfg.dtype), seed=0, enable_prefix_caching=True,
                   tensor_parallel_size=cfg.tensor_parallel_size, gpu_memory_utilization=cfg.gpu_memory_utilization,

@@ -38,13 +38,20 @@ def pick_device(device: str | None) -> torch.device:
     return dev
 
 
-def pick_dtype(dtype: str | None, device: torch.device) -> torch.dtype:
-    """float32 on CPU, bfloat16 on CUDA, unless the user says otherwise."""
+def dtype_name(dtype: str | None, cuda: bool) -> str:
+    """The dtype rule every backend follows: float32 on CPU, bfloat16 on CUDA, unless the user says otherwise
+    (returned as given: an engine may know names torch does not)."""
     if dtype in (None, "", "auto"):
-        return torch.bfloat16 if device.type == "cuda" else torch.float32
-    if dtype not in _DTYPES:
+        return "bfloat16" if cuda else "float32"
+    return dtype
+
+
+def pick_dtype(dtype: str | None, device: torch.device) -> torch.dtype:
+    """:func:`dtype_name` on ``device``, as a torch dtype."""
+    name = dtype_name(dtype, device.type == "cuda")
+    if name not in _DTYPES:
         raise PrunescaleError(f"unknown dtype {dtype!r} (choose from: float32, bfloat16, float16, auto)")
-    return _DTYPES[dtype]
+    return _DTYPES[name]
 
 
 def resolve_path(spec: str) -> str:
@@ -63,6 +70,25 @@ def resolve_path(spec: str) -> str:
     return spec  # a hub id
 
 
+def load_config(path: str, trust_remote_code: bool = False):
+    from transformers import AutoConfig
+
+    return AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
+
+
+def load_tokenizer(path: str, trust_remote_code: bool = False):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+
+
+def load_tokenizer_config(spec: str, path: str | None = None, *, trust_remote_code: bool = False):
+    """``(path, tokenizer, config)`` of ``spec`` (or of ``path``, already resolved), without the weights: what a
+    backend that runs the model elsewhere (an engine, a server) needs to render prompts and pick a profile."""
+    path = str(path or resolve_path(spec))
+    return path, load_tokenizer(path, trust_remote_code), load_config(path, trust_remote_code)
+
+
 def load_model(
     spec: str,
     *,
@@ -72,13 +98,13 @@ def load_model(
     tokenizer: bool = True,
 ) -> LoadedModel:
     """Load ``spec`` as a causal LM in eval mode. Problems become one-line :class:`PrunescaleError`."""
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
     path = resolve_path(spec)
     dev = pick_device(device)
     torch_dtype = pick_dtype(dtype, dev)
     try:
-        config = AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
+        config = load_config(path, trust_remote_code)
     except (OSError, ValueError) as e:
         raise PrunescaleError(f"cannot load model {spec!r}: {_first_line(e)}") from None
     if not _is_causal_lm(config, trust_remote_code):
@@ -91,7 +117,7 @@ def load_model(
         model = AutoModelForCausalLM.from_pretrained(
             path, dtype=torch_dtype, trust_remote_code=trust_remote_code
         )
-        tok = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code) if tokenizer else None
+        tok = load_tokenizer(path, trust_remote_code) if tokenizer else None
     except (OSError, ValueError) as e:
         raise PrunescaleError(f"cannot load model {spec!r}: {_first_line(e)}") from None
     finally:

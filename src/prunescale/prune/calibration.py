@@ -7,30 +7,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from tqdm.auto import tqdm
 
 from ..errors import PrunescaleError
 from ..fileio import Source, parse_source, read_jsonl_rows, read_text_utf8
+from ..generate.prompts import OPEN_PROMPTS
 
 # Seed prompts for `self`: varied registers so the model's own text covers narrative, maths, code and facts.
-SEED_PROMPTS = [
-    "Tell me a short story about a lighthouse keeper.",
-    "Explain how photosynthesis works.",
-    "Solve step by step: a train travels 60 km in 45 minutes. What is its speed in km/h?",
-    "Write a Python function that checks whether a number is prime.",
-    "What causes the seasons on Earth?",
-    "Describe the water cycle to a ten-year-old.",
-    "Prove that the sum of two even numbers is even.",
-    "Summarise the causes of the French Revolution.",
-    "How does a hash table work?",
-    "Give three tips for writing a clear scientific paper.",
-    "If 3x + 5 = 20, what is x? Show your reasoning.",
-    "Why is the sky blue?",
-    "Compare mitosis and meiosis.",
-    "What is the derivative of x^3 sin(x)? Explain each step.",
-    "Write a haiku about autumn rain.",
-    "Explain the difference between a list and a tuple in Python.",
-]
+SEED_PROMPTS = OPEN_PROMPTS
 
 
 @dataclass
@@ -102,52 +85,15 @@ def pad_batches(seqs: list[list[int]], batch_size: int, pad_id: int) -> list[dic
     return batches
 
 
-@torch.no_grad()
 def self_generated(model, tokenizer, prompts: list[str], *, samples: int, max_seq_len: int, batch_size: int,
                    seed: int) -> list[list[int]]:
-    """Token ids of text the model writes itself from seed prompts (sampled, seeded): offline for any model.
-
-    Prompt and continuation are kept as ids, special tokens included, so the calibration sees exactly what the
-    model saw (decoding and re-encoding would drop the chat markup)."""
+    """Token ids of text the model writes itself from seed prompts (sampled, seeded): offline for any model."""
     if not prompts:
         raise PrunescaleError("no seed prompts for self calibration")
-    chat = getattr(tokenizer, "chat_template", None)
-    rendered = []
-    for i in range(samples):
-        p = prompts[i % len(prompts)]
-        if chat:
-            p = tokenizer.apply_chat_template([{"role": "user", "content": p}], tokenize=False,
-                                              add_generation_prompt=True)
-        rendered.append(p)
-    gen = torch.Generator().manual_seed(seed)
-    torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=gen)))
-    side = tokenizer.padding_side
-    tokenizer.padding_side = "left"
-    eos = {t for t in _as_list(tokenizer.eos_token_id) + _as_list(getattr(model.generation_config, "eos_token_id", None))}
-    seqs = []
-    device = next(model.parameters()).device
-    try:
-        for i in tqdm(range(0, samples, batch_size), desc="calibration: self-generating", unit="batch"):
-            enc = tokenizer(rendered[i:i + batch_size], return_tensors="pt", padding=True,
-                            add_special_tokens=not chat).to(device)
-            width = enc["input_ids"].shape[1]
-            out = model.generate(**enc, do_sample=True, temperature=0.8, top_p=0.95,
-                                 max_new_tokens=max(8, max_seq_len - width), pad_token_id=tokenizer.pad_token_id)
-            for row, mask in zip(out.tolist(), enc["attention_mask"].tolist()):
-                prompt = [t for t, m in zip(row[:width], mask) if m]
-                cont = []
-                for t in row[width:]:
-                    cont.append(t)
-                    if t in eos:
-                        break
-                seqs.append((prompt + cont)[:max_seq_len])
-    finally:
-        tokenizer.padding_side = side
-    return seqs
+    from ..generate.traces import free_text
 
-
-def _as_list(x) -> list[int]:
-    return [] if x is None else list(x) if isinstance(x, (list, tuple)) else [x]
+    return free_text(model, tokenizer, prompts, samples=samples, max_len=max_seq_len, batch_size=batch_size,
+                     seed=seed, desc="calibration: self-generating")
 
 
 def _read_lines(path: str) -> list[str]:

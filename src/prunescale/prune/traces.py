@@ -1,11 +1,11 @@
 """``--calibration traces[:TASK]``: the model's own thinking traces as calibration text (RAC, arXiv 2509.12464,
 applied to layers).
 
-Each text is the rendered prompt, the thinking the model writes under s1 budget forcing (hf backend, greedy),
-and its answer, kept as the exact token ids the model saw. Prompts are built in (the organism: its chain
-problems at the longest lengths whose full trace fits ``--max-seq-len``; any other model: a list of math word
-problems) or a task's problems (``traces:organism-chain:k=4-16``, ``traces:jsonl:PATH``). The thinking budget is
-what ``--max-seq-len`` leaves after the prompt and the answer.
+Each text is the rendered prompt, the thinking the model writes under s1 budget forcing (greedy,
+``generate.traces``), and its answer, kept as the exact token ids the model saw. Prompts are built in (the
+organism: its chain problems at the longest lengths whose full trace fits ``--max-seq-len``; any other model:
+the word problems of ``generate.prompts``) or a task's problems (``traces:organism-chain:k=4-16``,
+``traces:jsonl:PATH``). The thinking budget is what ``--max-seq-len`` leaves after the prompt and the answer.
 
 Per text a :class:`Span` says where the thinking starts and ends and where the answer starts (``chain`` scores
 those regions). Generated traces are cached as JSON under ``$PRUNESCALE_CACHE/traces`` (default
@@ -26,38 +26,16 @@ from tqdm.auto import tqdm
 
 from ..errors import PrunescaleError
 from ..fileio import write_json_atomic
+from ..generate.base import Forcing
+from ..generate.prompts import TRACE_PROMPTS
+from ..generate.traces import model_profile, prompt_ids, thinking_traces
 
 FORMAT = 1                  # bump when what a cached file holds, or how traces are made, changes
 ANSWER_TOKENS = 20          # sampled answer tokens kept after the thinking ("\nFinal Answer: xy" is 17)
 MIN_BUDGET = 8              # fewer thinking tokens than this is not a trace
 
-# Built-in reasoning prompts for models other than the organism: short multi-step word problems.
-MATH_PROMPTS = [
-    "A shop sells pencils at 3 for $1. How much do 27 pencils cost? Think step by step.",
-    "Tom has 48 marbles. He gives a quarter to Ann and a third of the rest to Ben. How many are left?",
-    "A train leaves at 9:40 and arrives at 13:15. How long is the trip in minutes?",
-    "The sum of three consecutive integers is 96. What is the largest of them?",
-    "A rectangle is 4 cm longer than it is wide and its perimeter is 44 cm. What is its area?",
-    "What is 17% of 340? Show your reasoning.",
-    "If 5 workers build a wall in 12 days, how many days do 8 workers need at the same rate?",
-    "A bag has 5 red and 7 blue balls. Two are drawn without replacement. What is the chance both are red?",
-    "Solve for x: 3(x - 4) + 2 = 5x - 18.",
-    "A car uses 6.5 litres per 100 km. How many litres does it use for 260 km?",
-    "How many integers from 1 to 200 are divisible by 3 or by 5?",
-    "A price rises by 20% and then falls by 20%. What is the overall change in percent?",
-    "The average of five numbers is 14. Four of them are 10, 12, 15 and 20. What is the fifth?",
-    "A tank fills in 6 hours with pipe A and in 9 hours with pipe B. How long with both pipes open?",
-    "What is the remainder when 2^20 is divided by 7?",
-    "Lisa reads 18 pages a day. Her book has 400 pages. On which day does she finish it?",
-    "Find two numbers whose sum is 50 and whose difference is 14.",
-    "A recipe needs 250 g of flour for 4 people. How much flour for 10 people?",
-    "What is the least common multiple of 12, 18 and 30?",
-    "A cyclist rides 15 km at 20 km/h and 15 km at 30 km/h. What is her average speed?",
-    "How many diagonals does a convex octagon have?",
-    "A number doubled and then increased by 7 gives 61. What is the number?",
-    "Three friends split a bill of $84 in the ratio 2:3:2. How much does each pay?",
-    "What is the sum of the first 30 odd numbers?",
-]
+# Built-in prompts for models other than the organism: short multi-step word problems (the shared set's).
+MATH_PROMPTS = TRACE_PROMPTS
 
 
 @dataclass(frozen=True)
@@ -100,7 +78,7 @@ def load_traces(spec: str, model, tokenizer, *, samples: int, max_seq_len: int, 
     cached = _read_cache(path, key)
     if cached is not None:
         return cached
-    profile = _profile(model, tokenizer)
+    profile = model_profile(model, tokenizer)
     prompts = task_prompts(task, samples) if task else builtin_prompts(profile, tokenizer, samples, max_seq_len, seed)
     seqs, spans = generate_traces(model, tokenizer, profile, prompts, max_seq_len=max_seq_len,
                                   batch_size=batch_size, seed=seed)
@@ -141,12 +119,6 @@ def model_fingerprint(model, tokenizer) -> str:
     h.update(json.dumps([len(tokenizer), getattr(tokenizer, "chat_template", None), tokenizer.eos_token,
                          tokenizer.__class__.__name__]).encode())
     return h.hexdigest()
-
-
-def _profile(model, tokenizer):
-    from ..generate.profiles import get_profile
-
-    return get_profile(None, model.config, tokenizer, name_hint=getattr(model.config, "_name_or_path", "") or "")
 
 
 def task_prompts(task_spec: str, samples: int) -> list[str]:
@@ -201,35 +173,11 @@ def longest_chain(tokenizer, profile, max_seq_len: int) -> int:
     return best
 
 
-def _backend_class():
-    from ..generate.hf import HFBackend
-
-    class TraceBackend(HFBackend):
-        """The hf backend, also handing back each row's ids and where its thinking ended (positions, exactly)."""
-
-        def _advance(self, r, tok, forcing):
-            if tok in self.eos:
-                r.eos_id = tok     # the row ends here; the EOS is not fed, but it is part of the text
-            return super()._advance(r, tok, forcing)
-
-        def _sample(self, r, start):
-            s = super()._sample(r, start)
-            s.extra.update(ids=list(r.ids), think_end_at=r.think_end_at, think_end_len=r.think_end_len,
-                           eos=getattr(r, "eos_id", None))
-            return s
-
-    return TraceBackend
-
-
 @torch.no_grad()
 def generate_traces(model, tokenizer, profile, prompts: list[str], *, max_seq_len: int, batch_size: int,
                     seed: int) -> tuple[list[list[int]], list[Span]]:
     """Greedy budget-forced traces of ``prompts``; each text at most ``max_seq_len`` tokens."""
-    from ..generate.base import Forcing, Request, Sampling
-
-    backend = _backend_class()(model, tokenizer, profile)
-    encode = lambda text: tokenizer(text, add_special_tokens=False)["input_ids"]  # noqa: E731
-    rendered = [encode(backend.render(p)) for p in prompts]
+    rendered = [prompt_ids(tokenizer, profile, p) for p in prompts]
     seqs, spans = [], []
     for i in tqdm(range(0, len(prompts), batch_size), desc="calibration: thinking traces", unit="batch"):
         chunk = prompts[i:i + batch_size]
@@ -239,38 +187,18 @@ def generate_traces(model, tokenizer, profile, prompts: list[str], *, max_seq_le
             raise PrunescaleError(f"--max-seq-len {max_seq_len} leaves {max(budget, 0)} thinking tokens for "
                                   f"traces (prompts take up to {longest}, the answer "
                                   f"{answer_reserve(tokenizer, profile)}): raise it")
-        requests = [Request(p, seed=seed * 100_003 + i + j) for j, p in enumerate(chunk)]
-        out = backend.generate(requests, Forcing(budget=budget, answer_tokens=ANSWER_TOKENS),
-                               Sampling(temperature=0.0))
-        for prompt_ids, sample in zip(rendered[i:i + batch_size], out):
-            seq, span = _assemble(prompt_ids, sample, len(backend.force_ids))
-            seqs.append(seq[:max_seq_len])
-            spans.append(span.clipped(max_seq_len))
+        out = thinking_traces(model, tokenizer, profile, chunk, Forcing(budget=budget, answer_tokens=ANSWER_TOKENS),
+                              seeds=[seed * 100_003 + i + j for j in range(len(chunk))])
+        for t in out:
+            seqs.append(t.ids[:max_seq_len])
+            spans.append(Span(t.think_start, t.think_end, t.answer_start).clipped(max_seq_len))
     return seqs, spans
-
-
-def _assemble(prompt_ids: list[int], sample, forced_len: int) -> tuple[list[int], Span]:
-    """Prompt + generated ids (+ the EOS that ended it), and where thinking and answer lie in them."""
-    x = sample.extra
-    ids = list(prompt_ids) + x["ids"]
-    start = len(prompt_ids)
-    if x["think_end_at"] is None:   # ended inside thinking (EOS, or the hard cap): no answer
-        span = Span(start, len(ids), None)
-    else:
-        end = start + x["think_end_at"]
-        answer = end + (forced_len if sample.forced else x["think_end_len"])
-        span = Span(start, end, answer)
-    if x["eos"] is not None:
-        ids.append(x["eos"])
-    if span.answer_start is not None and span.answer_start >= len(ids):
-        span = Span(span.think_start, span.think_end, None)
-    return ids, span
 
 
 def infer_spans(seqs: list[list[int]], model, tokenizer) -> list[Span | None] | None:
     """Spans of texts that were not generated here (``organism`` transcripts, ``file:`` text), found from the
     thinking delimiters of the model's profile; None when the model has none or no text holds them."""
-    profile = _profile(model, tokenizer)
+    profile = model_profile(model, tokenizer)
     if not profile.think_end or not profile.think_start:
         return None
     start_ids = tokenizer(profile.think_start, add_special_tokens=False)["input_ids"]
