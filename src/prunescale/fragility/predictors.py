@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ..errors import PrunescaleError
+from ..stats import mean as _mean
 from .traces import ANSWER_TOKENS, Trace
 
 BATCH = 8
@@ -196,10 +197,6 @@ def knowledge_drop(parent: list, model: list) -> tuple[float | None, float | Non
     ll = _mean([a - b for a, b in zip(gold(parent), gold(model))])
     acc = _mean([r.acc for r in parent]) - _mean([r.acc for r in model])
     return ll, acc
-
-
-def _mean(xs: list[float]) -> float | None:
-    return sum(xs) / len(xs) if xs else None
 
 
 def method_score(record: dict | None) -> tuple[float | None, str | None]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from matplotlib.lines import Line2D
 
-from ...fragility.stats import rank_correlation
+from ...stats import rank_correlation
 from .base import METHOD_COLORS, Index, Plot, absent, finish, fmt_num, new_figure, register_figure
 
 MIN_VARIANTS = 4
