@@ -43,3 +43,11 @@ def test_cov_at_k_is_not_recomputed_inline():
     users = [str(p.relative_to(SRC)) for p in SRC.rglob("*.py")
              if "any(" in (t := p.read_text(encoding="utf-8")) and "[:k]" in t and p.name != "metrics.py"]
     assert users == []
+
+
+def test_answer_patterns_live_in_tasks_extract():
+    for name in ("final_answer", "extract_math", "last_boxed", "boxed_spans", "boxed_contents", "boxed_answers"):
+        assert definers(name) == ["tasks/extract.py"], name
+    assert [str(p.relative_to(SRC)) for p in SRC.rglob("*.py")
+            if "boxed" in p.read_text(encoding="utf-8") and "re.compile" in p.read_text(encoding="utf-8")
+            and "\\\\boxed" in p.read_text(encoding="utf-8")] == ["tasks/extract.py"]
