@@ -40,15 +40,25 @@ def write_atomic(path: str | Path, data: str | bytes) -> None:
 
 
 @contextmanager
-def atomic_dir(out: str | Path):
+def atomic_dir(out: str | Path, keep_if=None):
     """Yield a temporary sibling directory to fill; on success it replaces ``out`` (an existing ``out`` is
-    moved aside first, then removed), on failure it is removed: ``out`` is never half-written."""
+    moved aside first, then removed), on failure it is removed: ``out`` is never half-written.
+
+    ``keep_if``: a test of a finished ``out`` (e.g. "has config.json"); with it, an ``out`` that another process
+    finished first and passes the test is kept and the fill dropped (caches several processes may build at once:
+    readers never see it vanish), and one that fails it is an error."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
         yield tmp
-        if out.exists():
+        if keep_if is not None:
+            try:
+                tmp.rename(out)
+            except OSError:  # another process finished first
+                if not keep_if(out):
+                    raise
+        elif out.exists():
             trash = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
             out.rename(trash / out.name)
             tmp.rename(out)

@@ -51,3 +51,9 @@ def test_answer_patterns_live_in_tasks_extract():
     assert [str(p.relative_to(SRC)) for p in SRC.rglob("*.py")
             if "boxed" in p.read_text(encoding="utf-8") and "re.compile" in p.read_text(encoding="utf-8")
             and "\\\\boxed" in p.read_text(encoding="utf-8")] == ["tasks/extract.py"]
+
+
+def test_atomic_directory_writes_go_through_fileio():
+    assert definers("atomic_dir") == ["fileio.py"]
+    assert [str(p.relative_to(SRC)) for p in SRC.rglob("*.py")
+            if "mkdtemp(" in p.read_text(encoding="utf-8") and p.name != "fileio.py"] == []
