@@ -10,7 +10,7 @@ from ..errors import PrunescaleError
 from ..fileio import parse_source, read_jsonl_rows
 from ..registry import Registry
 
-TASKS: Registry["Task"] = Registry("task")
+TASKS: Registry["Task"] = Registry("task", package="prunescale.tasks", group="prunescale.tasks")
 
 
 @dataclass
