@@ -11,6 +11,7 @@ name.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import pkgutil
 from contextlib import contextmanager
 from importlib.metadata import entry_points
@@ -66,7 +67,8 @@ class Registry(Generic[T]):
                     if info.name not in self.skip and not info.name.startswith("_"):
                         importlib.import_module(f"{self.package}.{info.name}")
             for name, (target, attrs) in self._declared.items():
-                self._load(name, target, attrs)
+                if importlib.util.find_spec(target.partition(":")[0].strip()) is not None:   # absent: a partial install
+                    self._load(name, target, attrs)
             for ep in entry_points(group=self.group) if self.group else ():
                 self._load(ep.name, ep.value, {})
         except BaseException:

@@ -6,9 +6,10 @@ import argparse
 from pathlib import Path
 
 from ..errors import PrunescaleError
-from .common import add_config_args, add_model_args, format_table
+from .common import COMMANDS, add_config_args, add_model_args, format_table
 
 
+@COMMANDS.register("fragility", order=100)
 def register(sub) -> None:
     p = sub.add_parser("fragility", help="predict in seconds whether a pruned model lost its test-time scaling",
                        description="Score a pruned model against its parent on the parent's own greedy, "

@@ -14,10 +14,11 @@ from pathlib import Path
 
 from ..errors import PrunescaleError
 from ..fileio import library_versions, write_atomic
-from .common import add_config_args, add_model_args, format_table
+from .common import COMMANDS, add_config_args, add_model_args, format_table
 
 
 
+@COMMANDS.register("knowledge", order=70)
 def register(sub) -> None:
     p = sub.add_parser("knowledge", help="log-likelihood multiple-choice accuracy on knowledge tasks (no generation)",
                        description="Score every choice of every question by the log-likelihood of its tokens, as "
