@@ -52,11 +52,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def table(record: dict) -> str:
-    from ..fragility.run import PREDICTORS
+    from ..fragility.catalog import predictor_names
 
     d = record["details"]
     head = (f"{record['model']} against {record['parent']}: {d['traces']} traces ({d['groups']}), "
             f"{d['knowledge_items']} knowledge questions, {record['seconds']['parent'] + record['seconds']['model']:.1f}s")
     names = {"method_score": f"method score ({d.get('method_score_name') or 'none recorded'})"}
-    rows = [[names.get(k, k), record["predictors"].get(k)] for k in PREDICTORS]
+    rows = [[names.get(k, k), record["predictors"].get(k)] for k in predictor_names()]
     return head + "\n" + format_table(["predictor", "value"], rows)
