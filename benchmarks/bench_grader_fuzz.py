@@ -66,7 +66,7 @@ def answers(n: int, seed: int = 0) -> list[str]:
 def run(n: int, timeout: float, seed: int = 0) -> dict:
     from prunescale.tasks.equivalence import grade
     from prunescale.tasks.extract import extract_math
-    from prunescale.tasks.grader_worker import shared_grader
+    from prunescale.tasks.grader import shared_grader
 
     rng = random.Random(seed + 1)
     golds = _golds(rng)

@@ -1,4 +1,4 @@
-"""Plumbing every stage shares: atomic file writes, JSON / JSONL reading, library versions, source specs.
+"""Plumbing every stage shares: atomic file writes, JSON / JSONL reading, library versions.
 
 Each concept has this one home, so a fix (say, to how a half-written file is avoided) reaches every writer.
 """
@@ -10,7 +10,6 @@ import os
 import shutil
 import tempfile
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import PrunescaleError
@@ -40,15 +39,25 @@ def write_atomic(path: str | Path, data: str | bytes) -> None:
 
 
 @contextmanager
-def atomic_dir(out: str | Path):
+def atomic_dir(out: str | Path, keep_if=None):
     """Yield a temporary sibling directory to fill; on success it replaces ``out`` (an existing ``out`` is
-    moved aside first, then removed), on failure it is removed: ``out`` is never half-written."""
+    moved aside first, then removed), on failure it is removed: ``out`` is never half-written.
+
+    ``keep_if``: a test of a finished ``out`` (e.g. "has config.json"); with it, an ``out`` that another process
+    finished first and passes the test is kept and the fill dropped (caches several processes may build at once:
+    readers never see it vanish), and one that fails it is an error."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
         yield tmp
-        if out.exists():
+        if keep_if is not None:
+            try:
+                tmp.rename(out)
+            except OSError:  # another process finished first
+                if not keep_if(out):
+                    raise
+        elif out.exists():
             trash = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
             out.rename(trash / out.name)
             tmp.rename(out)
@@ -116,44 +125,3 @@ def library_versions(*extra: str) -> dict:
         except (ImportError, AttributeError):
             continue
     return out
-
-
-SPLITS = ("train", "test", "validation", "dev")
-
-
-@dataclass(frozen=True)
-class Source:
-    """A data source as users write it: ``hf:DATASET[:CONFIG][:SPLIT]``, ``jsonl:PATH``, ``file:PATH``,
-    ``self[:PATH]``, or a bare name / path (kind ``""``)."""
-
-    kind: str
-    value: str
-
-    @property
-    def hf_parts(self) -> tuple[str, str | None, str]:
-        """(dataset, config or None, split) of an ``hf:`` source. Split defaults to train; with one part after
-        the name, it is the split when it names one (train, test, validation, dev, maybe sliced: ``train[:500]``),
-        else the config (``hf:wikitext:wikitext-2-raw-v1``)."""
-        base, bracket, sliced = self.value.partition("[")   # a slice may hold colons: train[:500]
-        name, *rest = base.split(":", 2)
-        if bracket:
-            rest = rest or [""]
-            rest[-1] += bracket + sliced
-        if len(rest) == 2:
-            return name, rest[0] or None, rest[1] or "train"
-        if rest and rest[0].split("[")[0] in SPLITS:
-            return name, None, rest[0]
-        return name, (rest[0] or None) if rest else None, "train"
-
-
-SOURCE_KINDS = ("hf", "jsonl", "file", "self")
-
-
-def parse_source(spec: str) -> Source:
-    """Split ``kind:value`` for the known kinds; anything else is kind ``""`` with the whole text as value."""
-    kind, sep, value = spec.partition(":")
-    if sep and kind in SOURCE_KINDS:
-        if kind != "self" and not value:
-            raise PrunescaleError(f"{spec!r} names no {'dataset' if kind == 'hf' else 'file'} after {kind}:")
-        return Source(kind, value)
-    return Source("", spec)

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from prunescale.fragility.stats import bootstrap_ci, rank_correlation, ranks, spearman
+from prunescale.stats import bootstrap_rank_corr_ci as bootstrap_ci, rank_correlation, ranks, spearman
 
 
 def test_ranks_share_the_average_rank_on_ties():

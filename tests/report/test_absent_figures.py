@@ -122,7 +122,7 @@ def test_why_drops_metrics_no_variant_has(zero_study):
 
 
 def test_all_no_data_panels_make_a_figure_absent(built_study, monkeypatch):
-    monkeypatch.setattr(figure_base, "_FAMILIES", dict(figure_base._FAMILIES))   # leave the real registry as it was
+    monkeypatch.setattr(figure_base.FIGURES, "_entries", dict(figure_base.FIGURES._entries))   # leave the real registry as it was
 
     @figure_base.register_figure("empty-grid", "An empty grid", order=99)
     def empty_figure(data: dict, model: str) -> Plot:

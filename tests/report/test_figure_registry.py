@@ -19,7 +19,7 @@ def test_families_are_the_report_sections_in_order():
 
 
 def test_a_new_family_shows_up_everywhere(built_study, tmp_path, monkeypatch):
-    monkeypatch.setattr(figure_base, "_FAMILIES", dict(figure_base._FAMILIES))   # leave the real registry as it was
+    monkeypatch.setattr(figure_base.FIGURES, "_entries", dict(figure_base.FIGURES._entries))   # leave the real registry as it was
 
     @figure_base.register_figure("variants-count", "How many variants", order=35)
     def count_figure(data: dict, model: str) -> Plot:

@@ -6,7 +6,8 @@ from math import comb
 import pytest
 
 from prunescale.errors import PrunescaleError
-from prunescale.scaling.metrics import bootstrap_ci, cov_at_k, maj_at_k, pass_at_k
+from prunescale.scaling.metrics import cov_at_k, maj_at_k, pass_at_k
+from prunescale.stats import bootstrap_mean_ci as bootstrap_ci
 
 
 def test_pass_at_k_is_the_unbiased_estimator():

@@ -1,4 +1,4 @@
-"""The shared plumbing: source specs, JSONL rows, atomic writes, versions."""
+"""The shared plumbing: source specs (prunescale.sources), JSONL rows, atomic writes, versions."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import os
 import pytest
 
 from prunescale.errors import PrunescaleError
-from prunescale.fileio import library_versions, parse_source, read_jsonl_rows, write_atomic, write_json_atomic
+from prunescale.fileio import library_versions, read_jsonl_rows, write_atomic, write_json_atomic
+from prunescale.sources import parse_source
 
 
 @pytest.mark.parametrize("spec, kind, value", [

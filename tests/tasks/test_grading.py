@@ -17,7 +17,7 @@ from prunescale.scaling.metrics import answer_classes, maj_at_k
 from prunescale.tasks import get_task
 from prunescale.tasks.equivalence import answer_key, grade, grading_failures, math_equal
 from prunescale.tasks.extract import extract_math, last_boxed
-from prunescale.tasks.grader_worker import Grader, shared_grader
+from prunescale.tasks.grader import Grader, shared_grader
 
 HANGS = r"\frac{9^{9^{9}}}{7}"   # sympy computes 9^387420489 when comparing it
 

@@ -99,7 +99,7 @@ def test_symbolic_equivalence(a, b):
 def test_symbolic_rejects_and_pathological_answer_times_out():
     import time
 
-    from prunescale.tasks.grader_worker import Grader
+    from prunescale.tasks.grader import Grader
 
     assert not math_equal(r"\sqrt{2}", r"\sqrt{3}") and not math_equal("(1, 2)", "(1, 2, 3)")
     grader = Grader(timeout=2.0)

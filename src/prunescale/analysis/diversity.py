@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from .selfbleu import bleu_against_others, mean_in_order
+from .selfbleu import bleu_against_others
 from .text import clean_markers, words
+from ..stats import mean_in_order
 
 
 def cross_sample_self_bleu(texts: Sequence[str]) -> float | None:

@@ -6,7 +6,8 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
-from .text import final_answer, words
+from .text import words
+from ..tasks.extract import final_answer
 
 # s1 (lm-eval fork): thinking opens with "<|im_start|>think"; a natural end is the model's own
 # "<|im_start|>answer" followed by "Answer:", a budget-forced end appends "<|im_start|>answer\nFinal Answer:".

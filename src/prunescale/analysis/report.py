@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 from ..fileio import write_atomic
+from ..stats import mean
 from .summary import DIVERSITY_METRICS, KEYS
 
 CSV_COLUMNS = [
@@ -84,7 +85,6 @@ def _flat(r: dict) -> dict:
 def _means(rows: list[dict]) -> dict:
     out = {}
     for c in _MEANS:
-        vals = [float(r[c]) for r in rows if r.get(c) is not None]
-        out[c] = sum(vals) / len(vals) if vals else None
+        out[c] = mean([r.get(c) for r in rows])
     return out
 

@@ -18,6 +18,7 @@ from collections import Counter
 from typing import Sequence
 
 from .text import clean_markers, sentence_spans, words
+from ..stats import mean_in_order
 
 MAX_N = 4
 METHOD4_K = 5  # SmoothingFunction's default k, used by method4
@@ -72,14 +73,6 @@ def sentence_self_bleu(text: str) -> list[float]:
     clean = clean_markers(text)
     segs = [words(clean[a:b]) for a, b in sentence_spans(clean)]
     return bleu_against_others(segs) if len(segs) >= 2 else []
-
-
-def mean_in_order(xs: list[float]) -> float:
-    # Plain left-to-right sum, as the study's loop does, so totals agree bit for bit.
-    total = 0.0
-    for x in xs:
-        total += x
-    return total / len(xs)
 
 
 def _ngram_counts(seq: list[int], n: int) -> Counter:

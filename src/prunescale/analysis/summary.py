@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from typing import Callable, Iterable, Sequence
 
@@ -12,8 +11,9 @@ from .length import length_info
 from .loops import THRESHOLDS, detect_loops
 from .records import Record, as_records
 from .reflection import count_reflection
-from .selfbleu import mean_in_order, sentence_self_bleu
+from .selfbleu import sentence_self_bleu
 from .text import clean_markers, sentence_spans
+from ..stats import mean as _mean, mean_in_order, pearson
 
 KEYS = ("model", "task", "budget")
 # Response metrics compared between right and wrong answers.
@@ -117,23 +117,3 @@ def compare_by_correctness(values: Sequence, correct: Sequence) -> dict:
         "mean_correct": _mean(right), "mean_wrong": _mean(wrong),
         "point_biserial": pearson([v for v, _ in pairs], [float(c) for _, c in pairs]),
     }
-
-
-def _mean(xs: Sequence) -> float | None:
-    vals = [float(x) for x in xs if x is not None]
-    return sum(vals) / len(vals) if vals else None
-
-
-def pearson(x: list[float], y: list[float], min_n: int = 3) -> float | None:
-    """Pearson's r; None with fewer than ``min_n`` pairs or a constant side."""
-    n = len(x)
-    if n < min_n or n != len(y):
-        return None
-    mx, my = sum(x) / n, sum(y) / n
-    sxy = sum((a - mx) * (b - my) for a, b in zip(x, y))
-    sxx = sum((a - mx) ** 2 for a in x)
-    syy = sum((b - my) ** 2 for b in y)
-    if sxx <= 0 or syy <= 0:
-        return None  # a constant metric or one-sided correctness: no correlation to speak of
-    return sxy / math.sqrt(sxx * syy)
-

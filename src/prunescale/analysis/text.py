@@ -1,4 +1,7 @@
-"""Offline text splitting for the analysis: sentences, words, chat-template markers, the final answer.
+"""Offline text splitting for the analysis: sentences, words, chat-template markers.
+
+The final answer a response states (``final_answer``, ``boxed_answers``) is read by :mod:`prunescale.tasks.extract`,
+which owns every answer pattern; it is importable from here too.
 
 Nothing here needs downloaded data (the study's NLTK punkt / word_tokenize do). Every splitter returns
 character spans into the text it was given, so results can point back at the original response.
@@ -7,6 +10,8 @@ character spans into the text it was given, so results can point back at the ori
 from __future__ import annotations
 
 import re
+
+from ..tasks.extract import boxed_answers, final_answer  # noqa: F401  (re-exported: the analysis reads answers)
 
 # Chat-template markers that are not the model's prose (s1's <|im_start|>think / answer, Qwen3's <think>).
 _MARKER = re.compile(r"<\|im_(?:start|end)\|>(?:think|answer|assistant)?|</?think>")
@@ -84,27 +89,3 @@ def _add_trimmed(text: str, a: int, b: int, spans: list[tuple[int, int]]) -> Non
     if b > a:
         spans.append((a, b))
 
-
-_BOXED = re.compile(r"\\boxed\s*\{")
-# An "Answer:" line whose value is short (a number or an expression), not the start of an explanation.
-_ANSWER_LINE = re.compile(r"(?im)^[ \t*#]*(?:final\s+)?answer\s*[:：]\**[ \t]*(\S[^\n]{0,40})[ \t]*$")
-
-
-def boxed_answers(text: str) -> list[str]:
-    """Contents of every ``\\boxed{...}``, braces balanced; an unclosed box is skipped."""
-    from ..tasks.extract import boxed_contents
-
-    return boxed_contents(text, _BOXED)
-
-
-def final_answer(text: str) -> str | None:
-    """The last non-empty ``\\boxed{}`` content, else the last short "Answer: X" line, else None."""
-    from ..tasks.extract import boxed_spans
-
-    # From the last box back, copying one content at a time: linear even for thousands of nested boxes.
-    boxed = next((b for b in (text[i:j].strip() for i, j in reversed(boxed_spans(text, _BOXED))) if b), None)
-    if boxed:
-        return boxed
-    lines = [m.group(1).strip(" .*$") for m in _ANSWER_LINE.finditer(text)]
-    lines = [x for x in lines if x]
-    return lines[-1] if lines else None

@@ -7,8 +7,10 @@ import sys
 from pathlib import Path
 
 from ..errors import PrunescaleError
+from .common import COMMANDS
 
 
+@COMMANDS.register("analyze", order=40)
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "analyze", help="measure repetition loops, Self-BLEU, diversity and self-reflection of responses",

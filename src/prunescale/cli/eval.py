@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..errors import PrunescaleError
 from ..scaling.evaluate import EvalConfig
-from .common import add_config_args, add_field_args, add_model_args, format_table
+from .common import COMMANDS, add_config_args, add_field_args, add_model_args, format_table
 
 # EvalConfig fields offered as flags, in --help order (after the model's); `serve` is a study's only.
 _FLAGS = ["tasks", "data", "question_field", "answer_field", "id_field", "limit", "budgets", "waits", "answer_tokens",
@@ -18,6 +18,7 @@ _FLAGS = ["tasks", "data", "question_field", "answer_field", "id_field", "limit"
           "served_model", "batch_size", "out"]
 
 
+@COMMANDS.register("eval", order=20)
 def register(sub) -> None:
     p = sub.add_parser("eval", help="sequential and parallel test-time scaling of a model on tasks",
                        description="Generate with s1 budget forcing and N samples per problem; grade, store every "

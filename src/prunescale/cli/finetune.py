@@ -6,9 +6,10 @@ import argparse
 
 from ..train.recover import FinetuneJob
 from ..train.sft import Recipe
-from .common import NOT_CONFIG, add_config_args, add_field_args
+from .common import COMMANDS, NOT_CONFIG, add_config_args, add_field_args
 
 
+@COMMANDS.register("finetune", order=90)
 def register(sub) -> None:
     p = sub.add_parser("finetune", help="LoRA or full supervised fine-tuning on reasoning traces (recovery)",
                        description="Supervised fine-tuning with the loss on the assistant part (thinking and "

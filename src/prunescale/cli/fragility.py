@@ -6,9 +6,10 @@ import argparse
 from pathlib import Path
 
 from ..errors import PrunescaleError
-from .common import add_config_args, add_model_args, format_table
+from .common import COMMANDS, add_config_args, add_model_args, format_table
 
 
+@COMMANDS.register("fragility", order=100)
 def register(sub) -> None:
     p = sub.add_parser("fragility", help="predict in seconds whether a pruned model lost its test-time scaling",
                        description="Score a pruned model against its parent on the parent's own greedy, "
@@ -51,11 +52,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def table(record: dict) -> str:
-    from ..fragility.run import PREDICTORS
+    from ..fragility.catalog import predictor_names
 
     d = record["details"]
     head = (f"{record['model']} against {record['parent']}: {d['traces']} traces ({d['groups']}), "
             f"{d['knowledge_items']} knowledge questions, {record['seconds']['parent'] + record['seconds']['model']:.1f}s")
     names = {"method_score": f"method score ({d.get('method_score_name') or 'none recorded'})"}
-    rows = [[names.get(k, k), record["predictors"].get(k)] for k in PREDICTORS]
+    rows = [[names.get(k, k), record["predictors"].get(k)] for k in predictor_names()]
     return head + "\n" + format_table(["predictor", "value"], rows)

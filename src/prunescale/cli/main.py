@@ -3,29 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 
 from .. import __version__
 from ..errors import PrunescaleError
-from .common import load_config_defaults, save_config
-
-# Sub-command modules, each with register(subparsers); optional ones may be absent in a partial install.
-_COMMANDS = ["prune", "eval", "demo", "analyze", "organism", "study", "knowledge", "report", "finetune", "fragility"]
+from .common import COMMANDS, load_config_defaults, save_config
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict]:
     parser = argparse.ArgumentParser(prog="prunescale", description="Prune LLM layers and measure test-time scaling.")
     parser.add_argument("--version", action="version", version=f"prunescale {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in _COMMANDS:
-        try:
-            mod = importlib.import_module(f".{name}", __package__)
-        except ModuleNotFoundError as e:
-            if e.name != f"{__package__}.{name}":
-                raise
-            continue
-        mod.register(sub)
+    for register in COMMANDS.ordered():   # in their declared order: the order of `prunescale --help`
+        register(sub)
     return parser, sub.choices
 
 

@@ -8,8 +8,10 @@ import time
 from pathlib import Path
 
 from ..errors import PrunescaleError
+from .common import COMMANDS
 
 
+@COMMANDS.register("organism", order=50)
 def register(subparsers) -> None:
     p = subparsers.add_parser("organism", help="the embedded reasoning organism (train / check)")
     sub = p.add_subparsers(dest="organism_cmd", required=True)

@@ -12,7 +12,7 @@ from ..prune import METHODS
 from ..prune.calibration import load_calibration
 from ..prune.run import PruneSpec, prune
 from ..prune.scoring import layer_similarity
-from .common import add_calibration_args, add_config_args, add_model_args, format_table, int_list
+from .common import COMMANDS, add_calibration_args, add_config_args, add_model_args, format_table, int_list
 
 
 
@@ -56,6 +56,7 @@ def add_sparsity_args(p: argparse.ArgumentParser) -> None:
                    help=f"OWL: layer sparsities span S +- lambda (default {OWL_LAMBDA:g})")
 
 
+@COMMANDS.register("prune", order=10)
 def register(sub) -> None:
     p = sub.add_parser("prune", help="remove decoder layers and save a standard Hugging Face model",
                        description="Prune whole decoder layers of a causal LM and save the result with "

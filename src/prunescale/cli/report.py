@@ -6,8 +6,10 @@ import argparse
 from pathlib import Path
 
 from ..errors import PrunescaleError
+from .common import COMMANDS
 
 
+@COMMANDS.register("report", order=80)
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "report", help="write the report of a study directory (report.html, report.md, report_data.json)",

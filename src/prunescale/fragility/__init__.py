@@ -3,6 +3,6 @@ scaling (``prunescale fragility``), and how well each ranks a study's variants a
 
 ``traces`` the parent's own greedy budget-forced traces; ``predictors`` what both models are scored on;
 ``knowledge`` the knowledge questions; ``run`` one model against its parent; ``study`` every variant of a study
-(cached in ``STUDY_DIR/fragility/``); ``tts`` the measured loss of test-time scaling; ``stats`` Spearman's rho
-with a bootstrap interval.
+(cached in ``STUDY_DIR/fragility/``); ``tts`` the measured loss of test-time scaling (Spearman's rho
+with a bootstrap interval: ``prunescale.stats``).
 """

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 import torch
 
 from ..errors import PrunescaleError
+from ..stats import mean as _mean
+from .catalog import PREDICTORS
 from .traces import ANSWER_TOKENS, Trace
 
 BATCH = 8
@@ -141,6 +143,9 @@ def compare(ref: Reference, model, tokenizer, agree_tokens: int) -> tuple[dict, 
                   "loss_long_minus_short": loss["difference"], "loss_long_over_short": loss["ratio"],
                   "answer_kl": kl, "agreement": prefix, "token_agreement": tokens,
                   "knowledge_ll_drop": ll_drop, "knowledge_acc_drop": acc_drop}
+    for p in PREDICTORS.ordered():   # plug-ins compute their own
+        if p.compute is not None:
+            predictors[p.name] = p.compute(ref, stats)
     details = {"losses": loss, "traces": len(ref.encoded), "knowledge_items": len(ref.items),
                "knowledge_acc_parent": _mean([r.acc for r in ref.knowledge]),
                "knowledge_acc": _mean([r.acc for r in know])}
@@ -196,10 +201,6 @@ def knowledge_drop(parent: list, model: list) -> tuple[float | None, float | Non
     ll = _mean([a - b for a, b in zip(gold(parent), gold(model))])
     acc = _mean([r.acc for r in parent]) - _mean([r.acc for r in model])
     return ll, acc
-
-
-def _mean(xs: list[float]) -> float | None:
-    return sum(xs) / len(xs) if xs else None
 
 
 def method_score(record: dict | None) -> tuple[float | None, str | None]:

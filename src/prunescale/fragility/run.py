@@ -14,10 +14,10 @@ from pathlib import Path
 from .. import __version__
 from ..errors import PrunescaleError
 from ..fileio import library_versions
+from .catalog import predictor_names
 from .traces import TraceSettings
 
-PREDICTORS = ("method_score", "loss_short", "loss_long", "loss_long_minus_short", "loss_long_over_short",
-              "answer_kl", "agreement", "token_agreement", "knowledge_ll_drop", "knowledge_acc_drop")
+PREDICTORS = predictor_names()   # as declared in .catalog, at import (plug-ins: call predictor_names())
 
 
 @dataclass(frozen=True)

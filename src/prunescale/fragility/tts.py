@@ -15,6 +15,7 @@ A measure is None where the unpruned model scores 0 (nothing to lose) or a cell 
 from __future__ import annotations
 
 from ..budgets import budget_key
+from ..stats import mean
 
 
 def auc(points: list[tuple[float, float]]) -> float | None:
@@ -23,7 +24,7 @@ def auc(points: list[tuple[float, float]]) -> float | None:
     if not pts:
         return None
     if len(pts) == 1 or pts[-1][0] == pts[0][0]:
-        return sum(a for _, a in pts) / len(pts)
+        return mean([a for _, a in pts])
     area = sum((x1 - x0) * (a0 + a1) / 2 for (x0, a0), (x1, a1) in zip(pts, pts[1:]))
     return area / (pts[-1][0] - pts[0][0])
 

@@ -1,6 +1,6 @@
-"""Generation: backends (a registry), thinking profiles, s1 budget forcing, a model's own traces in process."""
+"""Generation: backends (a registry, one module each, found by ``BACKENDS``), thinking profiles, s1 budget
+forcing, a model's own traces in process."""
 
-from . import hf, openai_backend, vllm_backend  # noqa: F401  (register backends)
 from .base import BACKENDS, Backend, Forcing, Request, Sample, Sampling
 from .profiles import PROFILES, ThinkingProfile, get_profile
 from .traces import Trace, free_text, thinking_traces

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from ..registry import Registry
 from .profiles import ThinkingProfile
 
-BACKENDS: Registry["Backend"] = Registry("backend")
+BACKENDS: Registry["Backend"] = Registry("backend", package="prunescale.generate", group="prunescale.backends")
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Callable
 
 from ..errors import PrunescaleError
+from ..fileio import atomic_dir
 
 PREFIX = "embedded:"
 
@@ -84,16 +83,7 @@ def resolve(spec: str) -> Path:
     dest = cache_dir() / "embedded" / name
     if (dest / "config.json").is_file():
         return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
     # Build in a sibling temp dir and rename, so a killed conversion never leaves a half model behind.
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=dest.parent))
-    try:
+    with atomic_dir(dest, keep_if=lambda d: (d / "config.json").is_file()) as tmp:
         _CONVERTED[name](tmp)
-        try:
-            tmp.rename(dest)
-        except OSError:  # another process finished first
-            if not (dest / "config.json").is_file():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return dest

@@ -17,7 +17,7 @@ from torch import nn
 from ..errors import PrunescaleError
 from ..registry import Registry
 
-ADAPTERS: Registry["Adapter"] = Registry("architecture adapter")
+ADAPTERS: Registry["Adapter"] = Registry("architecture adapter", package="prunescale.models", group="prunescale.adapters")
 
 # Where decoder stacks live, in the order we look for them.
 _LAYER_PATHS = ("model.layers", "model.language_model.layers", "language_model.model.layers",

@@ -11,7 +11,7 @@ from ..errors import PrunescaleError
 from ..models.surgery import keep_layers, num_layers
 from ..registry import Registry
 
-METHODS: Registry["PruneMethod"] = Registry("pruning method")
+METHODS: Registry["PruneMethod"] = Registry("pruning method", package="prunescale.prune", group="prunescale.methods")
 
 
 @dataclass

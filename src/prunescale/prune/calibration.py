@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import PrunescaleError
-from ..fileio import Source, parse_source, read_jsonl_rows, read_text_utf8
+from ..fileio import read_jsonl_rows, read_text_utf8
+from ..sources import Source, parse_source
 from ..generate.prompts import OPEN_PROMPTS
 
 # Seed prompts for `self`: varied registers so the model's own text covers narrative, maths, code and facts.

@@ -1,8 +1,7 @@
-"""Parallel-scaling metrics: unbiased pass@k, maj@k over answer classes, cov@k, bootstrap intervals."""
+"""Parallel-scaling metrics of a run: unbiased pass@k, maj@k over answer classes, cov@k (intervals: ``prunescale.stats``)."""
 
 from __future__ import annotations
 
-import random
 import time
 from typing import Callable, Sequence
 
@@ -82,15 +81,3 @@ def maj_at_k(answers: Sequence[str | None], correct: Sequence[bool], k: int,
     if k > len(answers):
         raise PrunescaleError(f"k={k} is larger than the number of samples n={len(answers)}")
     return maj_from_classes(answer_classes(answers[:k], same, key, budget_s), correct, k)
-
-
-def bootstrap_ci(values: Sequence[float], seed: int = 0, rounds: int = 1000, level: float = 0.95) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean over ``values`` (e.g. per-problem accuracies)."""
-    if not values:
-        return (float("nan"), float("nan"))
-    rng = random.Random(seed)
-    n = len(values)
-    means = sorted(sum(values[rng.randrange(n)] for _ in range(n)) / n for _ in range(rounds))
-    lo = means[int((1 - level) / 2 * rounds)]
-    hi = means[min(rounds - 1, int((1 + level) / 2 * rounds))]
-    return (lo, hi)

@@ -6,8 +6,9 @@ import statistics
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from .metrics import answer_classes, bootstrap_ci, maj_from_classes, pass_at_k
+from .metrics import answer_classes, cov_at_k, maj_from_classes, pass_at_k
 from ..budgets import budget_label
+from ..stats import bootstrap_mean_ci
 
 
 def ks_for(n: int) -> list[int]:
@@ -51,8 +52,8 @@ def _cell(rs: list[dict], task, answer_cap: int) -> dict:
         pass_k[str(k)] = statistics.fmean(pass_at_k(len(g), sum(r["correct"] for r in g), k) for g in groups)
         maj_k[str(k)] = statistics.fmean(
             maj_from_classes(c, [bool(r["correct"]) for r in g], k) for c, g in zip(classes, groups))
-        cov_k[str(k)] = statistics.fmean(float(any(r["correct"] for r in g[:k])) for g in groups)
-    lo, hi = bootstrap_ci(problem_acc, seed=0)
+        cov_k[str(k)] = statistics.fmean(cov_at_k([r["correct"] for r in g], k) for g in groups)
+    lo, hi = bootstrap_mean_ci(problem_acc, seed=0)
     return {
         "accuracy": statistics.fmean(r["correct"] for r in rs),
         "accuracy_by_seed": {str(s): a for s, a in acc_by_seed.items()},

@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import PrunescaleError
-from ..fileio import parse_source, read_jsonl_rows
+from ..fileio import read_jsonl_rows
+from ..sources import parse_source
 from ..registry import Registry
 
-TASKS: Registry["Task"] = Registry("task")
+TASKS: Registry["Task"] = Registry("task", package="prunescale.tasks", group="prunescale.tasks")
 
 
 @dataclass

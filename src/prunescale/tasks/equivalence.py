@@ -6,7 +6,7 @@
 2. both plain numbers (integers, decimals, ``1e-7``, ``a/b``, ``\\frac{a}{b}``) -> integers and fractions compare
    exactly; if either side has a decimal point or an exponent, within a relative tolerance of ``REL_TOL`` (so
    ``1e-7`` is not ``0`` and ``123456789`` is not ``123456790``);
-3. otherwise math-verify (``grader_worker``), in a worker process under a hard time limit; answers longer than
+3. otherwise math-verify (``grader``), in a worker process under a hard time limit; answers longer than
    ``MAX_LEN`` characters are compared as plain strings (no real final answer is that long; it keeps every
    regex here on short strings and the worker fast).
 No model text is ever evaluated here: steps 1-2 are regexes and ``fractions.Fraction``.
@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
-from .grader_worker import FAILURES, Verdict, shared_grader
+from .grader import FAILURES, Verdict, shared_grader
 
 REL_TOL = 1e-9
 MAX_LEN = 1000

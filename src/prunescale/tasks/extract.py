@@ -1,4 +1,10 @@
-"""Final-answer extraction: the last \\boxed{}, else an "Answer:" line, else the final number.
+"""Final-answer extraction, the one home of every answer pattern. Two readings, on purpose:
+
+* ``extract_math`` (grading): the last \\boxed{} or \\fbox{}, else the rest of the last "Answer:" line, else the
+  final number;
+* ``extract_letter`` (multiple choice): a boxed letter, else the last "Answer: X", else the last "(X)";
+* ``final_answer`` (the analysis's report of what a response states): the last non-empty \\boxed{} only, else the
+  last short "Answer: X" alone on its line, never a bare number, so "no answer" stays visible.
 
 Ours, not math-verify's: on the real s1.1 log this reproduces lm-eval's extracted answers exactly (a test checks
 it), where math-verify's ``parse`` of a whole response picks by priority among boxes, "final answer is" phrases
@@ -15,6 +21,10 @@ from .equivalence import math_equal  # noqa: F401  (graders import it from here)
 _ANSWER_LINE = re.compile(r"(?:final answer|answer)\s*[:：]\s*(.+)", re.IGNORECASE)
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?")
 _BOX = re.compile(r"\\(?:boxed|fbox)\s*\{")
+
+LETTERS = "ABCDEFGHIJ"
+_LETTER_ANSWER = re.compile(r"answer\s*(?:is)?\s*[:：]?\s*\(?\**([A-J])\b", re.IGNORECASE)
+_PAREN = re.compile(r"\(([A-J])\)")
 
 
 def boxed_spans(text: str, pattern: re.Pattern = _BOX) -> list[tuple[int, int]]:
@@ -56,3 +66,41 @@ def extract_math(text: str) -> str | None:
         return inner or ans.strip("$ ") or None
     nums = _NUMBER.findall(text)
     return nums[-1].replace(",", "") if nums else None
+
+
+def extract_letter(text: str, n_choices: int = 4) -> str | None:
+    """The chosen letter: a boxed letter, else the last "Answer: X", else the last "(X)"."""
+    valid = LETTERS[:n_choices]
+    boxed = last_boxed(text)
+    if boxed:
+        m = re.fullmatch(r"\s*(?:\\text\{)?\(?([A-J])\)?\}?\s*\.?", boxed)
+        if m and m.group(1) in valid:
+            return m.group(1)
+    for pattern in (_LETTER_ANSWER, _PAREN):
+        found = [x.upper() for x in pattern.findall(text) if x.upper() in valid]
+        if found:
+            return found[-1]
+    return None
+
+
+# The analysis's reading: \boxed only, and an "Answer:" line whose value is short (a number or an expression),
+# not the start of an explanation.
+_REPORT_BOX = re.compile(r"\\boxed\s*\{")
+_SHORT_ANSWER_LINE = re.compile(r"(?im)^[ \t*#]*(?:final\s+)?answer\s*[:：]\**[ \t]*(\S[^\n]{0,40})[ \t]*$")
+
+
+def boxed_answers(text: str) -> list[str]:
+    """Contents of every ``\\boxed{...}``, braces balanced; an unclosed box is skipped."""
+    return boxed_contents(text, _REPORT_BOX)
+
+
+def final_answer(text: str) -> str | None:
+    """The last non-empty ``\\boxed{}`` content, else the last short "Answer: X" line, else None."""
+    # From the last box back, copying one content at a time: linear even for thousands of nested boxes.
+    spans = reversed(boxed_spans(text, _REPORT_BOX))
+    boxed = next((b for b in (text[i:j].strip() for i, j in spans) if b), None)
+    if boxed:
+        return boxed
+    lines = [m.group(1).strip(" .*$") for m in _SHORT_ANSWER_LINE.finditer(text)]
+    lines = [x for x in lines if x]
+    return lines[-1] if lines else None

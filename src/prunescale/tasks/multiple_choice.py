@@ -3,35 +3,16 @@
 from __future__ import annotations
 
 import random
-import re
 
 from ..errors import PrunescaleError
 from .base import TASKS, Problem, Task, read_jsonl, unique_ids
-from .extract import last_boxed
+from .extract import LETTERS, extract_letter
 
-LETTERS = "ABCDEFGHIJ"
 INSTRUCTION = "\n\nAnswer with the letter of the correct option, written as \\boxed{X} or as 'Answer: X'."
-_ANSWER = re.compile(r"answer\s*(?:is)?\s*[:：]?\s*\(?\**([A-J])\b", re.IGNORECASE)
-_PAREN = re.compile(r"\(([A-J])\)")
 
 
 def format_question(question: str, choices: list[str]) -> str:
     return question.strip() + "\n\n" + "\n".join(f"{LETTERS[i]}. {c}" for i, c in enumerate(choices)) + INSTRUCTION
-
-
-def extract_letter(text: str, n_choices: int = 4) -> str | None:
-    """The chosen letter: a boxed letter, else the last "Answer: X", else the last "(X)"."""
-    valid = LETTERS[:n_choices]
-    boxed = last_boxed(text)
-    if boxed:
-        m = re.fullmatch(r"\s*(?:\\text\{)?\(?([A-J])\)?\}?\s*\.?", boxed)
-        if m and m.group(1) in valid:
-            return m.group(1)
-    for pattern in (_ANSWER, _PAREN):
-        found = [x.upper() for x in pattern.findall(text) if x.upper() in valid]
-        if found:
-            return found[-1]
-    return None
 
 
 class MultipleChoice(Task):

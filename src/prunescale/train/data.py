@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import PrunescaleError
-from ..fileio import Source, parse_source, read_jsonl_rows
+from ..fileio import read_jsonl_rows
+from ..sources import Source, parse_source
 
 # s1K / s1K-1.1 field names, tried in order when the user gives none.
 QUESTION_FIELDS = ("question", "problem", "prompt")

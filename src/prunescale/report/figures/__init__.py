@@ -8,22 +8,16 @@ a one-line reason) when there is nothing to draw.
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-
-from .base import (FigureFamily, Plot, absent, legend_label, new_figure, no_data, plot_id, registered, settle, to_png,
+from .base import (FIGURES, FigureFamily, Plot, absent, legend_label, new_figure, no_data, plot_id, settle, to_png,
                    to_svg)
 
-__all__ = ["FigureFamily", "Plot", "absent", "all_figures", "figure_families", "legend_label", "new_figure", "no_data",
+__all__ = ["FIGURES", "FigureFamily", "Plot", "absent", "all_figures", "figure_families", "legend_label", "new_figure", "no_data",
            "to_png", "to_svg"]
 
 
 def figure_families() -> list[FigureFamily]:
     """Every registered figure family, in page order (imports the family modules on first use)."""
-    for info in pkgutil.iter_modules(__path__):
-        if info.name != "base":
-            importlib.import_module(f"{__name__}.{info.name}")
-    return registered()
+    return FIGURES.ordered()
 
 
 def all_figures(data: dict) -> dict[str, list[Plot]]:

@@ -24,6 +24,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import FixedLocator, NullLocator  # noqa: E402
 
 from ...budgets import budget_key  # noqa: E402
+from ...registry import Registry  # noqa: E402
 
 N_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22"]
 METHOD_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
@@ -258,21 +259,19 @@ class FigureFamily:
     draw: Callable[[dict, str], Plot]        # (collected data, model label) -> one Plot per model
 
 
-_FAMILIES: dict[str, FigureFamily] = {}
+# Every module of this package but base is a family (found on the first look-up); plug-ins: prunescale.figures.
+FIGURES: Registry[FigureFamily] = Registry("figure", package="prunescale.report.figures", group="prunescale.figures",
+                                           skip=("base",))
 
 
 def register_figure(id: str, heading: str, order: int):
     """Decorator for a figure function ``(data, model) -> Plot``: one section of the report."""
     def add(fn):
-        if id in _FAMILIES:
-            raise ValueError(f"figure {id!r} is already registered by {_FAMILIES[id].draw.__name__}")
-        _FAMILIES[id] = FigureFamily(id, heading, order, fn)
+        if id in FIGURES._store:
+            raise ValueError(f"figure {id!r} is already registered by {FIGURES._store[id].draw.__name__}")
+        FIGURES.add(id, FigureFamily(id, heading, order, fn))
         return fn
     return add
-
-
-def registered() -> list[FigureFamily]:
-    return sorted(_FAMILIES.values(), key=lambda f: (f.order, f.id))
 
 
 def plot_id(text: str) -> str:

@@ -10,15 +10,12 @@ from __future__ import annotations
 
 from matplotlib.lines import Line2D
 
-from ...fragility.stats import rank_correlation
+from ...fragility.catalog import plotted
+from ...stats import rank_correlation
 from .base import METHOD_COLORS, Index, Plot, absent, finish, fmt_num, new_figure, register_figure
 
 MIN_VARIANTS = 4
 MEASURES = (("auc_loss", "AUC loss"), ("pass_loss", "pass@k loss"))
-PREDICTORS = (("method_score", "method score"), ("loss_short", "loss increase, short"),
-              ("loss_long", "loss increase, long"), ("loss_long_minus_short", "long − short loss increase"),
-              ("answer_kl", "answer KL"), ("agreement", "greedy agreement"),
-              ("knowledge_ll_drop", "knowledge log-lik. drop"))
 NCOLS = 4
 
 
@@ -46,7 +43,7 @@ def correlations(es: list[tuple[dict, dict]], score_name: str | None) -> dict[tu
     """{(predictor, measure): {n, rho, lo, hi, points}} for every pair with at least MIN_VARIANTS points."""
     out = {}
     for m, _ in MEASURES:
-        for p, _ in PREDICTORS:
+        for p, _ in plotted():
             pts = [(predictor_value(e, p, score_name), (e.get("tts") or {}).get(m), v) for v, e in es]
             pts = [(x, y, v) for x, y, v in pts if x is not None and y is not None]
             if len(pts) >= MIN_VARIANTS:
@@ -64,13 +61,13 @@ def ci_text(c: dict) -> str:
 
 def table(es: list[tuple[dict, dict]], corr: dict, score_name: str | None) -> tuple[list[str], list[list]]:
     """One row per variant (measures, then predictors), then one row of rho [95% CI] per measure."""
-    header = ["variant", "method", *(label for _, label in MEASURES), *(label for _, label in PREDICTORS)]
+    header = ["variant", "method", *(label for _, label in MEASURES), *(label for _, label in plotted())]
     rows = [[v["variant"], v["method"], *(fmt_num((e.get("tts") or {}).get(m)) for m, _ in MEASURES),
-             *(fmt_num(predictor_value(e, p, score_name), 4) for p, _ in PREDICTORS)] for v, e in es]
+             *(fmt_num(predictor_value(e, p, score_name), 4) for p, _ in plotted())] for v, e in es]
     for m, label in MEASURES:
         if any(key[1] == m for key in corr):
             rows.append([f"Spearman ρ [95% CI] vs {label}", "", *([""] * len(MEASURES)),
-                         *(ci_text(corr[(p, m)]) if (p, m) in corr else "" for p, _ in PREDICTORS)])
+                         *(ci_text(corr[(p, m)]) if (p, m) in corr else "" for p, _ in plotted())])
     return header, rows
 
 
@@ -93,7 +90,7 @@ def fragility_figure(data: dict, model: str) -> Plot:
     fig, axes = new_figure(nrows, ncols, w=3.3, h=2.9)
     methods = list(dict.fromkeys(v["method"] for v, _ in es))
     colors = {m: METHOD_COLORS[i % len(METHOD_COLORS)] for i, m in enumerate(methods)}
-    labels = dict(PREDICTORS) | dict(MEASURES)
+    labels = dict(plotted()) | dict(MEASURES)
     for i, (p, m) in enumerate(keys):
         ax = axes[i // ncols][i % ncols]
         for x, y, v in corr[(p, m)]["points"]:

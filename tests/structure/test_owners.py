@@ -1,0 +1,59 @@
+"""One owner per concept: each shared helper is defined in exactly one module, and everyone imports it."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import prunescale
+
+SRC = Path(prunescale.__file__).parent
+
+
+def definers(name: str) -> list[str]:
+    """The modules (relative paths) that define a function named ``name`` at any depth."""
+    out = []
+    for path in sorted(SRC.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        if any(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == name for n in ast.walk(tree)):
+            out.append(str(path.relative_to(SRC)))
+    return out
+
+
+def test_statistics_have_one_home():
+    for name in ("bootstrap_ci", "bootstrap_mean_ci", "bootstrap_rank_corr_ci", "pearson", "spearman", "ranks",
+                 "rank_correlation", "mean", "_mean", "mean_in_order", "quantile", "_quantile"):
+        assert definers(name) in ([], ["stats.py"]), name
+    assert definers("cov_at_k") == ["scaling/metrics.py"]
+
+
+def test_stats_is_bottom_level():
+    """prunescale.stats imports the standard library, numpy and prunescale.errors only."""
+    tree = ast.parse((SRC / "stats.py").read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            assert node.module == "errors", node.module
+        elif isinstance(node, ast.ImportFrom):
+            assert not node.module.startswith("prunescale") or node.module == "prunescale.errors"
+        elif isinstance(node, ast.Import):
+            assert all(not a.name.startswith("prunescale") for a in node.names)
+
+
+def test_cov_at_k_is_not_recomputed_inline():
+    users = [str(p.relative_to(SRC)) for p in SRC.rglob("*.py")
+             if "any(" in (t := p.read_text(encoding="utf-8")) and "[:k]" in t and p.name != "metrics.py"]
+    assert users == []
+
+
+def test_answer_patterns_live_in_tasks_extract():
+    for name in ("final_answer", "extract_math", "last_boxed", "boxed_spans", "boxed_contents", "boxed_answers"):
+        assert definers(name) == ["tasks/extract.py"], name
+    assert [str(p.relative_to(SRC)) for p in SRC.rglob("*.py")
+            if "boxed" in p.read_text(encoding="utf-8") and "re.compile" in p.read_text(encoding="utf-8")
+            and "\\\\boxed" in p.read_text(encoding="utf-8")] == ["tasks/extract.py"]
+
+
+def test_atomic_directory_writes_go_through_fileio():
+    assert definers("atomic_dir") == ["fileio.py"]
+    assert [str(p.relative_to(SRC)) for p in SRC.rglob("*.py")
+            if "mkdtemp(" in p.read_text(encoding="utf-8") and p.name != "fileio.py"] == []
