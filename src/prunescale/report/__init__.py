@@ -1,4 +1,4 @@
-"""The study report: ``write_report(study_dir)`` reads a study directory (see ``study/layout.py``) and writes
+"""The study report: ``write_report(study_dir)`` reads a study directory (see ``contract/study_dir.py``) and writes
 
 - ``report_data.json``: everything read, as plain data (collect.py);
 - ``report.html``: one self-contained page (figures inline as SVG, no external reference; html.py);
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..study.layout import Layout
+from ..contract.study_dir import StudyDir
 
 
 def write_report(study_dir: str | Path, markdown: bool = True) -> Path:
@@ -23,7 +23,7 @@ def write_report(study_dir: str | Path, markdown: bool = True) -> Path:
     from .html import data_json, render_html
     from .markdown import FILES_DIR, render_markdown
 
-    lay = Layout(study_dir)
+    lay = StudyDir(study_dir)
     data = collect(lay.root)
     plots = all_figures(data)
     try:

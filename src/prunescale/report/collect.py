@@ -1,4 +1,4 @@
-"""Read a study directory (see ``study/layout.py``) into one plain, JSON-ready dict: the report's only input.
+"""Read a study directory (see ``contract/study_dir.py``) into one plain, JSON-ready dict: the report's only input.
 
 Nothing here raises on missing or broken files: a cell without summary.json has no numbers, one without
 analysis.json no analysis, a missing study.sqlite means statuses are inferred from the files present, and an
@@ -18,7 +18,7 @@ from pathlib import Path
 from ..errors import PrunescaleError
 from ..scaling.store import Store
 from ..budgets import budget_key, budget_label
-from ..study.layout import CellInfo, Layout, VariantInfo, task_summary
+from ..contract.study_dir import CellInfo, StudyDir, VariantInfo, task_summary
 # Analysis metrics shown against layers removed ("why").
 WHY_METRICS = ("self_bleu", "loop_rate", "verification", "backtracking", "subgoal")
 # Sample browser caps: problems per task, and characters kept of a response (head + tail, the middle elided).
@@ -28,7 +28,7 @@ HEAD_CHARS, TAIL_CHARS = 2000, 6000
 
 def collect(study_dir: str | Path) -> dict:
     """Everything the report shows, as plain data (also written as report_data.json)."""
-    lay = Layout(study_dir)
+    lay = StudyDir(study_dir)
     warnings: list[str] = []
     study_text = _read_text(lay.study_yaml, warnings)
     study_yaml = _yaml(study_text, warnings) if study_text else {}
@@ -94,7 +94,7 @@ def variant_label(v: dict) -> str:
     return f"{name} + {v['recovery']}" if v.get("recovery") else name
 
 
-def _variants(lay: Layout, warnings: list[str]) -> dict:
+def _variants(lay: StudyDir, warnings: list[str]) -> dict:
     out = {}
     for f in sorted((lay.root / "variants").glob("*.json")):
         raw = _read_json(f, warnings)
@@ -136,7 +136,7 @@ def _guess_variant(vid: str) -> dict:
 
 
 # statuses ------------------------------------------------------------------------------------------------------
-def _statuses(lay: Layout, warnings: list[str]) -> dict[str, dict]:
+def _statuses(lay: StudyDir, warnings: list[str]) -> dict[str, dict]:
     path = lay.status_db
     if not path.is_file():
         return {}
@@ -324,7 +324,7 @@ def _environment() -> dict:
 
 
 # samples -------------------------------------------------------------------------------------------------------
-def _samples(lay: Layout, data: dict, warnings: list[str]) -> list[dict]:
+def _samples(lay: StudyDir, data: dict, warnings: list[str]) -> list[dict]:
     """Per task: up to MAX_SAMPLE_PROBLEMS problems; per problem and variant, one response (largest budget,
     first seed, sample 0) clipped to its head and tail, with its loop spans (character offsets into the clipped
     text) and its analysis values."""
@@ -412,7 +412,7 @@ def _clip_response(r: dict, info: dict | None) -> dict:
 
 
 # fragility -----------------------------------------------------------------------------------------------------
-def _fragility(lay: Layout, data: dict, warnings: list[str]) -> dict:
+def _fragility(lay: StudyDir, data: dict, warnings: list[str]) -> dict:
     """Per pruned variant: its early-warning predictors (fragility/<id>.json, when computed) and its measured
     loss of test-time scaling (fragility/tts.py), by variant id."""
     from ..fragility.tts import tts_losses

@@ -11,9 +11,10 @@ import traceback
 import yaml
 
 from ..errors import PrunescaleError
-from .layout import CellInfo, Layout, VariantInfo
+from ..contract.status import StatusDB, options_hash
+from ..contract.study_dir import CellInfo, VariantInfo
+from ..contract.study_dir import StudyDir as Layout   # the name the eval code below uses
 from .spec import Cell
-from .status import StatusDB, options_hash
 
 
 def run_cell(layout: Layout, cell: Cell, info: dict, cache: dict, log=print) -> str:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..budgets import budget_key, budget_label, largest_budget
-from .layout import CellInfo, Layout, VariantInfo, task_summary
+from ..contract.study_dir import CellInfo, StudyDir, VariantInfo, task_summary
 
 
 @dataclass
@@ -25,7 +25,7 @@ class FinishedCell:
 def collect_cells(root: str | Path) -> list[FinishedCell]:
     """Every finished cell: its cell.json and summary.json."""
     out = []
-    for d in Layout(root).cell_dirs():
+    for d in StudyDir(root).cell_dirs():
         cj, sj = d / "cell.json", d / "summary.json"
         if cj.is_file() and sj.is_file():
             out.append(FinishedCell(CellInfo.read(cj), json.loads(sj.read_text(encoding="utf-8"))))
@@ -41,7 +41,7 @@ def variant_order(ids, variants: dict[str, VariantInfo]) -> list[str]:
 
 
 def headline_rows(root: str | Path) -> tuple[list[str], list[list]]:
-    variants = Layout(root).variants()
+    variants = StudyDir(root).variants()
     cells = collect_cells(root)
     tasks = list(dict.fromkeys(c.info.task_label for c in cells))
     acc: dict[tuple[str, str], float] = {}
@@ -78,7 +78,7 @@ def _millions(n) -> str:
 
 def budget_rows(root: str | Path, task_label: str, metric: str = "accuracy") -> tuple[list[str], list[list]]:
     """Variant x budget table of one task entry (``metric``: accuracy, or e.g. ``pass@8`` / ``maj@8``)."""
-    variants = Layout(root).variants()
+    variants = StudyDir(root).variants()
     table: dict[str, dict[str, float]] = {}
     for c in collect_cells(root):
         if c.info.task_label != task_label:

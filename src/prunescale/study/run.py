@@ -11,17 +11,17 @@ from pathlib import Path
 
 import yaml
 
+from ..contract.status import StatusDB, options_hash
+from ..contract.study_dir import StudyDir
 from ..errors import PrunescaleError
-from .layout import Layout
 from .spec import Cell, Study, parse_study
 from .cells import close_cache, fail_cells, run_cell
-from .status import StatusDB, options_hash
 from .variants import prepare_variant
 
 
-def init_study_dir(study: Study, root: str | Path) -> Layout:
+def init_study_dir(study: Study, root: str | Path) -> StudyDir:
     """Create the directory and write study.yaml; a directory of another study is refused."""
-    layout = Layout(root)
+    layout = StudyDir(root)
     layout.root.mkdir(parents=True, exist_ok=True)
     resolved = study.to_dict()
     if layout.study_yaml.is_file():
@@ -67,7 +67,7 @@ def run_study(study: Study, root: str | Path, executor: str | None = None, addre
     return {c.id: (rows.get(c.id) or {}).get("status", "todo") for c in study.cells()}
 
 
-def run_cells_local(study: Study, layout: Layout, cells: list[Cell], log=print) -> None:
+def run_cells_local(study: Study, layout: StudyDir, cells: list[Cell], log=print) -> None:
     """One process: cells grouped by variant so each model is prepared and loaded once."""
     by_variant: dict[str, list[Cell]] = {}
     for c in cells:
@@ -88,7 +88,7 @@ def run_cells_local(study: Study, layout: Layout, cells: list[Cell], log=print) 
             close_cache(cache)
 
 
-def write_fragility(study: Study, layout: Layout, log=print) -> None:
+def write_fragility(study: Study, layout: StudyDir, log=print) -> None:
     """The early-warning predictors of every pruned variant not scored yet (``fragility/``; see the package)."""
     from ..fragility.study import write_study_fragility
 
@@ -96,7 +96,7 @@ def write_fragility(study: Study, layout: Layout, log=print) -> None:
                           small_only=study.fragility == "auto", log=log)
 
 
-def write_study_report(layout: Layout, log=print) -> Path | None:
+def write_study_report(layout: StudyDir, log=print) -> Path | None:
     try:
         from ..report import write_report
     except ImportError:
@@ -108,7 +108,7 @@ def write_study_report(layout: Layout, log=print) -> Path | None:
 
 def status_rows(study: Study, root: str | Path) -> list[dict]:
     """Per cell: id, variant, task, status (todo / running / interrupted / done / failed), seconds, error."""
-    layout = Layout(root)
+    layout = StudyDir(root)
     rows = {}
     if layout.status_db.is_file():
         with StatusDB(layout.status_db) as db:
@@ -126,7 +126,7 @@ def status_rows(study: Study, root: str | Path) -> list[dict]:
 
 
 def load_study_dir(root: str | Path) -> Study:
-    layout = Layout(root)
+    layout = StudyDir(root)
     if not layout.study_yaml.is_file():
         raise PrunescaleError(f"{root} is not a study directory (no study.yaml)")
     return parse_study(yaml.safe_load(layout.study_yaml.read_text()), where=str(layout.study_yaml))

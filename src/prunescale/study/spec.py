@@ -33,7 +33,7 @@ import yaml
 
 from ..budgets import parse_budgets
 from ..errors import PrunescaleError
-from .layout import cell_id, slug, variant_id, variant_name
+from ..contract.naming import cell_id, slug, variant_id, variant_name
 
 _TOP_KEYS = {"name", "models", "methods", "remove", "sparsity", "prune", "recovery", "finetune", "eval", "tasks", "analysis",
              "executor", "out", "smollm2", "fragility"}

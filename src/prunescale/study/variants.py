@@ -8,7 +8,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ..errors import PrunescaleError
-from .layout import Layout, VariantInfo
+from ..contract.study_dir import StudyDir, VariantInfo
 from .spec import Study, Variant
 
 
@@ -25,7 +25,7 @@ def prune_spec(study: Study, v: Variant):
     return PruneSpec(model=v.model, method=v.method, remove=v.n_removed, options=dict(method_opts), **opts)
 
 
-def prepare_variant(study: Study, v: Variant, layout: Layout, log=print) -> dict:
+def prepare_variant(study: Study, v: Variant, layout: StudyDir, log=print) -> dict:
     """Make sure the variant's model exists (prune / fine-tune it once) and write variants/<id>.json."""
     from ..models.loading import resolve_path
 
