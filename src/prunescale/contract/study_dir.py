@@ -124,6 +124,7 @@ class StudyDir:
     report_html = property(lambda self: self.root / "report.html")
     report_md = property(lambda self: self.root / "report.md")
     report_data = property(lambda self: self.root / "report_data.json")
+    report_files = property(lambda self: self.root / "report_files")   # report.md's figures
 
     variants_dir = property(lambda self: self.root / "variants")
     cells_dir = property(lambda self: self.root / "cells")

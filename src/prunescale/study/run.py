@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 
 from ..contract.status import StatusDB, options_hash
-from ..contract.study_dir import StudyDir
+from ..contract.study_dir import CellInfo, StudyDir
 from ..errors import PrunescaleError
 from .spec import Cell, Study, parse_study
 from .cells import close_cache, fail_cells, run_cell
@@ -101,7 +101,7 @@ def write_study_report(layout: StudyDir, log=print) -> Path | None:
         from ..report import write_report
     except ImportError:
         return None
-    path = write_report(layout.root)
+    path = write_report(layout.root, planned=planned_cells(layout.root))
     log(f"report: {path}")
     return path
 
@@ -131,3 +131,16 @@ def load_study_dir(root: str | Path) -> Study:
         raise PrunescaleError(f"{root} is not a study directory (no study.yaml)")
     return parse_study(yaml.safe_load(layout.study_yaml.read_text()), where=str(layout.study_yaml))
 
+
+
+def planned_cells(root: str | Path) -> list[CellInfo]:
+    """Every cell the directory's study.yaml declares; none if it is missing or does not parse (an old or
+    foreign study file only loses the cells the report lists as todo)."""
+    path = StudyDir(root).study_yaml
+    try:
+        raw = yaml.safe_load(path.read_text(errors="replace"))
+        if not raw or not isinstance(raw, dict):
+            return []
+        return [CellInfo(c.id, c.variant.id, c.task, c.label or c.task, c.kind) for c in parse_study(raw).cells()]
+    except Exception:   # noqa: BLE001 - see the docstring
+        return []
