@@ -20,6 +20,7 @@ from ..contract.naming import VariantName, base_id, split_cell_id, split_variant
 from ..contract.run_dir import RunDir, model_record
 from ..contract.status import StatusDB
 from ..scaling.store import Store
+from .headline import method_order, order_variants
 from ..budgets import budget_key, budget_label
 from ..contract.study_dir import CellInfo, StudyDir, VariantInfo, task_summary
 # Analysis metrics shown against layers removed ("why").
@@ -54,8 +55,7 @@ def collect(study_dir: str | Path, planned: list[CellInfo] | None = None) -> dic
         vid = c.get("variant_id")
         if vid and vid not in variants and c.get("has_summary"):
             variants[vid] = _guess_variant(vid)
-    method_order = [m for m in (study_yaml.get("methods") or []) if isinstance(m, str)]
-    order = sorted(variants, key=lambda vid: variant_sort_key(variants[vid], method_order))
+    order = order_variants(variants, method_order(study_yaml))
     variants = {vid: variants[vid] for vid in order}
     for v in variants.values():
         v["base_id"] = base_id(v["id"])
@@ -82,14 +82,6 @@ def collect(study_dir: str | Path, planned: list[CellInfo] | None = None) -> dic
 
 
 # variants ------------------------------------------------------------------------------------------------------
-def variant_sort_key(v: dict, method_order: list[str] | None = None) -> tuple:
-    method_order = method_order or []
-    m = v.get("method")
-    rank = (0, 0, "") if not m else (1, method_order.index(m) if m in method_order else len(method_order), m)
-    return (v.get("model_label") or "", *rank, v.get("n_removed") or 0, v.get("sparsity") or 0.0,
-            v.get("recovery") or "", v.get("id"))
-
-
 def variant_label(v: dict) -> str:
     if not v.get("method"):
         return "unpruned"
