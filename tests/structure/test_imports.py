@@ -121,7 +121,7 @@ def test_cycle_finder_finds_a_cycle():
 
 def test_no_import_cycle_between_prunescale_modules():
     graph = import_graph()
-    assert "prunescale.study.run" in graph and "prunescale.study.cells" in graph["prunescale.study.run"]
+    assert "prunescale.study.executors" in graph and "prunescale.study.cells" in graph["prunescale.study.executors"]
     assert cycles(graph) == []
 
 

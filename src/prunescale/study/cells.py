@@ -11,6 +11,7 @@ import traceback
 import yaml
 
 from ..errors import PrunescaleError
+from ..contract.run_dir import RunDir
 from ..contract.status import StatusDB, options_hash
 from ..contract.study_dir import CellInfo, VariantInfo
 from ..contract.study_dir import StudyDir as Layout   # the name the eval code below uses
@@ -25,7 +26,7 @@ def run_cell(layout: Layout, cell: Cell, info: dict, cache: dict, log=print) -> 
         db.start(cell.id, h)
         cdir.mkdir(parents=True, exist_ok=True)
         CellInfo(cell.id, cell.variant.id, cell.task, cell.label or cell.task, cell.kind,
-                 cell.eval).write(cdir / "cell.json")
+                 cell.eval).write(RunDir(cdir).cell_json)
         log(f"[{cell.id}] evaluating {cell.variant.variant} on {cell.label or cell.task}")
         try:
             evaluate_cell(layout, cell, info, cache)
@@ -37,7 +38,7 @@ def run_cell(layout: Layout, cell: Cell, info: dict, cache: dict, log=print) -> 
             raise
         except Exception as e:   # noqa: BLE001 - recorded, the study goes on
             msg = one_line(e)
-            (cdir / "error.txt").write_text(traceback.format_exc())
+            RunDir(cdir).error_txt.write_text(traceback.format_exc())
             db.finish(cell.id, msg)
             log(f"[{cell.id}] FAILED: {msg}")
             return "failed"

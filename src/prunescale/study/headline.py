@@ -101,3 +101,15 @@ def budget_rows(root: str | Path, task_label: str, metric: str = "accuracy") -> 
     rows = [[v["variant"]] + [f"{table[vid][b]:.2f}" if b in table[vid] else "-" for b in cols]
             for vid, v in variants.items()]
     return header, rows
+
+
+def variant_analyses(root: str | Path, pattern: str = "*") -> list[tuple[VariantInfo, dict]]:
+    """Each variant whose id matches ``pattern``, with the first analysis group of its cells ({} if none)."""
+    lay, out = StudyDir(root), []
+    for f in lay.variant_files(pattern):
+        v = VariantInfo.read(f)
+        groups = []
+        for d in lay.cells_dir.glob(f"{v.id}__*"):
+            groups += (lay.cell(d.name).analysis() or {}).get("groups", [])
+        out.append((v, groups[0] if groups else {}))
+    return out

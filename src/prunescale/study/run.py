@@ -14,8 +14,8 @@ import yaml
 from ..contract.status import StatusDB, options_hash
 from ..contract.study_dir import CellInfo, StudyDir
 from ..errors import PrunescaleError
-from .spec import Cell, Study, parse_study
-from .cells import close_cache, fail_cells, run_cell
+from .executors import EXECUTORS
+from .spec import Study, parse_study
 from .variants import prepare_variant
 
 
@@ -40,17 +40,11 @@ def run_study(study: Study, root: str | Path, executor: str | None = None, addre
     with StatusDB(layout.status_db) as db:
         cells = study.cells()
         todo = [c for c in cells if not (db.is_done(c.id, options_hash(c.eval))
-                                          and (layout.cell_dir(c.id) / "summary.json").is_file())]
+                                          and layout.cell(c.id).summary_json.is_file())]
         log(f"study {study.name}: {len(cells)} cells, {len(cells) - len(todo)} done, {len(todo)} to run "
             f"({name} executor) in {layout.root}")
     if todo:
-        if name == "ray":
-            from .ray_executor import run_cells_ray
-
-            run_cells_ray(study, layout, todo, address=address or study.executor.get("address"),
-                          resources=study.executor, log=log)
-        else:
-            run_cells_local(study, layout, todo, log=log)
+        EXECUTORS.get(name).run(study, layout, todo, address=address, log=log)
     # Variants whose cells were all done before still need their json (a fresh report after a copy, say).
     for v in study.variants():
         if not layout.variant_json(v.id).is_file():
@@ -65,27 +59,6 @@ def run_study(study: Study, root: str | Path, executor: str | None = None, addre
     with StatusDB(layout.status_db) as db:
         rows = db.all()
     return {c.id: (rows.get(c.id) or {}).get("status", "todo") for c in study.cells()}
-
-
-def run_cells_local(study: Study, layout: StudyDir, cells: list[Cell], log=print) -> None:
-    """One process: cells grouped by variant so each model is prepared and loaded once."""
-    by_variant: dict[str, list[Cell]] = {}
-    for c in cells:
-        by_variant.setdefault(c.variant.id, []).append(c)
-    total, n = len(cells), 0
-    for vid, group in by_variant.items():
-        cache: dict = {}
-        try:
-            info = prepare_variant(study, group[0].variant, layout, log)
-        except Exception as e:   # noqa: BLE001 - a variant that cannot be built fails its cells, not the study
-            fail_cells(layout, group, e, log)
-            continue
-        try:
-            for cell in group:
-                n += 1
-                run_cell(layout, cell, info, cache, lambda msg: log(f"({n}/{total}) {msg}"))
-        finally:   # the variant's engine / server goes before the next variant loads (also on Ctrl-C)
-            close_cache(cache)
 
 
 def write_fragility(study: Study, layout: StudyDir, log=print) -> None:
