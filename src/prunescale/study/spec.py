@@ -35,6 +35,7 @@ import yaml
 from ..budgets import parse_budgets
 from ..errors import PrunescaleError
 from ..contract.naming import cell_id, slug, variant_id, variant_name
+from ..contract.study_dir import StudyDir
 
 DEMO_STUDY = Path(__file__).resolve().parent / "demo.yaml"   # ``prunescale demo``'s study
 _TOP_KEYS = {"name", "models", "methods", "remove", "sparsity", "prune", "recovery", "finetune", "eval", "tasks", "analysis",
@@ -155,7 +156,7 @@ def load_study(path: str | Path | None, overrides: dict | None = None) -> Study:
     overrides are the whole study."""
     given = path
     if path is not None and Path(path).is_dir():
-        path = Path(path) / "study.yaml"
+        path = StudyDir(path).study_yaml
     if overrides is None:
         study = parse_study(_read_study_file(Path(path)), where=str(Path(path)))
         study.source = str(Path(path))
