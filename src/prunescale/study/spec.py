@@ -33,9 +33,9 @@ from typing import Any
 import yaml
 
 from ..budgets import parse_budgets
-from ..errors import PrunescaleError
 from ..contract.naming import cell_id, slug, variant_id, variant_name
 from ..contract.study_dir import StudyDir
+from ..errors import PrunescaleError
 
 DEMO_STUDY = Path(__file__).resolve().parent / "demo.yaml"   # ``prunescale demo``'s study
 _TOP_KEYS = {"name", "models", "methods", "remove", "sparsity", "prune", "recovery", "finetune", "eval", "tasks", "analysis",
