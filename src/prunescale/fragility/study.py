@@ -10,8 +10,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from ..fileio import write_json_atomic
 from ..contract.study_dir import StudyDir, VariantInfo
+from ..fileio import write_json_atomic
 from .run import FragilitySettings, ParentRun, read_record
 
 # "auto" scores models up to this size: the organism's variants cost about a second each on a CPU core, a

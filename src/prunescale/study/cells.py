@@ -10,11 +10,11 @@ import traceback
 
 import yaml
 
-from ..errors import PrunescaleError
 from ..contract.run_dir import RunDir
 from ..contract.status import StatusDB, options_hash
 from ..contract.study_dir import CellInfo, VariantInfo
 from ..contract.study_dir import StudyDir as Layout   # the name the eval code below uses
+from ..errors import PrunescaleError
 from .spec import Cell
 
 
