@@ -15,14 +15,15 @@ from collections import defaultdict
 from dataclasses import asdict
 from pathlib import Path
 
-from ..errors import PrunescaleError
+from ..budgets import budget_key, budget_label
 from ..contract.naming import VariantName, base_id, split_cell_id, split_variant_id
 from ..contract.run_dir import RunDir, model_record
 from ..contract.status import StatusDB
+from ..contract.study_dir import CellInfo, StudyDir, VariantInfo, task_summary
+from ..errors import PrunescaleError
 from ..scaling.store import Store
 from .headline import method_order, order_variants
-from ..budgets import budget_key, budget_label
-from ..contract.study_dir import CellInfo, StudyDir, VariantInfo, task_summary
+
 # Analysis metrics shown against layers removed ("why").
 WHY_METRICS = ("self_bleu", "loop_rate", "verification", "backtracking", "subgoal")
 # Sample browser caps: problems per task, and characters kept of a response (head + tail, the middle elided).
