@@ -9,7 +9,7 @@ import pytest
 
 from prunescale.errors import PrunescaleError
 from prunescale.fragility import study as fstudy
-from prunescale.study.layout import Layout
+from prunescale.contract.study_dir import StudyDir
 from prunescale.study.run import run_study
 from prunescale.study.spec import parse_study
 
@@ -32,7 +32,7 @@ def study_dir(tmp_path_factory):
 
 
 def test_each_pruned_variant_scored_once_and_reported(study_dir):
-    lay = Layout(study_dir)
+    lay = StudyDir(study_dir)
     assert sorted(p.name for p in (study_dir / "fragility").iterdir()) == ["organism__reverse-1.json"]
     rec = json.loads(lay.fragility_json("organism__reverse-1").read_text())
     assert rec["variant_id"] == "organism__reverse-1" and rec["parent"] == "embedded:organism"
@@ -47,9 +47,9 @@ def test_each_pruned_variant_scored_once_and_reported(study_dir):
 
 
 def test_a_second_pass_scores_nothing(study_dir):
-    path = Layout(study_dir).fragility_json("organism__reverse-1")
+    path = StudyDir(study_dir).fragility_json("organism__reverse-1")
     before = path.stat().st_mtime_ns
-    assert fstudy.write_study_fragility(Layout(study_dir), log=lambda *_: None) == {}
+    assert fstudy.write_study_fragility(StudyDir(study_dir), log=lambda *_: None) == {}
     assert path.stat().st_mtime_ns == before
 
 
@@ -60,8 +60,8 @@ def test_auto_scores_small_models_only(study_dir, tmp_path, monkeypatch):
     shutil.copytree(study_dir, root)
     shutil.rmtree(root / "fragility")
     monkeypatch.setattr(fstudy, "SMALL_PARAMS", 1000)   # the organism now counts as large
-    assert fstudy.todo(Layout(root), small_only=True) == {}
-    assert [v.id for v in fstudy.todo(Layout(root))["embedded:organism"]] == ["organism__reverse-1"]
+    assert fstudy.todo(StudyDir(root), small_only=True) == {}
+    assert [v.id for v in fstudy.todo(StudyDir(root))["embedded:organism"]] == ["organism__reverse-1"]
 
 
 def test_a_failure_is_logged_not_raised(study_dir, tmp_path):
@@ -76,7 +76,7 @@ def test_a_failure_is_logged_not_raised(study_dir, tmp_path):
     vj = root / "variants" / "organism__reverse-1.json"
     vj.write_text(json.dumps({**json.loads(vj.read_text()), "path": str(bad)}))
     lines = []
-    status = fstudy.write_study_fragility(Layout(root), log=lines.append)
+    status = fstudy.write_study_fragility(StudyDir(root), log=lines.append)
     assert list(status) == ["organism__reverse-1"] and status["organism__reverse-1"] != "done"
     assert any("organism__reverse-1" in line for line in lines)
     assert not (root / "fragility" / "organism__reverse-1.json").exists()

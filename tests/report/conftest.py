@@ -1,4 +1,4 @@
-"""A real, small study directory (layout.py) built with the real CLI on the embedded organism, once per session.
+"""A real, small study directory (contract/study_dir.py) built with the real CLI on the embedded organism, once per session.
 
 Variants: base (unpruned), shortgpt-1, shortgpt-2, reverse-2, and shortgpt-2+lora (a copy of shortgpt-2 standing
 in for a recovered model, so the report has a recovered line to draw). Cells: each variant on the long-chain task
@@ -56,9 +56,10 @@ def _params(path: str) -> int:
 
 
 def build_study(root: Path) -> Path:
-    from prunescale.study.layout import Layout, cell_id, variant_id
+    from prunescale.contract.naming import cell_id, variant_id
+    from prunescale.contract.study_dir import StudyDir
 
-    lay = Layout(root)
+    lay = StudyDir(root)
     root.mkdir(parents=True, exist_ok=True)
     lay.study_yaml.write_text(STUDY_YAML)
     db = sqlite3.connect(lay.status_db)

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from prunescale.errors import PrunescaleError
-from prunescale.study.layout import Layout
+from prunescale.contract.study_dir import StudyDir
 from prunescale.study.run import run_study
 from prunescale.study.spec import parse_study
 from prunescale.study.variants import prune_spec
@@ -45,7 +45,7 @@ def test_bad_sparsity_is_named(change, message):
 def test_study_with_layer_and_unstructured_methods_reports_both_at_equal_parameters(tmp_path):
     result = run_study(parse_study(STUDY), tmp_path, log=lambda *_: None)
     assert set(result.values()) == {"done"}
-    variants = Layout(tmp_path).variants()
+    variants = StudyDir(tmp_path).variants()
     w = variants["organism__wanda-s0.5"]
     assert w.sparsity == 0.5 and w.allocation == "owl" and w.measured_sparsity == pytest.approx(0.5, abs=0.01)
     assert w.layers == 8 and 0 < w.params_removed_share < 0.5   # embeddings are never pruned

@@ -16,9 +16,6 @@ from ..registry import Registry
 # is its place in ``prunescale --help``. Every module of cli/ is looked at; plug-ins: entry points in
 # prunescale.commands.
 COMMANDS = Registry("command", package="prunescale.cli", group="prunescale.commands", skip=("main",))
-# Modules edited in parallel that do not carry the decorator yet: declared here, until each moves into its module.
-for _name, _order in (("demo", 30), ("study", 60)):
-    COMMANDS.declare(_name, f"prunescale.cli.{_name}:register", order=_order)
 
 # argparse destinations that are plumbing, not part of a run's configuration.
 NOT_CONFIG = {"func", "command", "config", "save_config"}

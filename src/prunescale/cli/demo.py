@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
-from .common import format_table
+from ..contract.study_dir import StudyDir
+from ..study.spec import DEMO_STUDY
+from .common import COMMANDS, format_table
 
-DEMO_STUDY = Path(__file__).resolve().parent.parent / "study" / "demo.yaml"
 
 
+@COMMANDS.register("demo", order=30)
 def register(sub) -> None:
     p = sub.add_parser("demo", help="run the built-in demo study on the embedded models (offline, CPU, minutes)",
                        description="Prunes the embedded organism with shortgpt, reverse and laco at 1-2 layers and "
@@ -38,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
         print("\nSmolLM2-135M on its own generations (mini-math): what pruning removed and what it did to the text")
         print(section)
     failed = [c for c, s in result.items() if s != "done"]
-    report = Path(args.out) / "report.html"
+    report = StudyDir(args.out).report_html
     print(f"\n{len(result) - len(failed)}/{len(result)} cells done in {time.perf_counter() - t0:.0f} s"
           + (f"; failed: {', '.join(failed)}" if failed else ""))
     if report.is_file():
@@ -47,17 +48,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _smollm2_section(root: Path) -> str:
-    rows = []
-    for vf in sorted((root / "variants").glob("smollm2*.json")):
-        v = json.loads(vf.read_text())
-        groups = []
-        for cell in (root / "cells").glob(f"{v['id']}__*"):
-            a = cell / "analysis.json"
-            if a.is_file():
-                groups += json.loads(a.read_text()).get("groups", [])
-        g = groups[0] if groups else {}
-        rows.append([v["variant"], str(v.get("removed_layers") or "-"), _f(g.get("accuracy")), _f(g.get("self_bleu")),
-                     _f(g.get("loop_rate")), _f(g.get("cross_self_bleu")), _f(g.get("thinking_tokens"), 1)])
+    from ..study.headline import variant_analyses
+
+    rows = [[v.variant, str(v.removed_layers or "-"), _f(g.get("accuracy")), _f(g.get("self_bleu")),
+             _f(g.get("loop_rate")), _f(g.get("cross_self_bleu")), _f(g.get("thinking_tokens"), 1)]
+            for v, g in variant_analyses(root, "smollm2*")]
     if not rows:
         return ""
     return format_table(["variant", "removed", "accuracy", "self-BLEU", "loop rate", "cross-sample BLEU",

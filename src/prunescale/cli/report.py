@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-
+from ..contract.study_dir import StudyDir
 from ..errors import PrunescaleError
 from .common import COMMANDS
 
@@ -25,15 +24,17 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..report import write_report
+    from ..study.run import planned_cells
 
-    root = Path(args.study)
+    lay = StudyDir(args.study)
+    root = lay.root
     if not root.is_dir():
         raise PrunescaleError(f"{str(root)!r} is not a directory")
-    if not (root / "study.yaml").is_file() and not (root / "cells").is_dir():
+    if not lay.study_yaml.is_file() and not lay.cells_dir.is_dir():
         raise PrunescaleError(f"{str(root)!r} is not a study directory (no study.yaml and no cells/)")
-    html = write_report(root, markdown=not args.no_markdown)
+    html = write_report(root, markdown=not args.no_markdown, planned=planned_cells(root))
     print(f"wrote {html}")
     if not args.no_markdown:
-        print(f"wrote {html.with_name('report.md')} (figures in {html.with_name('report_files')})")
-    print(f"wrote {html.with_name('report_data.json')}")
+        print(f"wrote {lay.report_md} (figures in {lay.report_files})")
+    print(f"wrote {lay.report_data}")
     return 0

@@ -5,11 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import yaml
-
 from ..budgets import parse_budgets
 from ..errors import PrunescaleError
-from .common import format_table, int_list
+from .common import COMMANDS, format_table, int_list
 
 
 def _csv(text: str) -> list[str]:
@@ -22,6 +20,7 @@ def _task_list(text: str) -> list[str]:
     return split_task_list(text)
 
 
+@COMMANDS.register("study", order=60)
 def register(sub) -> None:
     p = sub.add_parser("study", help="declare a grid (models x methods x layers x tasks), run it, resume it",
                        description="Run or inspect a study: every (model variant, task) cell is an eval run; "
@@ -68,37 +67,12 @@ def _grid_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_study(args: argparse.Namespace):
-    """The study from the file (if any) with the flags applied on top."""
-    from ..study.spec import load_study, parse_study
+    """The study from the file (if any) with the flags applied on top, and its directory."""
+    from ..study.spec import EVAL_OVERRIDES, GRID_OVERRIDES, load_study, study_out
 
-    raw: dict = {}
-    if args.study:
-        path = Path(args.study)
-        if path.is_dir():
-            path = path / "study.yaml"
-        load_study(path)   # validates, one-line errors
-        raw = yaml.safe_load(path.read_text())
-    for key in ("name", "models", "methods", "remove", "recovery"):
-        if getattr(args, key, None) is not None:
-            raw[key] = getattr(args, key)
-    if args.calibration:
-        raw.setdefault("prune", {})["calibration"] = args.calibration
-    if args.tasks:
-        raw["tasks"] = [{"task": t} for t in args.tasks]
-    ev = raw.setdefault("eval", {}) if isinstance(raw.get("eval", {}), dict) else raw["eval"]
-    for key in ("budgets", "samples", "seeds", "temperature", "limit", "batch_size", "backend", "serve"):
-        value = getattr(args, key, None)
-        if value is not None:
-            ev[key] = value
-            for t in raw.get("tasks") or []:
-                if isinstance(t, dict):
-                    t.pop(key, None)   # a flag overrides every task's own value
-    if not raw:
-        raise PrunescaleError("give a study file or at least --models and --tasks")
-    study = parse_study(raw, where=args.study or "flags")
-    out = args.out or study.out or (str(Path(args.study)) if args.study and Path(args.study).is_dir()
-                                    else f"runs/{study.name}")
-    return study, out
+    overrides = {k: getattr(args, k, None) for k in (*GRID_OVERRIDES, *EVAL_OVERRIDES, "calibration", "tasks")}
+    study = load_study(args.study, overrides)
+    return study, study_out(study, args.study, args.out)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .. import __version__
+from ..contract.run_dir import model_record
 from ..errors import PrunescaleError
 from ..fileio import library_versions
 from .catalog import predictor_names
@@ -40,7 +41,7 @@ class FragilitySettings:
 
 def read_record(model_dir: str) -> dict | None:
     """The pruned directory's prunescale.json, or None (a hub id, an embedded model, a plain directory)."""
-    path = Path(model_dir).expanduser() / "prunescale.json"
+    path = model_record(Path(model_dir).expanduser())
     if not path.is_file():
         return None
     try:

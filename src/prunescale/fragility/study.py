@@ -10,8 +10,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from ..contract.study_dir import StudyDir, VariantInfo
 from ..fileio import write_json_atomic
-from ..study.layout import Layout, VariantInfo
 from .run import FragilitySettings, ParentRun, read_record
 
 # "auto" scores models up to this size: the organism's variants cost about a second each on a CPU core, a
@@ -19,7 +19,7 @@ from .run import FragilitySettings, ParentRun, read_record
 SMALL_PARAMS = 50_000_000
 
 
-def todo(layout: Layout, small_only: bool = False) -> dict[str, list[VariantInfo]]:
+def todo(layout: StudyDir, small_only: bool = False) -> dict[str, list[VariantInfo]]:
     """Pruned variants whose model directory exists and whose predictors are not written yet, by parent spec;
     with ``small_only``, only those of an unpruned model of at most SMALL_PARAMS parameters."""
     variants = layout.variants()
@@ -38,7 +38,7 @@ def _small(base: VariantInfo | None) -> bool:
     return base is not None and base.params is not None and base.params <= SMALL_PARAMS
 
 
-def write_study_fragility(layout: Layout, settings: FragilitySettings | None = None, device: str | None = None,
+def write_study_fragility(layout: StudyDir, settings: FragilitySettings | None = None, device: str | None = None,
                           dtype: str | None = None, small_only: bool = False, log=print) -> dict[str, str]:
     """Score every pruned variant not scored yet; returns {variant id: "done" | the error}."""
     settings = settings or FragilitySettings()

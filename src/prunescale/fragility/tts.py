@@ -15,6 +15,7 @@ A measure is None where the unpruned model scores 0 (nothing to lose) or a cell 
 from __future__ import annotations
 
 from ..budgets import budget_key
+from ..contract.naming import base_id
 from ..stats import mean
 
 
@@ -80,9 +81,9 @@ def tts_losses(variants: dict, cells: list[dict]) -> dict[str, dict]:
     for vid, v in variants.items():
         if not v.get("method"):
             continue
-        base_id = v.get("base_id") or f"{vid.split('__')[0]}__base"
-        pairs = {label: (auc_pair(cell, index[(base_id, label)]), pass_pair(cell, index[(base_id, label)]))
-                 for (cvid, label), cell in index.items() if cvid == vid and (base_id, label) in index}
+        base = v.get("base_id") or base_id(vid)
+        pairs = {label: (auc_pair(cell, index[(base, label)]), pass_pair(cell, index[(base, label)]))
+                 for (cvid, label), cell in index.items() if cvid == vid and (base, label) in index}
         if pairs:
             tasks = {label: {"auc_loss": _loss([a]), "pass_loss": _loss([p])} for label, (a, p) in pairs.items()}
             out[vid] = {"auc_loss": _loss([a for a, _ in pairs.values()]),

@@ -1,4 +1,4 @@
-"""Read a study directory (see ``study/layout.py``) into one plain, JSON-ready dict: the report's only input.
+"""Read a study directory (see ``contract/study_dir.py``) into one plain, JSON-ready dict: the report's only input.
 
 Nothing here raises on missing or broken files: a cell without summary.json has no numbers, one without
 analysis.json no analysis, a missing study.sqlite means statuses are inferred from the files present, and an
@@ -15,10 +15,15 @@ from collections import defaultdict
 from dataclasses import asdict
 from pathlib import Path
 
+from ..budgets import budget_key, budget_label
+from ..contract.naming import VariantName, base_id, split_cell_id, split_variant_id
+from ..contract.run_dir import RunDir, model_record
+from ..contract.status import StatusDB
+from ..contract.study_dir import CellInfo, StudyDir, VariantInfo, task_summary
 from ..errors import PrunescaleError
 from ..scaling.store import Store
-from ..budgets import budget_key, budget_label
-from ..study.layout import CellInfo, Layout, VariantInfo, task_summary
+from .headline import method_order, order_variants
+
 # Analysis metrics shown against layers removed ("why").
 WHY_METRICS = ("self_bleu", "loop_rate", "verification", "backtracking", "subgoal")
 # Sample browser caps: problems per task, and characters kept of a response (head + tail, the middle elided).
@@ -26,34 +31,35 @@ MAX_SAMPLE_PROBLEMS = 40
 HEAD_CHARS, TAIL_CHARS = 2000, 6000
 
 
-def collect(study_dir: str | Path) -> dict:
-    """Everything the report shows, as plain data (also written as report_data.json)."""
-    lay = Layout(study_dir)
+def collect(study_dir: str | Path, planned: list[CellInfo] | None = None) -> dict:
+    """Everything the report shows, as plain data (also written as report_data.json). ``planned``: the cells the
+    study declares (its caller knows them; ``study.run.planned_cells``), listed as todo until they run."""
+    lay = StudyDir(study_dir)
     warnings: list[str] = []
     study_text = _read_text(lay.study_yaml, warnings)
     study_yaml = _yaml(study_text, warnings) if study_text else {}
     variants = _variants(lay, warnings)
     statuses = _statuses(lay, warnings)
-    cells = [_cell(d, statuses.get(d.name), warnings) for d in sorted((lay.root / "cells").glob("*")) if d.is_dir()]
+    cells = [_cell(RunDir(d), statuses.get(d.name), warnings) for d in lay.cell_dirs()]
     seen = {c["id"] for c in cells}
     # Cells that failed before their directory existed (e.g. their model could not be built), and planned ones.
     for cid, row in statuses.items():
         if cid not in seen:
             cells.append(_bare_cell(cid, row, variants))
             seen.add(cid)
-    for cid, vid, task, label, kind in _planned(study_yaml):
-        if cid not in seen:
-            cells.append(_bare_cell(cid, None, variants, vid=vid, task=task, label=label, kind=kind))
-            seen.add(cid)
+    for p in planned or []:
+        if p.id not in seen:
+            cells.append(_bare_cell(p.id, None, variants, vid=p.variant_id, task=p.task, label=p.task_label,
+                                    kind=p.kind))
+            seen.add(p.id)
     for c in cells:   # a cell with results but no variant json still gets a variant from its id
         vid = c.get("variant_id")
         if vid and vid not in variants and c.get("has_summary"):
             variants[vid] = _guess_variant(vid)
-    method_order = [m for m in (study_yaml.get("methods") or []) if isinstance(m, str)]
-    order = sorted(variants, key=lambda vid: variant_sort_key(variants[vid], method_order))
+    order = order_variants(variants, method_order(study_yaml))
     variants = {vid: variants[vid] for vid in order}
     for v in variants.values():
-        v["base_id"] = f"{v['id'].split('__')[0]}__base"
+        v["base_id"] = base_id(v["id"])
         v["label"] = variant_label(v)
     tasks = _tasks(cells)
     data = {
@@ -77,14 +83,6 @@ def collect(study_dir: str | Path) -> dict:
 
 
 # variants ------------------------------------------------------------------------------------------------------
-def variant_sort_key(v: dict, method_order: list[str] | None = None) -> tuple:
-    method_order = method_order or []
-    m = v.get("method")
-    rank = (0, 0, "") if not m else (1, method_order.index(m) if m in method_order else len(method_order), m)
-    return (v.get("model_label") or "", *rank, v.get("n_removed") or 0, v.get("sparsity") or 0.0,
-            v.get("recovery") or "", v.get("id"))
-
-
 def variant_label(v: dict) -> str:
     if not v.get("method"):
         return "unpruned"
@@ -94,9 +92,9 @@ def variant_label(v: dict) -> str:
     return f"{name} + {v['recovery']}" if v.get("recovery") else name
 
 
-def _variants(lay: Layout, warnings: list[str]) -> dict:
+def _variants(lay: StudyDir, warnings: list[str]) -> dict:
     out = {}
-    for f in sorted((lay.root / "variants").glob("*.json")):
+    for f in lay.variant_files():
         raw = _read_json(f, warnings)
         if isinstance(raw, dict):
             raw.setdefault("id", f.stem)
@@ -104,7 +102,7 @@ def _variants(lay: Layout, warnings: list[str]) -> dict:
             out[v["id"]] = v
             # package versions the model was pruned / fine-tuned with (its prunescale.json), if it is at hand
             for d in (lay.model_dir(v["id"]), Path(str(v.get("path") or ""))):
-                rec = d / "prunescale.json"
+                rec = model_record(d)
                 if v.get("method") and rec.is_file():
                     r = _read_json(rec, warnings)
                     if isinstance(r, dict) and (r.get("versions") or (r.get("parent_record") or {}).get("versions")):
@@ -122,59 +120,31 @@ def _fill_variant(v: dict) -> dict:
 
 
 def _guess_variant(vid: str) -> dict:
-    """A variant from its id alone: ``<model>__<method>-<n>[+<recovery>]`` or ``<model>__base``."""
-    model, _, name = vid.partition("__")
-    base, _, recovery = name.partition("+")
-    method, n = None, 0
-    if base and base != "base":
-        method, _, num = base.rpartition("-")
-        if not method or not num.isdigit():
-            method, num = base, "0"
-        n = int(num)
-    return {"id": vid, "model": model, "model_label": model, "variant": name or vid, "method": method,
-            "n_removed": n, "recovery": recovery or None}
+    """A variant from its id alone (contract/naming.py); ``sparsity`` only for an unstructured one."""
+    model, name = split_variant_id(vid)
+    parsed = VariantName.parse(name) if name else VariantName()
+    out = {"id": vid, "model": model, "model_label": model, "variant": name or vid, "method": parsed.method,
+           "n_removed": parsed.n_removed, "recovery": parsed.recovery}
+    return out if parsed.sparsity is None else {**out, "sparsity": parsed.sparsity}
 
 
 # statuses ------------------------------------------------------------------------------------------------------
-def _statuses(lay: Layout, warnings: list[str]) -> dict[str, dict]:
+def _statuses(lay: StudyDir, warnings: list[str]) -> dict[str, dict]:
     path = lay.status_db
     if not path.is_file():
         return {}
     try:
-        try:
-            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
-            cur = conn.execute("SELECT * FROM cells")
-        except sqlite3.Error:
-            conn = sqlite3.connect(path, timeout=10)
-            cur = conn.execute("SELECT * FROM cells")
-        names = [d[0] for d in cur.description]
-        rows = {r[0]: dict(zip(names, r)) for r in cur.fetchall()}
-        conn.close()
-        return rows
+        with StatusDB(path, readonly=True) as db:
+            return db.all()
     except sqlite3.Error as e:
         warnings.append(f"cannot read {path.name}: {e}")
         return {}
 
 
-def _planned(study_yaml: dict) -> list[tuple]:
-    """(cell id, variant id, task, label, kind) of every cell the study file declares, if it parses."""
-    if not study_yaml:
-        return []
-    try:
-        from ..study.spec import parse_study
-
-        study = parse_study(study_yaml)
-        return [(c.id, c.variant.id, c.task, c.label or c.task, c.kind) for c in study.cells()]
-    except Exception:   # noqa: BLE001 - an old or foreign study file only loses the "planned" cells
-        return []
-
-
 # cells ---------------------------------------------------------------------------------------------------------
 def _bare_cell(cid: str, row: dict | None, variants: dict, vid=None, task=None, label=None, kind=None) -> dict:
     if vid is None:
-        parts = cid.split("__")
-        vid = "__".join(parts[:2]) if len(parts) >= 3 else cid
-        label = parts[-1] if len(parts) >= 3 else None
+        vid, label = split_cell_id(cid)
     status = (row or {}).get("status") or "todo"
     return {"id": cid, "variant_id": vid, "task": task or label, "task_label": label or task, "kind": kind,
             "status": status, "error": (row or {}).get("error"), "seconds": (row or {}).get("seconds"),
@@ -182,16 +152,16 @@ def _bare_cell(cid: str, row: dict | None, variants: dict, vid=None, task=None, 
             "analysis": {}, "speed": {}, "config": None}
 
 
-def _cell(d: Path, row: dict | None, warnings: list[str]) -> dict:
-    cj = _read_json(d / "cell.json", warnings) if (d / "cell.json").is_file() else None
+def _cell(d: RunDir, row: dict | None, warnings: list[str]) -> dict:
+    cj = _read_json(d.cell_json, warnings) if d.cell_json.is_file() else None
     guess = _bare_cell(d.name, None, {})
     info = CellInfo.from_dict({"id": d.name, "variant_id": guess["variant_id"], "task": guess["task"],
                                "task_label": guess["task_label"], **(cj if isinstance(cj, dict) else {})})
     cell = {"id": info.id, "variant_id": info.variant_id, "task": info.task, "task_label": info.task_label,
             "kind": info.kind, "eval": info.eval or None}
-    summary = _read_json(d / "summary.json", warnings) if (d / "summary.json").is_file() else None
-    analysis = _read_json(d / "analysis.json", warnings) if (d / "analysis.json").is_file() else None
-    error_txt = (d / "error.txt").read_text(errors="replace").strip() if (d / "error.txt").is_file() else None
+    summary = _read_json(d.summary_json, warnings) if d.summary_json.is_file() else None
+    analysis = _read_json(d.analysis_json, warnings) if d.analysis_json.is_file() else None
+    error_txt = d.error_txt.read_text(errors="replace").strip() if d.error_txt.is_file() else None
     status = (row or {}).get("status") or ("done" if summary else ("failed" if error_txt else "incomplete"))
     error = (row or {}).get("error")
     if status == "failed" and not error and error_txt:
@@ -213,10 +183,10 @@ def _cell(d: Path, row: dict | None, warnings: list[str]) -> dict:
     cell["samples"] = (summary or {}).get("samples") if isinstance(summary, dict) else None
     cell["seeds"] = (summary or {}).get("seeds") if isinstance(summary, dict) else None
     cell["analysis"] = _analysis_groups(analysis, cell["task"])
-    manifest, speed = _store_facts(d / "results.sqlite", cell["task"], warnings)
+    manifest, speed = _store_facts(d.store, cell["task"], warnings)
     cell["speed"] = speed
     cell["_manifest"] = manifest
-    cell["config"] = _read_text(d / "config.yaml", warnings) if (d / "config.yaml").is_file() else None
+    cell["config"] = _read_text(d.config_yaml, warnings) if d.config_yaml.is_file() else None
     return cell
 
 
@@ -324,7 +294,7 @@ def _environment() -> dict:
 
 
 # samples -------------------------------------------------------------------------------------------------------
-def _samples(lay: Layout, data: dict, warnings: list[str]) -> list[dict]:
+def _samples(lay: StudyDir, data: dict, warnings: list[str]) -> list[dict]:
     """Per task: up to MAX_SAMPLE_PROBLEMS problems; per problem and variant, one response (largest budget,
     first seed, sample 0) clipped to its head and tail, with its loop spans (character offsets into the clipped
     text) and its analysis values."""
@@ -335,7 +305,7 @@ def _samples(lay: Layout, data: dict, warnings: list[str]) -> list[dict]:
         problems: list[str] = []
         budget = None
         for c in cells:
-            picked, b = _pick_responses(lay.cell_dir(c["id"]), c, warnings)
+            picked, b = _pick_responses(lay.cell(c["id"]), c, warnings)
             if not picked:
                 continue
             per_variant[c["variant_id"]] = picked
@@ -351,15 +321,15 @@ def _samples(lay: Layout, data: dict, warnings: list[str]) -> list[dict]:
     return out
 
 
-def _pick_responses(cdir: Path, cell: dict, warnings: list[str]) -> tuple[dict, str | None]:
-    path = cdir / "results.sqlite"
+def _pick_responses(cdir: RunDir, cell: dict, warnings: list[str]) -> tuple[dict, str | None]:
+    path = cdir.store
     cols = ["task", "problem_id", "budget", "seed", "sample_idx", "text", "thinking", "thinking_tokens",
             "answer_tokens", "forced", "extracted", "gold", "correct"]
     read = _read_store(path, cols, warnings) if path.is_file() else None
     if read is None:
         return {}, None
     rows = read[1]
-    analysis = _read_json(cdir / "analysis.json", warnings) if cell.get("has_analysis") else None
+    analysis = _read_json(cdir.analysis_json, warnings) if cell.get("has_analysis") else None
     by_key = analysis_by_key(analysis)
     mine = [r for r in rows if r["task"] == cell.get("task")] or rows
     if not mine:
@@ -412,7 +382,7 @@ def _clip_response(r: dict, info: dict | None) -> dict:
 
 
 # fragility -----------------------------------------------------------------------------------------------------
-def _fragility(lay: Layout, data: dict, warnings: list[str]) -> dict:
+def _fragility(lay: StudyDir, data: dict, warnings: list[str]) -> dict:
     """Per pruned variant: its early-warning predictors (fragility/<id>.json, when computed) and its measured
     loss of test-time scaling (fragility/tts.py), by variant id."""
     from ..fragility.tts import tts_losses

@@ -8,7 +8,6 @@ import re
 from .figures import Plot, legend_label
 from .tables import cell_table, sections, failed_cells, fmt, headline, status_counts, version_table
 
-FILES_DIR = "report_files"
 EXAMPLE_CHARS = 1500
 
 

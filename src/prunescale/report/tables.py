@@ -7,7 +7,7 @@ its change against the unpruned model (the HTML colours it).
 from __future__ import annotations
 
 from ..budgets import budget_key
-
+from .headline import headline_rows
 
 
 def sections() -> list[tuple[str, str]]:
@@ -42,27 +42,25 @@ def task_budgets(data: dict) -> dict[str, str | None]:
 
 
 def headline(data: dict) -> tuple[list[str], list[list]]:
-    cells = {(c["variant_id"], c["task_label"]): c for c in data["cells"] if c.get("has_summary")}
+    """The headline (report/headline.py) in the report's columns; data["variants"] is already in its order."""
+    accuracy = {(c["variant_id"], c["task_label"]): _top_acc(c) for c in data["cells"] if c.get("has_summary")}
     budgets = task_budgets(data)
     tasks = [t["label"] for t in data["tasks"]]
     header = ["model", "variant", "layers", "params (M)", "size (MiB)"] + [
         f"{t} @ {budgets[t]}" if budgets[t] else t for t in tasks]
     rows = []
-    for v in data["variants"].values():
-        if not any((v["id"], t) in cells for t in tasks):
-            continue
+    for r in headline_rows(data["variants"], accuracy, tasks):
+        v = r.variant
         row = [v.get("model_label"), v.get("variant"), v.get("layers"),
                f"{v['params'] / 1e6:.3f}" if v.get("params") else None,
                f"{v['size_bytes'] / 2**20:.2f}" if v.get("size_bytes") else None]
-        for t in tasks:
-            a = _top_acc(cells.get((v["id"], t)))
-            b = _top_acc(cells.get((v.get("base_id"), t)))
-            if a is None:
+        for value in r.values:
+            if value is None:
                 row.append(None)
-            elif b is None or not v.get("method"):
-                row.append(f"{a:.3f}")
+            elif value[1] is None:
+                row.append(f"{value[0]:.3f}")
             else:
-                row.append({"text": f"{a:.3f} ({a - b:+.3f})", "delta": a - b})
+                row.append({"text": f"{value[0]:.3f} ({value[1]:+.3f})", "delta": value[1]})
         rows.append(row)
     return header, rows
 

@@ -8,16 +8,18 @@ from __future__ import annotations
 import traceback
 from typing import TYPE_CHECKING
 
+from ..contract.run_dir import RunDir
+from ..contract.status import StatusDB, options_hash
+from ..contract.study_dir import CellInfo, VariantInfo
+from ..contract.study_dir import StudyDir
 from ..errors import PrunescaleError
-from .layout import CellInfo, Layout, VariantInfo
 from .spec import Cell
-from .status import StatusDB, options_hash
 
 if TYPE_CHECKING:
     from ..generate.options import BackendOptions
 
 
-def run_cell(layout: Layout, cell: Cell, info: dict, cache: dict, log=print) -> str:
+def run_cell(layout: StudyDir, cell: Cell, info: dict, cache: dict, log=print) -> str:
     """Evaluate (and analyse) one cell; record done or failed. Returns the status."""
     h = options_hash(cell.eval)
     cdir = layout.cell_dir(cell.id)
@@ -25,7 +27,7 @@ def run_cell(layout: Layout, cell: Cell, info: dict, cache: dict, log=print) -> 
         db.start(cell.id, h)
         cdir.mkdir(parents=True, exist_ok=True)
         CellInfo(cell.id, cell.variant.id, cell.task, cell.label or cell.task, cell.kind,
-                 cell.eval).write(cdir / "cell.json")
+                 cell.eval).write(RunDir(cdir).cell_json)
         log(f"[{cell.id}] evaluating {cell.variant.variant} on {cell.label or cell.task}")
         try:
             evaluate_cell(layout, cell, info, cache)
@@ -37,13 +39,13 @@ def run_cell(layout: Layout, cell: Cell, info: dict, cache: dict, log=print) -> 
             raise
         except Exception as e:   # noqa: BLE001 - recorded, the study goes on
             msg = one_line(e)
-            (cdir / "error.txt").write_text(traceback.format_exc())
+            RunDir(cdir).error_txt.write_text(traceback.format_exc())
             db.finish(cell.id, msg)
             log(f"[{cell.id}] FAILED: {msg}")
             return "failed"
 
 
-def evaluate_cell(layout: Layout, cell: Cell, info: dict, cache: dict) -> None:
+def evaluate_cell(layout: StudyDir, cell: Cell, info: dict, cache: dict) -> None:
     """``prunescale eval``'s run (``scaling.runner.run_eval``) with the variant's cached backend, then analysis."""
     from ..analysis.store_records import analyze_run
     from ..scaling.evaluate import EvalConfig
@@ -70,7 +72,7 @@ def evaluate_cell(layout: Layout, cell: Cell, info: dict, cache: dict) -> None:
     analyze_run(cdir, model=cell.variant.variant)
 
 
-def count_params(layout: Layout, variant_id: str, info: dict, model) -> None:
+def count_params(layout: StudyDir, variant_id: str, info: dict, model) -> None:
     """Record a variant's parameter count and size in its variant.json, from the loaded model."""
     import torch
 
@@ -123,7 +125,7 @@ def close_cache(cache: dict) -> None:
             v.stop()
 
 
-def fail_cells(layout: Layout, cells: list[Cell], e: BaseException, log) -> None:
+def fail_cells(layout: StudyDir, cells: list[Cell], e: BaseException, log) -> None:
     """Record the failure of cells whose model variant could not be built."""
     msg = one_line(e)
     with StatusDB(layout.status_db) as db:

@@ -1,14 +1,17 @@
-"""The headline table of a study: accuracy at each task's largest budget per variant, and its change against the
-unpruned model of the same base."""
+"""The headline table of a study as ``prunescale study`` prints it (values: report/headline.py), and a task's
+metric at every budget per variant."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import yaml
+
 from ..budgets import budget_key, budget_label, largest_budget
-from .layout import CellInfo, Layout, VariantInfo, task_summary
+from ..contract.naming import VariantName, split_variant_id
+from ..contract.study_dir import CellInfo, StudyDir, VariantInfo, task_summary
+from ..report.headline import headline_rows as headline_values, method_order, order_variants
 
 
 @dataclass
@@ -24,46 +27,49 @@ class FinishedCell:
 
 def collect_cells(root: str | Path) -> list[FinishedCell]:
     """Every finished cell: its cell.json and summary.json."""
-    out = []
-    for d in Layout(root).cell_dirs():
-        cj, sj = d / "cell.json", d / "summary.json"
-        if cj.is_file() and sj.is_file():
-            out.append(FinishedCell(CellInfo.read(cj), json.loads(sj.read_text(encoding="utf-8"))))
+    lay, out = StudyDir(root), []
+    for d in lay.cell_dirs():
+        cell = lay.cell(d.name)
+        if cell.cell_json.is_file() and cell.summary_json.is_file():
+            out.append(FinishedCell(CellInfo.read(cell.cell_json), cell.summary()))
     return out
 
 
-def variant_order(ids, variants: dict[str, VariantInfo]) -> list[str]:
-    """Model, then baseline first, then method, layers removed, recovery."""
-    def key(vid):
-        v = variants.get(vid) or VariantInfo(vid)
-        return (v.model_label, v.method or "", v.n_removed, v.sparsity or 0.0, v.recovery or "")
-    return sorted(ids, key=key)
+def ordered_variants(root: str | Path, ids) -> dict[str, dict]:
+    """The variants ``ids`` (their variants/*.json, else what their id says) in the headline's order: the study
+    file's method order, as the report has them."""
+    lay = StudyDir(root)
+    known = lay.variants()
+    variants = {vid: asdict(known[vid]) if vid in known else _from_id(vid) for vid in ids}
+    try:
+        study_yaml = yaml.safe_load(lay.study_yaml.read_text(errors="replace"))
+    except (OSError, yaml.YAMLError):
+        study_yaml = None
+    return {vid: variants[vid] for vid in order_variants(variants, method_order(study_yaml))}
+
+
+def _from_id(vid: str) -> dict:
+    """A variant without its json: named by its id, its method and size read from the id."""
+    name = VariantName.parse(split_variant_id(vid)[1] or vid)
+    return asdict(VariantInfo(vid, model_label=vid, variant=vid, method=name.method, n_removed=name.n_removed,
+                              recovery=name.recovery, sparsity=name.sparsity))
 
 
 def headline_rows(root: str | Path) -> tuple[list[str], list[list]]:
-    variants = Layout(root).variants()
+    """The headline (report/headline.py) in the columns ``prunescale study`` prints."""
     cells = collect_cells(root)
     tasks = list(dict.fromkeys(c.info.task_label for c in cells))
-    acc: dict[tuple[str, str], float] = {}
+    acc: dict[tuple[str, str], float | None] = {}
     for c in cells:
         top = largest_budget(c.budgets)
-        if top is not None:
-            acc[(c.info.variant_id, c.info.task_label)] = c.budgets[top]["accuracy"]
+        acc[(c.info.variant_id, c.info.task_label)] = None if top is None else c.budgets[top].get("accuracy")
     header = ["model", "variant", "params", "removed"] + tasks
     rows = []
-    for vid in variant_order({c.info.variant_id for c in cells}, variants):
-        v = variants.get(vid) or VariantInfo(vid, model_label=vid, variant=vid)
-        row = [v.model_label, v.variant, _millions(v.params), _share(v)]
-        for t in tasks:
-            a = acc.get((vid, t))
-            b = acc.get((v.base_id, t))
-            if a is None:
-                row.append("-")
-            elif b is None or vid == v.base_id:
-                row.append(f"{a:.3f}")
-            else:
-                row.append(f"{a:.3f} ({a - b:+.3f})")
-        rows.append(row)
+    for r in headline_values(ordered_variants(root, {c.info.variant_id for c in cells}), acc, tasks):
+        v = VariantInfo.from_dict(r.variant)
+        rows.append([v.model_label, v.variant, _millions(v.params), _share(v)] + [
+            "-" if value is None else f"{value[0]:.3f}" if value[1] is None else f"{value[0]:.3f} ({value[1]:+.3f})"
+            for value in r.values])
     return header, rows
 
 
@@ -78,7 +84,6 @@ def _millions(n) -> str:
 
 def budget_rows(root: str | Path, task_label: str, metric: str = "accuracy") -> tuple[list[str], list[list]]:
     """Variant x budget table of one task entry (``metric``: accuracy, or e.g. ``pass@8`` / ``maj@8``)."""
-    variants = Layout(root).variants()
     table: dict[str, dict[str, float]] = {}
     for c in collect_cells(root):
         if c.info.task_label != task_label:
@@ -91,8 +96,20 @@ def budget_rows(root: str | Path, task_label: str, metric: str = "accuracy") -> 
             if value is not None:
                 table.setdefault(c.info.variant_id, {})[budget_label(b)] = value
     cols = sorted({b for row in table.values() for b in row}, key=budget_key)
-    order = variant_order(table, variants)
+    variants = ordered_variants(root, table)
     header = ["variant"] + cols
-    rows = [[variants[vid].variant if vid in variants else vid] + [f"{table[vid][b]:.2f}" if b in table[vid] else "-"
-                                                                  for b in cols] for vid in order]
+    rows = [[v["variant"]] + [f"{table[vid][b]:.2f}" if b in table[vid] else "-" for b in cols]
+            for vid, v in variants.items()]
     return header, rows
+
+
+def variant_analyses(root: str | Path, pattern: str = "*") -> list[tuple[VariantInfo, dict]]:
+    """Each variant whose id matches ``pattern``, with the first analysis group of its cells ({} if none)."""
+    lay, out = StudyDir(root), []
+    for f in lay.variant_files(pattern):
+        v = VariantInfo.read(f)
+        groups = []
+        for d in lay.cells_dir.glob(f"{v.id}__*"):
+            groups += (lay.cell(d.name).analysis() or {}).get("groups", [])
+        out.append((v, groups[0] if groups else {}))
+    return out

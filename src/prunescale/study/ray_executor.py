@@ -9,13 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import PrunescaleError
+from ..contract.status import StatusDB
+from ..contract.study_dir import StudyDir
 from .cells import close_cache, fail_cells, one_line, run_cell
-from .layout import Layout
 from .spec import Cell, Study, parse_study
-from .status import StatusDB
 
 
-def run_cells_ray(study: Study, layout: Layout, cells: list[Cell], address: str | None = None,
+def run_cells_ray(study: Study, layout: StudyDir, cells: list[Cell], address: str | None = None,
                   resources: dict | None = None, log=print) -> None:
     try:
         import ray
@@ -76,6 +76,6 @@ def _ray_cell(root: str, study_dict: dict, cell_id: str, info: dict) -> str:
     cell = next(c for c in study.cells() if c.id == cell_id)
     cache: dict = {}   # a cell that asks for num_gpus gets its own engine on its GPU, closed when it ends
     try:
-        return run_cell(Layout(root), cell, info, cache, log=print)
+        return run_cell(StudyDir(root), cell, info, cache, log=print)
     finally:
         close_cache(cache)

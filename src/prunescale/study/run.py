@@ -11,17 +11,17 @@ from pathlib import Path
 
 import yaml
 
+from ..contract.status import StatusDB, options_hash
+from ..contract.study_dir import CellInfo, StudyDir
 from ..errors import PrunescaleError
-from .layout import Layout
-from .spec import Cell, Study, parse_study
-from .cells import close_cache, fail_cells, run_cell
-from .status import StatusDB, options_hash
+from .executors import EXECUTORS
+from .spec import Study, parse_study
 from .variants import prepare_variant
 
 
-def init_study_dir(study: Study, root: str | Path) -> Layout:
+def init_study_dir(study: Study, root: str | Path) -> StudyDir:
     """Create the directory and write study.yaml; a directory of another study is refused."""
-    layout = Layout(root)
+    layout = StudyDir(root)
     layout.root.mkdir(parents=True, exist_ok=True)
     resolved = study.to_dict()
     if layout.study_yaml.is_file():
@@ -40,17 +40,11 @@ def run_study(study: Study, root: str | Path, executor: str | None = None, addre
     with StatusDB(layout.status_db) as db:
         cells = study.cells()
         todo = [c for c in cells if not (db.is_done(c.id, options_hash(c.eval))
-                                          and (layout.cell_dir(c.id) / "summary.json").is_file())]
+                                          and layout.cell(c.id).summary_json.is_file())]
         log(f"study {study.name}: {len(cells)} cells, {len(cells) - len(todo)} done, {len(todo)} to run "
             f"({name} executor) in {layout.root}")
     if todo:
-        if name == "ray":
-            from .ray_executor import run_cells_ray
-
-            run_cells_ray(study, layout, todo, address=address or study.executor.get("address"),
-                          resources=study.executor, log=log)
-        else:
-            run_cells_local(study, layout, todo, log=log)
+        EXECUTORS.get(name).run(study, layout, todo, address=address, log=log)
     # Variants whose cells were all done before still need their json (a fresh report after a copy, say).
     for v in study.variants():
         if not layout.variant_json(v.id).is_file():
@@ -67,28 +61,7 @@ def run_study(study: Study, root: str | Path, executor: str | None = None, addre
     return {c.id: (rows.get(c.id) or {}).get("status", "todo") for c in study.cells()}
 
 
-def run_cells_local(study: Study, layout: Layout, cells: list[Cell], log=print) -> None:
-    """One process: cells grouped by variant so each model is prepared and loaded once."""
-    by_variant: dict[str, list[Cell]] = {}
-    for c in cells:
-        by_variant.setdefault(c.variant.id, []).append(c)
-    total, n = len(cells), 0
-    for vid, group in by_variant.items():
-        cache: dict = {}
-        try:
-            info = prepare_variant(study, group[0].variant, layout, log)
-        except Exception as e:   # noqa: BLE001 - a variant that cannot be built fails its cells, not the study
-            fail_cells(layout, group, e, log)
-            continue
-        try:
-            for cell in group:
-                n += 1
-                run_cell(layout, cell, info, cache, lambda msg: log(f"({n}/{total}) {msg}"))
-        finally:   # the variant's engine / server goes before the next variant loads (also on Ctrl-C)
-            close_cache(cache)
-
-
-def write_fragility(study: Study, layout: Layout, log=print) -> None:
+def write_fragility(study: Study, layout: StudyDir, log=print) -> None:
     """The early-warning predictors of every pruned variant not scored yet (``fragility/``; see the package)."""
     from ..fragility.study import write_study_fragility
 
@@ -96,19 +69,19 @@ def write_fragility(study: Study, layout: Layout, log=print) -> None:
                           small_only=study.fragility == "auto", log=log)
 
 
-def write_study_report(layout: Layout, log=print) -> Path | None:
+def write_study_report(layout: StudyDir, log=print) -> Path | None:
     try:
         from ..report import write_report
     except ImportError:
         return None
-    path = write_report(layout.root)
+    path = write_report(layout.root, planned=planned_cells(layout.root))
     log(f"report: {path}")
     return path
 
 
 def status_rows(study: Study, root: str | Path) -> list[dict]:
     """Per cell: id, variant, task, status (todo / running / interrupted / done / failed), seconds, error."""
-    layout = Layout(root)
+    layout = StudyDir(root)
     rows = {}
     if layout.status_db.is_file():
         with StatusDB(layout.status_db) as db:
@@ -126,8 +99,21 @@ def status_rows(study: Study, root: str | Path) -> list[dict]:
 
 
 def load_study_dir(root: str | Path) -> Study:
-    layout = Layout(root)
+    layout = StudyDir(root)
     if not layout.study_yaml.is_file():
         raise PrunescaleError(f"{root} is not a study directory (no study.yaml)")
     return parse_study(yaml.safe_load(layout.study_yaml.read_text()), where=str(layout.study_yaml))
 
+
+
+def planned_cells(root: str | Path) -> list[CellInfo]:
+    """Every cell the directory's study.yaml declares; none if it is missing or does not parse (an old or
+    foreign study file only loses the cells the report lists as todo)."""
+    path = StudyDir(root).study_yaml
+    try:
+        raw = yaml.safe_load(path.read_text(errors="replace"))
+        if not raw or not isinstance(raw, dict):
+            return []
+        return [CellInfo(c.id, c.variant.id, c.task, c.label or c.task, c.kind) for c in parse_study(raw).cells()]
+    except Exception:   # noqa: BLE001 - see the docstring
+        return []

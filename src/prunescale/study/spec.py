@@ -25,6 +25,7 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -32,9 +33,11 @@ from typing import Any
 import yaml
 
 from ..budgets import parse_budgets
+from ..contract.naming import cell_id, slug, variant_id, variant_name
+from ..contract.study_dir import StudyDir
 from ..errors import PrunescaleError
-from .layout import cell_id, slug, variant_id, variant_name
 
+DEMO_STUDY = Path(__file__).resolve().parent / "demo.yaml"   # ``prunescale demo``'s study
 _TOP_KEYS = {"name", "models", "methods", "remove", "sparsity", "prune", "recovery", "finetune", "eval", "tasks", "analysis",
              "executor", "out", "smollm2", "fragility"}
 
@@ -142,19 +145,63 @@ class Study:
                 and getattr(self, f.name) is not None}
 
 
-def load_study(path: str | Path) -> Study:
-    path = Path(path)
+# ``prunescale study`` flags: grid keys replace the file's, eval options replace every task entry's own.
+GRID_OVERRIDES = ("name", "models", "methods", "remove", "recovery")
+EVAL_OVERRIDES = ("budgets", "samples", "seeds", "temperature", "limit", "batch_size", "backend", "serve")
+
+
+def load_study(path: str | Path | None, overrides: dict | None = None) -> Study:
+    """A study file (or a study directory's study.yaml), with ``overrides`` on top: GRID_OVERRIDES,
+    EVAL_OVERRIDES, ``calibration`` and ``tasks`` (task specs); None values are left out. Without a file the
+    overrides are the whole study."""
+    given = path
+    if path is not None and Path(path).is_dir():
+        path = StudyDir(path).study_yaml
+    if overrides is None:
+        study = parse_study(_read_study_file(Path(path)), where=str(Path(path)))
+        study.source = str(Path(path))
+        return study
+    raw: dict = {}
+    if path is not None:
+        raw = _read_study_file(Path(path))
+        parse_study(copy.deepcopy(raw), where=str(Path(path)))   # the file as written first: its errors name it
+    return parse_study(apply_overrides(raw, overrides), where=str(given) if given else "flags")
+
+
+def apply_overrides(raw: dict, overrides: dict) -> dict:
+    """``raw`` (a study mapping) with the overrides applied in place; see :func:`load_study`."""
+    for key in GRID_OVERRIDES:
+        if overrides.get(key) is not None:
+            raw[key] = overrides[key]
+    if overrides.get("calibration"):
+        raw.setdefault("prune", {})["calibration"] = overrides["calibration"]
+    if overrides.get("tasks"):
+        raw["tasks"] = [{"task": t} for t in overrides["tasks"]]
+    ev = raw.setdefault("eval", {}) if isinstance(raw.get("eval", {}), dict) else raw["eval"]
+    for key in EVAL_OVERRIDES:
+        if overrides.get(key) is not None:
+            ev[key] = overrides[key]
+            for t in raw.get("tasks") or []:
+                if isinstance(t, dict):
+                    t.pop(key, None)   # a flag overrides every task's own value
+    return raw
+
+
+def study_out(study: Study, path: str | Path | None = None, out: str | None = None) -> str:
+    """The study directory: ``out``, else the file's ``out``, else ``path`` if it is a study directory, else
+    runs/<name>."""
+    return out or study.out or (str(Path(path)) if path and Path(path).is_dir() else f"runs/{study.name}")
+
+
+def _read_study_file(path: Path):
     if not path.is_file():
         raise PrunescaleError(f"study file {str(path)!r} not found")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError as e:
         raise PrunescaleError(f"study file {str(path)!r} is not UTF-8 text (byte at offset {e.start})") from None
     except yaml.YAMLError as e:
         raise PrunescaleError(f"study file {str(path)!r} is not valid YAML: {str(e).splitlines()[0]}") from None
-    study = parse_study(raw, where=str(path))
-    study.source = str(path)
-    return study
 
 
 def parse_study(raw: Any, where: str = "study") -> Study:

@@ -7,8 +7,9 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
+from ..contract.run_dir import model_record
+from ..contract.study_dir import StudyDir, VariantInfo
 from ..errors import PrunescaleError
-from .layout import Layout, VariantInfo
 from .spec import Study, Variant
 
 
@@ -25,7 +26,7 @@ def prune_spec(study: Study, v: Variant):
     return PruneSpec(model=v.model, method=v.method, remove=v.n_removed, options=dict(method_opts), **opts)
 
 
-def prepare_variant(study: Study, v: Variant, layout: Layout, log=print) -> dict:
+def prepare_variant(study: Study, v: Variant, layout: StudyDir, log=print) -> dict:
     """Make sure the variant's model exists (prune / fine-tune it once) and write variants/<id>.json."""
     from ..models.loading import resolve_path
 
@@ -80,7 +81,7 @@ def _cached_prune(study: Study, v: Variant, path: Path, log) -> dict:
 
     spec = prune_spec(study, v)
     want = _norm(asdict(spec))
-    record_path = path / "prunescale.json"
+    record_path = model_record(path)
     if record_path.is_file():
         record = json.loads(record_path.read_text())
         if _norm({**asdict(PruneSpec(model="", method="")), **(record.get("spec") or {})}) != want:
@@ -95,7 +96,7 @@ def _cached_prune(study: Study, v: Variant, path: Path, log) -> dict:
 def _cached_finetune(study: Study, v: Variant, parent_path: str, path: Path, log) -> dict:
     from ..train.recover import FinetuneJob, run_finetune
 
-    record_path = path / "prunescale.json"
+    record_path = model_record(path)
     if record_path.is_file():
         return json.loads(record_path.read_text())
     log(f"fine-tuning {parent_path} ({v.recovery}) -> {path}")

@@ -94,10 +94,11 @@ def _hub_rows(source: Source) -> list[dict]:
 def _self_traces(run_dir: Path) -> list[Trace]:
     """Correct generations of a results store, one per (problem, budget, seed, sample), prompts rebuilt from
     the run's task; the completion is exactly what the model wrote."""
+    from ..contract.run_dir import RunDir
     from ..scaling.store import Store
     from ..tasks import get_task
 
-    db = run_dir / "results.sqlite"
+    db = RunDir(run_dir).store
     if not db.is_file():
         raise PrunescaleError(f"self:{run_dir}: no results store (run prunescale eval first)")
     store = Store(db)

@@ -11,6 +11,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from ..contract.run_dir import model_record
 from ..errors import PrunescaleError
 from ..fileio import atomic_dir, library_versions
 from ..options import option
@@ -115,7 +116,7 @@ def finetune(model_spec: str, rows: list[dict], recipe: Recipe, out: str | Path,
         "parent_model": model_spec, "parent_path": loaded.path,
         "versions": library_versions("trl", "peft"),
     }
-    parent_record = Path(loaded.path) / "prunescale.json"
+    parent_record = model_record(loaded.path)
     if parent_record.is_file():
         parent = json.loads(parent_record.read_text())
         record["parent_record"] = parent
@@ -132,7 +133,7 @@ def _save(model, tok, record: dict, out: Path) -> None:
         model.eval()
         model.save_pretrained(tmp)
         tok.save_pretrained(tmp)
-        (tmp / "prunescale.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
+        model_record(tmp).write_text(json.dumps(record, indent=2, default=str) + "\n")
 
 
 def _last_checkpoint(ckpt: Path) -> Path | None:

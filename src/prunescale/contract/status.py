@@ -2,6 +2,7 @@
 
 A cell counts as done only for the eval options it was run with (``options_hash``): changing a task's budgets
 in the study file makes its cells run again (the eval store inside resumes, so only the new work is done).
+``StatusDB(path, readonly=True)`` only reads (the report): no schema, no pragmas, no directory made.
 """
 
 from __future__ import annotations
@@ -36,8 +37,11 @@ def options_hash(options: dict) -> str:
 
 
 class StatusDB:
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, readonly: bool = False):
         self.path = Path(path)
+        if readonly:
+            self.conn = _open_readonly(self.path)
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
         self.conn.execute("PRAGMA journal_mode=WAL")
@@ -95,6 +99,21 @@ class StatusDB:
         if row["status"] == "running" and row["host"] == socket.gethostname() and not _alive(row["pid"]):
             return "interrupted"
         return row["status"]
+
+
+def _open_readonly(path: Path) -> sqlite3.Connection:
+    """A read-only connection; a WAL database whose -shm file is missing may refuse ``mode=ro``, so then a
+    plain one (still only read from)."""
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+        try:
+            conn.execute("SELECT * FROM cells LIMIT 0")
+            return conn
+        except sqlite3.Error:
+            conn.close()
+            raise
+    except sqlite3.Error:
+        return sqlite3.connect(path, timeout=10)
 
 
 def _alive(pid: int | None) -> bool:

@@ -1,30 +1,32 @@
-"""Where a study keeps things: the contract between ``study run``, ``study status`` and ``report``.
+"""A study directory: the contract between ``study run``, ``study status``, ``report`` and ``fragility``.
 
 ::
 
     STUDY_DIR/
       study.yaml                  the resolved study (every option; re-runnable)
-      study.sqlite                cell status table (WAL): id, status todo|running|done|failed, error, timings
+      study.sqlite                cell status table (WAL; contract/status.py): id, status, error, timings
       models/<variant_id>/        a pruned (or recovered) model directory with prunescale.json; the unpruned
                                   baseline is not copied (its variant.json points at the original)
       variants/<variant_id>.json  one per model variant (VariantInfo)
-      cells/<cell_id>/            one ``prunescale eval`` run dir: results.sqlite, summary.json, config.yaml,
-                                  plus cell.json (CellInfo) and analysis.json (``prunescale analyze``)
+      cells/<cell_id>/            one ``prunescale eval`` run directory (contract/run_dir.py) plus cell.json
+                                  (CellInfo), error.txt of a failed cell and analysis.json (``prunescale analyze``)
       fragility/<variant_id>.json `prunescale fragility` of each pruned variant against its unpruned model
-      report.html, report.md, report_data.json
+      report.html, report.md, report_data.json, report_files/
 
-A variant is (model, method, layers removed, recovery); ``base`` is the unpruned model. A cell is (variant,
-task entry). Ids are file-name safe: ``<model_slug>__<variant>`` and ``<variant_id>__<task_slug>``.
+A variant is (model, method, layers removed or sparsity, recovery); ``base`` is the unpruned model. A cell is
+(variant, task entry). Ids and names: contract/naming.py.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from ..fileio import write_json_atomic
+from .naming import base_id
+from .run_dir import RunDir
+
 
 def task_summary(summary, task: str | None) -> dict | None:
     """A cell's task in its summary.json (a cell evaluates one task: its only entry if the name differs)."""
@@ -67,7 +69,7 @@ class VariantInfo:
     @property
     def base_id(self) -> str:
         """The unpruned variant of the same model."""
-        return f"{self.id.split('__')[0]}__base"
+        return base_id(self.id)
 
     @classmethod
     def from_dict(cls, d: dict) -> "VariantInfo":
@@ -111,28 +113,9 @@ class CellInfo:
         write_json_atomic(asdict(self), path)
 
 
-def slug(text: str) -> str:
-    """A file-name-safe, readable form of a model spec or task spec."""
-    s = re.sub(r"[^A-Za-z0-9._=+-]+", "-", text.strip()).strip("-.")
-    return s or "x"
+class StudyDir:
+    """Paths and readers of one study directory (see the module docstring)."""
 
-
-def variant_id(model: str, variant: str) -> str:
-    return f"{slug(model.split('/')[-1] if not model.startswith('embedded:') else model[9:])}__{variant}"
-
-
-def variant_name(method: str | None, n_removed: int, recovery: str | None = None,
-                 sparsity: float | None = None) -> str:
-    """``base``, ``<method>-<n>[+<recovery>]``, or ``<method>-s<sparsity>`` for an unstructured method."""
-    name = "base" if not method else f"{method}-s{sparsity:g}" if sparsity is not None else f"{method}-{n_removed}"
-    return f"{name}+{recovery}" if recovery else name
-
-
-def cell_id(variant_id_: str, task: str) -> str:
-    return f"{variant_id_}__{slug(task)}"
-
-
-class Layout:
     def __init__(self, root: str | Path):
         self.root = Path(root)
 
@@ -141,26 +124,37 @@ class Layout:
     report_html = property(lambda self: self.root / "report.html")
     report_md = property(lambda self: self.root / "report.md")
     report_data = property(lambda self: self.root / "report_data.json")
+    report_files = property(lambda self: self.root / "report_files")   # report.md's figures
+
+    variants_dir = property(lambda self: self.root / "variants")
+    cells_dir = property(lambda self: self.root / "cells")
+    fragility_dir = property(lambda self: self.root / "fragility")
 
     def model_dir(self, vid: str) -> Path:
         return self.root / "models" / vid
 
     def variant_json(self, vid: str) -> Path:
-        return self.root / "variants" / f"{vid}.json"
+        return self.variants_dir / f"{vid}.json"
 
     def fragility_json(self, vid: str) -> Path:
-        return self.root / "fragility" / f"{vid}.json"
+        return self.fragility_dir / f"{vid}.json"
 
     def cell_dir(self, cid: str) -> Path:
-        return self.root / "cells" / cid
+        return self.cells_dir / cid
+
+    def cell(self, cid: str) -> RunDir:
+        return RunDir(self.cell_dir(cid))
 
     def variants(self) -> dict[str, VariantInfo]:
         """Every variants/*.json by id."""
         out = {}
-        for f in sorted((self.root / "variants").glob("*.json")):
+        for f in self.variant_files():
             v = VariantInfo.read(f)
             out[v.id] = v
         return out
 
+    def variant_files(self, pattern: str = "*") -> list[Path]:
+        return sorted(self.variants_dir.glob(f"{pattern}.json"))
+
     def cell_dirs(self) -> list[Path]:
-        return sorted(d for d in (self.root / "cells").glob("*") if d.is_dir())
+        return sorted(d for d in self.cells_dir.glob("*") if d.is_dir())
