@@ -15,7 +15,6 @@ import argparse
 import os
 import sys
 import tempfile
-import time
 
 os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
 os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")

@@ -9,7 +9,6 @@ Run: .venv/bin/python benchmarks/bench_generate.py [--budgets 64,256]
 """
 
 import argparse
-import time
 from dataclasses import replace
 
 import torch

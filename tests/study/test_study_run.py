@@ -204,7 +204,7 @@ def test_table_shows_every_budget_per_variant(done_study, capsys):
     assert out[0] == "| variant | 8 | 40 |" and len(out) == 2 + 3
     base = json.loads((root / "cells" / "organism__base__chain" / "summary.json").read_text())
     want = base["tasks"]["organism-chain:k=4"]["budgets"]["40"]["pass@k"]["2"]
-    assert f"| base | " in out[2] and out[2].endswith(f"| {want:.2f} |")
+    assert "| base | " in out[2] and out[2].endswith(f"| {want:.2f} |")
     assert main(["study", "table", str(root), "--task", "nope"]) == 2
 
 

@@ -15,7 +15,7 @@ import pytest
 from prunescale.analysis.text import final_answer
 from prunescale.scaling.metrics import answer_classes, maj_at_k
 from prunescale.tasks import get_task
-from prunescale.tasks.equivalence import answer_key, grade, grading_failures, math_equal
+from prunescale.tasks.equivalence import answer_key, grading_failures, math_equal
 from prunescale.tasks.extract import extract_math, last_boxed
 from prunescale.tasks.grader import Grader, shared_grader
 

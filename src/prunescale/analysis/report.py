@@ -12,6 +12,7 @@ import io
 import json
 from pathlib import Path
 
+from ..contract.run_dir import RunDir
 from ..fileio import write_atomic
 from ..stats import mean
 from .summary import DIVERSITY_METRICS, KEYS
@@ -50,7 +51,7 @@ def write_analysis(analysis: dict, out_dir: str | Path) -> tuple[Path, Path]:
     w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
     w.writeheader()
     w.writerows(csv_rows(analysis))
-    json_path, csv_path = out_dir / "analysis.json", out_dir / "analysis.csv"
+    json_path, csv_path = RunDir(out_dir).analysis_json, RunDir(out_dir).analysis_csv
     write_atomic(json_path, json.dumps(analysis, indent=1, ensure_ascii=False) + "\n")
     write_atomic(csv_path, buf.getvalue())
     return json_path, csv_path

@@ -11,9 +11,10 @@ def run_records(run_dir: Path, model: str | None = None) -> list:
     """Our results store's rows as analysis records (thinking ends where the stored thinking text ends)."""
     from ..analysis.records import Record
     from ..budgets import from_store
+    from ..contract.run_dir import RunDir
     from ..scaling.store import Store
 
-    path = run_dir / "results.sqlite"
+    path = RunDir(run_dir).store
     if not path.is_file():
         raise PrunescaleError(f"no results store at {str(path)!r} (run prunescale eval first)")
     store = Store(path)

@@ -7,6 +7,7 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
+from ..contract.run_dir import RunDir
 from ..errors import PrunescaleError
 from ..scaling.evaluate import EvalConfig
 from .common import COMMANDS, add_config_args, add_field_args, add_model_args, format_table
@@ -87,7 +88,7 @@ def summary_table(summary: dict) -> str:
 def run_export(args: argparse.Namespace) -> int:
     from ..scaling.export import export_rows
 
-    path = Path(args.run) / "results.sqlite"
+    path = RunDir(args.run).store
     if not path.is_file():
         raise PrunescaleError(f"no results store at {str(path)!r}")
     stream = open(args.output, "w", newline="") if args.output else sys.stdout

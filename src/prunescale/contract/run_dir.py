@@ -38,6 +38,12 @@ class RunDir:
     error_txt = property(lambda self: self.root / "error.txt")
 
     @property
+    def store_files(self) -> tuple[Path, ...]:
+        """The store and SQLite's WAL files beside it."""
+        return (self.store, self.store.with_name(self.store.name + "-wal"),
+                self.store.with_name(self.store.name + "-shm"))
+
+    @property
     def name(self) -> str:
         return self.root.name
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..contract.run_dir import model_record
 from ..errors import PrunescaleError
 from ..fileio import atomic_dir, library_versions
 from ..models.loading import LoadedModel, load_model
@@ -166,7 +167,7 @@ def save_pruned(loaded: LoadedModel, record: dict, out: str | os.PathLike, overw
         loaded.model.save_pretrained(tmp)
         if loaded.tokenizer is not None:
             loaded.tokenizer.save_pretrained(tmp)
-        (tmp / "prunescale.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
+        model_record(tmp).write_text(json.dumps(record, indent=2, default=str) + "\n")
     return out
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from ..budgets import parse_budgets, to_store
+from ..contract.run_dir import RunDir
 from ..errors import PrunescaleError
 from ..fileio import library_versions
 from ..generate import Backend, Forcing, Request, Sampling
@@ -148,7 +149,7 @@ def evaluate(cfg: EvalConfig, backend: Backend, tasks: dict, profile_name: str, 
 
     problems = problems if problems is not None else load_problems(cfg, tasks)
     out = Path(cfg.out)
-    store = Store(out / "results.sqlite")
+    store = Store(RunDir(out).store)
     try:
         store.check_identity(cfg.identity(profile_name))
         store.set_manifest({"config": asdict(cfg), "versions": library_versions(), **(extra_manifest or {})})
@@ -202,7 +203,7 @@ def evaluate(cfg: EvalConfig, backend: Backend, tasks: dict, profile_name: str, 
         bar.close()
         rows = [r for r in store.rows() if r["problem_id"] in hashes.get(r["task"], ())]
         summary = summarize(rows, tasks, cfg)
-        write_summary(summary, out / "summary.json")
+        write_summary(summary, RunDir(out).summary_json)
         return summary
     finally:
         store.close()

@@ -13,6 +13,8 @@ from typing import Callable
 
 import yaml
 
+from ..contract.run_dir import RunDir
+from ..contract.run_dir import model_record as record_path
 from ..errors import PrunescaleError
 from ..generate import BACKENDS
 from ..generate.base import Built, build
@@ -51,7 +53,7 @@ def run_eval(cfg: EvalConfig, options: dict | None = None, backend: Callable[[],
         written = dict(options if options is not None else asdict(cfg))
         if own:   # the resolved options (tasks and data as the absolute paths stored)
             written.update(tasks=",".join(tasks), data=cfg.data)
-        (out / "config.yaml").write_text(yaml.safe_dump(written, sort_keys=False))
+        RunDir(out).config_yaml.write_text(yaml.safe_dump(written, sort_keys=False))
         return evaluate(cfg, built.backend, tasks, built.profile.name, problems=problems,
                         progress=sys.stderr.isatty(), extra_manifest=manifest)
     except BaseException:
@@ -65,7 +67,7 @@ def run_eval(cfg: EvalConfig, options: dict | None = None, backend: Callable[[],
 
 def model_record(cfg: EvalConfig, built: Built) -> dict:
     """What is known of the model a run evaluates: its spec, path and pruning record."""
-    record = Path(built.path) / "prunescale.json"
+    record = record_path(built.path)
     manifest = {"spec": cfg.model, "path": str(built.path)}
     if record.is_file():
         manifest["pruning"] = json.loads(record.read_text())
@@ -86,7 +88,7 @@ def check_out_dir(out: Path) -> None:
 class _Undo:
     """What a run creates in its out directory, removed again if it fails before storing any generation."""
 
-    STORE = ("results.sqlite", "results.sqlite-wal", "results.sqlite-shm")
+    STORE = tuple(p.name for p in RunDir(".").store_files)
 
     def __init__(self, out: Path):
         self.out = out
@@ -95,11 +97,11 @@ class _Undo:
             top = top.parent
         self.top = None if out.exists() else top          # the first directory this run creates
         self.existed = {f for f in self.STORE if (out / f).exists()}
-        config = out / "config.yaml"
+        config = RunDir(out).config_yaml
         self.config = config.read_bytes() if config.is_file() else None
 
     def run(self) -> None:
-        store = self.out / "results.sqlite"
+        store = RunDir(self.out).store
         if store.is_file() and _count(store) != 0:
             return   # generations were stored: keep everything, a re-run resumes
         if self.top is not None:
@@ -108,9 +110,9 @@ class _Undo:
         for name in set(self.STORE) - self.existed:
             (self.out / name).unlink(missing_ok=True)
         if self.config is None:
-            (self.out / "config.yaml").unlink(missing_ok=True)
+            RunDir(self.out).config_yaml.unlink(missing_ok=True)
         else:
-            (self.out / "config.yaml").write_bytes(self.config)
+            RunDir(self.out).config_yaml.write_bytes(self.config)
 
 
 def _count(db: Path) -> int | None:

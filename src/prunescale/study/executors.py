@@ -8,7 +8,7 @@ from .cells import close_cache, fail_cells, run_cell
 from .spec import Cell, Study
 from .variants import prepare_variant
 
-EXECUTORS: Registry = Registry("executor")
+EXECUTORS: Registry = Registry("executor", group="prunescale.executors")
 
 
 @EXECUTORS.register("local")
