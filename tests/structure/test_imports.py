@@ -76,8 +76,8 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 # Bottom to top: a module may import its own layer and those below it, never one above (a function-level import
 # counts: it is a dependency all the same). A new package or top-level module takes its place here.
-LAYERS = ("errors", "__init__", "registry", "fileio", "budgets", "stats", "contract", "models", "generate",
-          "organism", "tasks", "prune", "scaling", "analysis", "train", "fragility", "report", "study", "cli",
+LAYERS = ("errors", "__init__", "registry", "fileio", "sources", "options", "budgets", "stats", "contract", "models",
+          "generate", "organism", "tasks", "prune", "scaling", "analysis", "train", "fragility", "report", "study", "cli",
           "__main__")
 
 
