@@ -219,8 +219,11 @@ def answer_key(ans: str) -> str:
 
 def _exact_decimals(value: str) -> str:
     """Every decimal literal written as the exact fraction it denotes (``1.5`` -> ``{\\frac{15}{10}}``)."""
-    return _DECIMAL_LITERAL.sub(lambda m: rf"{{\frac{{{int(m.group(1) or 0) * 10 ** len(m.group(2)) + int(m.group(2))}}}"
-                                          rf"{{{10 ** len(m.group(2))}}}}}", value)
+    def exact(m: re.Match) -> str:
+        den = 10 ** len(m.group(2))
+        return rf"{{\frac{{{int(m.group(1) or 0) * den + int(m.group(2))}}}{{{den}}}}}"
+
+    return _DECIMAL_LITERAL.sub(exact, value)
 
 
 def _stated_decimals(value: str) -> int | None:

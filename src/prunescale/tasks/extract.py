@@ -21,7 +21,8 @@ import re
 
 from .equivalence import math_equal  # noqa: F401  (graders import it from here)
 
-_ANSWER_LINE = re.compile(r"(?:final answer[\s*_]*(?:is\b\s*[:：]?|[:：])|answer[*_]*\s*[:：])\s*(.+)", re.IGNORECASE)
+_ANSWER_LINE = re.compile(r"(?:final answer[\s*_]*(?:is\b\s*[:：]?|[:：])|answer[*_]*\s*[:：])\s*(.+)",
+                          re.IGNORECASE)
 # what an answer line may repeat before its answer: "**", "The final answer is", "Final answer:"
 _LEAD_IN = re.compile(r"^[\s*_]*(?:(?:the\s+)?(?:final\s+)?answer\s*(?:is\b\s*[:：]?|[:：])[\s*_]*)?", re.IGNORECASE)
 _MATH_SPAN = re.compile(r"^(?:\$\$(.+?)\$\$|\$(.+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\])")

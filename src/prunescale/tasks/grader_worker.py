@@ -41,7 +41,8 @@ def _cap_memory() -> None:
 
 
 def serve() -> None:
-    """The worker's loop: one JSON ``[pred, gold, rounding]`` per line on stdin, ``true``/``false`` per line on stdout."""
+    """The worker's loop: one JSON ``[pred, gold, rounding]`` per line on stdin, ``true``/``false`` per line on
+    stdout (``rounding``: math-verify's ``float_rounding``)."""
     out, sys.stdout = sys.stdout, sys.stderr   # nothing but answers on the protocol stream
     logging.getLogger("math_verify").setLevel(logging.ERROR)   # "timeout disabled" warnings: we enforce it
     _verify("1", "1")   # import and warm sympy/ANTLR before saying ready: start-up is not charged to an answer
