@@ -1,43 +1,80 @@
-"""Misgrade counts of the old grader (a git revision) and the current one on the shared data and the s1.1 log.
+"""Misgrade counts of a grader: the adversarial pairs of issues 11 and 21, the shared data, the s1.1 log.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/misgrade_counts.py [--old-rev 9f6d5ac] [--limit N]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/misgrade_counts.py [--before SRC] [--limit N] [--pairs-only]
 
-Cases: every gold of aime24 / math500 / gsm8k answered as itself, boxed in a sentence (through extraction) and
-rewritten (``x = G``, unicode minus, ``\\text{G}``, ``$G$``, units, degrees, ``\\$``, ``\\{G\\}``; the gold side
-rewritten too), all expected correct; the hand-made pairs of issue 11; the s1.1 log's responses, extracted and
-graded, against the harness's own ``exact_matches``. The old grader runs sympy on trusted data only here.
+``--before SRC``: also count with the package in another source tree (a scratch checkout of an older commit,
+``git worktree add /tmp/g21base b24985a`` then ``--before /tmp/g21base/src``), each grader in its own process.
+Cases: ``PAIRS``, (gold, response, expected verdict) graded through extraction like a run's answers (a bare
+answer is boxed first), reported as wrong accepts / wrong rejects; every gold of aime24 / math500 / gsm8k
+answered as itself, boxed in a sentence and rewritten (``x = G``, unicode minus, ``\\text{G}``, ``$G$``, units,
+degrees, ``\\$``, ``\\{G\\}``), all expected correct; the s1.1 log's responses against the harness's own
+``exact_matches``. Model text is only ever graded, never run.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
+import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
-PAIRS = [("−5", "-5", True), ("x = 5", "5", True), (r"\frac12", "0.5", True), ("30°", "30", True),
-         (r"30^\circ", "30", True), (r"\$18", "18", True), (r"5\text{ cm}", "5", True), (r"\mbox{Evelyn}", "Evelyn", True),
-         (r"\{1,2\}", "1,2", True), ("123456789", "123456790", False), ("100000001", "100000000", False),
-         ("1e-7", "0", False)]
 
-
-def old_grader(rev: str):
-    """The extract module of ``rev``, imported from ``git show`` as package ``old_grader``."""
-    pkg = Path(tempfile.mkdtemp()) / "old_grader"
-    pkg.mkdir()
-    (pkg / "__init__.py").write_text("")
-    for name in ("extract", "symbolic"):
-        src = subprocess.run(["git", "show", f"{rev}:src/prunescale/tasks/{name}.py"], cwd=ROOT, check=True,
-                             capture_output=True, text=True).stdout
-        (pkg / f"{name}.py").write_text(src)
-    sys.path.insert(0, str(pkg.parent))
-    return importlib.import_module("old_grader.extract")
+R, T, Y, N = r"\boxed{%s}", True, True, False
+# (gold, response, expected). A response without "\boxed" and without "nswer" is boxed as it stands.
+PAIRS = [
+    # issue 11: forms of the same answer, and near misses
+    ("-5", "−5", Y), ("5", "x = 5", Y), ("0.5", r"\frac12", Y), ("30", "30°", Y), ("30", r"30^\circ", Y),
+    ("18", r"\$18", Y), ("5", r"5\text{ cm}", Y), ("Evelyn", r"\mbox{Evelyn}", Y), ("1,2", r"\{1,2\}", Y),
+    ("123456790", "123456789", N), ("100000000", "100000001", N), ("0", "1e-7", N),
+    # issue 21, standard answer formats (lm-eval's minerva_math, "Answer: The answer is", repeated lead-ins)
+    ("7", "Final Answer: The final answer is $7$. I hope it is correct.", Y),
+    (r"\frac{3}{4}", r"Final Answer: The final answer is $\frac{3}{4}$. I hope it is correct.", Y),
+    ("12", "Final Answer: The final answer is 12. I hope it is correct.", Y),
+    ("3.5", "Final Answer: The final answer is 3.5. I hope it is correct.", Y),
+    ("(2,-1)", "Final Answer: The final answer is $(2,-1)$. I hope it is correct.", Y),
+    ("7", "Final Answer: The final answer is $8$. I hope it is correct.", N),
+    ("7", "Answer: The answer is 7", Y), (r"\sqrt{3}", r"Answer: The answer is $\sqrt{3}$.", Y),
+    ("70", "Answer: The answer is 7", N), ("5", "Final Answer:Final answer: $5$", Y),
+    ("x^2+1", "Final Answer: Final answer: $x^2+1$", Y), ("7", "**Final Answer:** $7$", Y),
+    (r"\frac{1}{2}", r"**Final Answer**: $\frac{1}{2}$", Y), (r"\frac{1}{2}", r"The final answer is $\frac{1}{2}$.", Y),
+    ("9", "Answer: $9$ (the other root is negative)", Y), ("6", "Answer: $9$ (not 6)", N),
+    # integers compare exactly, whatever their spelling
+    ("1000000000.0", "1000000001", N), ("123456789011.0", "123456789012", N), ("1e18", "999999999999999999", N),
+    ("150000000000000000001", r"1.5\times10^{20}", N), ("25000000001", "2.5e10", N),
+    ("1000000000001", "10^{12}", N), ("999999999", "1.0e9", N), ("100.0", "100.00000001", N),
+    ("1000000000", "1000000000.5", N), ("4.0e15", "4000000000000001", N), ("2^{40}", "1099511627777", N),
+    ("27.0", "27", Y), ("27", "27.0", Y), ("1e18", "1000000000000000000", Y),
+    ("150000000000000000000", r"1.5\times10^{20}", Y), (r"1.5 \times 10^{20}", "150000000000000000000", Y),
+    ("300000", r"3\cdot10^{5}", Y), ("1000000000.0", "10^9", Y), ("2.50", r"\frac52", Y), ("2^{40}", "1099511627776", Y),
+    # approximations are not the exact value (unless the gold is itself a decimal: its stated precision decides)
+    (r"\sqrt{2}", "1.41421356", N), (r"\pi", "3.14159265", N), (r"\frac{\sqrt{3}}{2}", "0.8660254", N),
+    ("e", "2.718281828", N), (r"\frac{1}{3}", "0.333333333", N), (r"2\sqrt{2}", "2.828427", N),
+    (r"\ln 2", "0.693147", N), (r"\frac{\pi}{4}", "0.785398", N), (r"(\sqrt{2}, 1)", "(1.41421356, 1)", N),
+    (r"3\sqrt{5}", "6.7082", N),
+    ("1.41421356", r"\sqrt{2}", Y), ("1.41", r"\sqrt{2}", Y), ("3.14", r"\pi", Y), ("0.25", r"\frac{1}{4}", Y),
+    ("2^{-2}", "0.25", Y), (r"\frac{1}{8}", "0.125", Y), (r"\frac{\pi}{2}", r"0.5\pi", Y),
+    ("1.42", r"\sqrt{2}", N), ("3.15", r"\pi", N),
+    # units are part of an answer when both sides have one
+    (r"3\text{m}", r"3\text{cm}", N), (r"5\text{ cm}", r"5\text{ m}", N), (r"12\text{ inches}", r"12\text{ feet}", N),
+    (r"\$18", r"18\text{ cents}", N), (r"4\text{ cm}^2", r"4\text{ cm}", N), (r"10\text{ km}", "10 miles", N),
+    (r"30^\circ", r"30\text{ minutes}", N), (r"12^\circ\text{C}", r"12^\circ\text{F}", N),
+    ("12", r"12^{\circ}\text{C}", Y), ("12", r"12^{\circ} C", Y), (r"3\text{ m}", "3 meters", Y),
+    (r"864 \mbox{ inches}^2", r"864\text{ square inches}", Y), (r"90^\circ", r"90\text{ degrees}", Y),
+    (r"90^\circ", "90", Y), (r"5.4 \text{ cents}", "5.4", Y), (r"\$18.90", r"18.90\text{ dollars}", Y),
+    (r"15\mbox{ cm}^2", r"15\text{ cm}^2", Y), ("20", r"20\text{ mph}", Y), (r"3\text{m}", r"3\text{ m}", Y),
+    (r"\frac{270}7\text{ degrees}", r"\frac{270}{7}^\circ", Y), ("5", "5 apples", Y), ("5", "6 apples", N),
+    # percent, both readings: X% is X and X/100 against a side without %; two percents compare as numbers
+    ("0.1", r"10\%", Y), (r"10\%", "0.1", Y), (r"\frac12", r"50\%", Y), (r"50\%", r"\frac12", Y),
+    (r"10\%", "10", Y), ("10", r"10\%", Y), (r"25\%", r"\frac{1}{4}", Y), ("0.375", r"37.5\%", Y),
+    (r"12.5\%", r"\frac18", Y), ("40", "40 percent", Y), (r"40\%", r"40\text{ percent}", Y),
+    (r"10\%", "1", N), ("0.1", r"1\%", N), (r"10\%", r"0.1\%", N), (r"50\%", r"\frac13", N), (r"20\%", "0.02", N),
+    ("0.2", r"2\%", N),
+]
 
 
 def golds(limit: int | None) -> dict[str, list[str]]:
@@ -62,49 +99,65 @@ def rewrites(g: str) -> list[tuple[str, str]]:
     return out
 
 
-def count(grader, extract, groups: dict[str, list[str]], log: list[dict]) -> dict[str, tuple[int, int]]:
-    """{case: (misgrades, n)}."""
-    out = {}
-    for name, gs in groups.items():
-        out[f"{name} as itself"] = (sum(not grader(g, g) for g in gs), len(gs))
-        boxed = [extract(f"The answer is \\boxed{{{g}}}.") for g in gs]
-        out[f"{name} boxed in a sentence"] = (sum(b is None or not grader(b, g) for b, g in zip(boxed, gs)), len(gs))
+def response(answer: str) -> str:
+    return answer if ("\\boxed" in answer or "nswer" in answer) else f"The answer is \\boxed{{{answer}}}."
+
+
+def count(limit: int | None, pairs_only: bool) -> dict:
+    """{case: [wrong accepts, wrong rejects, n]} for the grader of the package on sys.path."""
+    from prunescale.tasks.extract import extract_math, math_equal
+
+    def verdict(resp: str, gold: str) -> bool:
+        e = extract_math(resp)
+        return e is not None and math_equal(e, gold)
+
+    out = {"adversarial pairs": [0, 0, len(PAIRS)]}
+    for gold, answer, want in PAIRS:
+        if verdict(response(answer), gold) != want:
+            out["adversarial pairs"][0 if not want else 1] += 1
+    if pairs_only:
+        return out
+    for name, gs in golds(limit).items():
+        out[f"{name} as itself"] = [0, sum(not math_equal(g, g) for g in gs), len(gs)]
+        out[f"{name} boxed in a sentence"] = [0, sum(not verdict(response(g), g) for g in gs), len(gs)]
         pairs = [p for g in gs for p in rewrites(g)[1:]]
-        out[f"{name} rewritten"] = (sum(not grader(p, g) for p, g in pairs), len(pairs))
-    out["hand-made pairs"] = (sum(grader(p, g) != want for p, g, want in PAIRS), len(PAIRS))
-    verdicts = [(extract(r), d["target"], m) for d in log for r, m in zip(d["resps"][0], d["exact_matches"])]
-    out["s1.1 log vs harness"] = (sum((e is not None and grader(e, t)) != bool(m) for e, t, m in verdicts), len(verdicts))
+        out[f"{name} rewritten"] = [0, sum(not math_equal(p, g) for p, g in pairs), len(pairs)]
+    log = [json.loads(x) for x in (DATA / "s1.1-7B_aime24_lmeval_samples.jsonl").open()]
+    rows = [(r, d["target"], bool(m)) for d in log for r, m in zip(d["resps"][0], d["exact_matches"])]
+    got = [verdict(r, t) for r, t, _ in rows]
+    out["s1.1 log vs harness"] = [sum(g and not m for g, (_, _, m) in zip(got, rows)),
+                                  sum(m and not g for g, (_, _, m) in zip(got, rows)), len(rows)]
     return out
 
 
-def math_verify_alone(log: list[dict]) -> tuple[int, int]:
-    """math-verify's own extraction and verification of whole responses (the field's standard checker)."""
-    from math_verify import parse, verify
-
-    rows = [(r, d["target"], m) for d in log for r, m in zip(d["resps"][0], d["exact_matches"])]
-    return sum(bool(verify(parse(f"${t}$"), parse(r))) != bool(m) for r, t, m in rows), len(rows)
+def run_in(src: str, args: argparse.Namespace) -> dict:
+    """``count`` with the package of source tree ``src``, in a fresh interpreter."""
+    cmd = [sys.executable, __file__, "--json"] + (["--limit", str(args.limit)] if args.limit else []) \
+        + (["--pairs-only"] if args.pairs_only else [])
+    env = {**os.environ, "PYTHONPATH": src}
+    return json.loads(subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--old-rev", default="9f6d5ac")
-    ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--before", help="source tree of the grader to compare with (its src/ directory)")
+    ap.add_argument("--limit", type=int, default=None, help="first N golds of each data file")
+    ap.add_argument("--pairs-only", action="store_true", help="only the adversarial pairs")
+    ap.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    from prunescale.tasks.extract import extract_math, math_equal
-
-    old = old_grader(args.old_rev)
-    groups, log = golds(args.limit), [json.loads(x) for x in (DATA / "s1.1-7B_aime24_lmeval_samples.jsonl").open()]
+    if args.json:
+        print(json.dumps(count(args.limit, args.pairs_only)))
+        return
     t = time.perf_counter()
-    before = count(old.math_equal, old.extract_math, groups, log)
-    t_old, t = time.perf_counter() - t, time.perf_counter()
-    after = count(math_equal, extract_math, groups, log)
-    t_new = time.perf_counter() - t
-    print(f"{'case':34} {'n':>6} {'before':>7} {'after':>6}")
-    for case, (bad, n) in before.items():
-        print(f"{case:34} {n:6d} {bad:7d} {after[case][0]:6d}")
-    bad, n = math_verify_alone(log)
-    print(f"{'s1.1 log, math-verify alone':34} {n:6d} {'':7} {bad:6d}")
-    print(f"time: before {t_old:.1f} s, after {t_new:.1f} s")
+    after = run_in(str(ROOT / "src"), args)
+    t_after = time.perf_counter() - t
+    before = run_in(args.before, args) if args.before else None
+    head = f"{'case':32} {'n':>6}" + (f" {'before (acc/rej)':>17}" if before else "") + f" {'now (acc/rej)':>14}"
+    print(head)
+    for case, (acc, rej, n) in after.items():
+        old = f" {before[case][0]:>8d} / {before[case][1]:<6d}" if before else ""
+        print(f"{case:32} {n:6d}{old} {acc:>5d} / {rej:<6d}")
+    print(f"(wrong accepts / wrong rejects; now: {t_after:.1f} s)")
 
 
 if __name__ == "__main__":

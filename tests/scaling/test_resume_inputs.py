@@ -111,3 +111,66 @@ def test_delete_problems_is_one_transaction(tmp_path):
     s.add([_row("1"), _row("2"), {**_row("2"), "sample_idx": 1}])
     assert s.problem_keys("t") == {"1": {("h", "1")}, "2": {("h", "1")}}
     assert s.delete_problems("t", ["2"]) == 2 and s.count() == 1
+
+
+def test_readers_see_the_tasks_current_problems(tmp_path, capsys):
+    """A problem deleted from a jsonl: file: export, analysis and the report see the task's current problems,
+    as summary.json does; `export --all` still shows the old rows, which stay in the store."""
+    from prunescale.analysis.store_records import run_records
+    from prunescale.report.collect import _store_facts
+
+    data, out = tmp_path / "p.jsonl", tmp_path / "run"
+    rows = [{"id": f"q{i}", "problem": f"What is {i}+{i}?", "answer": str(2 * i)} for i in range(3)]
+    write(data, rows)
+    argv = ["eval", *ARGS, "--task", f"jsonl:{data}", "--out", str(out)]
+    assert main(argv) == 0
+    write(data, rows[:2])   # q2 deleted
+    assert main(argv) == 0
+    task = f"jsonl:{data.resolve()}"
+    assert json.loads((out / "summary.json").read_text())["tasks"][task]["budgets"]["8"]["n_problems"] == 2
+    assert len(stored(out)) == 3 * 2   # kept in the store
+
+    def exported(*extra):
+        capsys.readouterr()
+        assert main(["export", "--run", str(out), *extra]) == 0
+        return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+    assert sorted(r["problem_id"] for r in exported()) == ["q0", "q1"]
+    assert sorted(r["problem_id"] for r in exported("--all")) == ["q0", "q1", "q2"]
+    assert {r.problem_id for r in run_records(out)} == {"q0", "q1"}
+    assert _store_facts(out / "results.sqlite", task, [])[1]["n_generations"] == 2 * 2
+    s = Store(out / "results.sqlite", readonly=True)
+    assert s.current_problems() == {task: {"q0", "q1"}} and len(s.rows(every=True)) == 6
+    s.close()
+
+    write(data, rows)   # q2 back, unchanged: its stored rows are current again, nothing generated
+    before = stored(out)
+    assert main(argv) == 0 and stored(out) == before
+    assert sorted({r["problem_id"] for r in exported()}) == ["q0", "q1", "q2"]
+
+
+def test_a_smaller_limit_narrows_what_readers_see(tmp_path, capsys):
+    out = tmp_path / "run"
+    base = ["eval", *ARGS, "--task", "organism-chain:k=3", "--out", str(out)]
+    assert main([*base, "--limit", "3"]) == 0
+    assert main([*base, "--limit", "2"]) == 0
+    capsys.readouterr()
+    assert main(["export", "--run", str(out), "--format", "csv"]) == 0
+    import csv
+    import io
+
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert len(rows) == 2 * 2 and len({r["problem_id"] for r in rows}) == 2
+
+
+def test_a_store_without_the_record_shows_every_row(tmp_path):
+    """Stores written before the record (no manifest key `problems`) read as they did: every row."""
+    s = Store(tmp_path / "r.sqlite")
+    s.add([_row("1"), _row("2"), {**_row("3"), "task": "u"}])
+    assert len(s.rows()) == 3
+    s.record_problems({"t": ["1"]})   # a task without a record ("u") still shows all its rows
+    assert [(r["task"], r["problem_id"]) for r in s.rows()] == [("t", "1"), ("u", "3")]
+    assert [r["budget"] for r in s.rows(columns=["budget"])] == [8, 8]
+    s.record_problems({"u": []})
+    assert s.current_problems() == {"t": {"1"}, "u": set()} and len(s.rows()) == 1 and len(s.rows(every=True)) == 3
+    s.close()

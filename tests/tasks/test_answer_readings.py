@@ -16,7 +16,7 @@ from prunescale.tasks.extract import extract_math, final_answer
     ("Answer: 5 apples, because each of the three baskets holds more", "5 apples, because each of the three "
      "baskets holds more", None),                                  # long answer lines: grading only
     ("we get x = 12", "12", None),                                 # a bare number: grading only
-    ("**Final Answer:** $7$", "** $7", "7"),                        # markdown: the report strips it
+    ("**Final Answer:** $7$", "7", "7"),                            # markdown stripped by both
     ("the answer: 9 here", "9 here", None),                        # mid-line "answer:": grading only
 ])
 def test_grading_and_reporting_read_answers_differently(response, graded, stated):

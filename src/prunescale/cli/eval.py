@@ -37,6 +37,7 @@ def register(sub) -> None:
     e.add_argument("--run", required=True, help="run directory written by prunescale eval")
     e.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
     e.add_argument("--output", help="file to write (default: stdout)")
+    e.add_argument("--all", action="store_true", help="also rows of problems no longer in their task")
     e.set_defaults(func=run_export)
 
 
@@ -93,7 +94,7 @@ def run_export(args: argparse.Namespace) -> int:
         raise PrunescaleError(f"no results store at {str(path)!r}")
     stream = open(args.output, "w", newline="") if args.output else sys.stdout
     try:
-        export_rows(path, args.format, stream)
+        export_rows(path, args.format, stream, every=args.all)
     finally:
         if args.output:
             stream.close()

@@ -5,7 +5,9 @@ the replicas in ``base_urls``, with retries and exponential backoff on connectio
 replica whose retries all fail is taken out of rotation (one warning on stderr) and its requests go to the
 others; the run fails only when none answers. Budget forcing works by segments: thinking is requested with
 ``max_tokens`` = the remaining budget and the end of thinking as a stop string; each continuation sends the
-prompt plus everything generated so far (servers cache the shared prefix). Where thinking ended is read from
+prompt plus everything generated so far (servers cache the shared prefix). Tokens are counted from what came
+back: a server that returns more than ``max_tokens`` asked for is not believed; its reply is cut at the limit
+(so a thinking budget holds) and the run warns once. Where thinking ended is read from
 what the server returns (see ``_read_end``): servers may strip a special ``</think>`` from the text. The API
 key comes from an environment variable and is never logged.
 """
@@ -68,6 +70,7 @@ class OpenAIBackend(Backend):
         self.requests_per_url = [0] * len(self.urls)
         self.dead: dict[int, str] = {}      # replica index -> why it was taken out of rotation
         self._keep_special = True
+        self._warned_over = False          # one warning per backend (a run) about over-long replies
         self._eos_text = getattr(tokenizer, "eos_token", None) or None
         self._eos_id = getattr(tokenizer, "eos_token_id", None)
         end = self._encode(profile.think_end) if profile.think_end else []
@@ -193,10 +196,30 @@ class OpenAIBackend(Backend):
         choice = out["choices"][0]
         text, end = self._read_end(choice, choice.get("text") or "", stop or [])
         server_count = (out.get("usage") or {}).get("completion_tokens")
-        if server_count is None or choice.get("finish_reason") != "length":
+        ids = self._encode(text)
+        finish = choice.get("finish_reason")
+        if server_count is None or finish != "length":
             # The server's count includes the token it stopped on; hf counts neither it nor what follows it.
-            return Reply(text, len(self._encode(text)), choice.get("finish_reason"), end)
-        return Reply(text, int(server_count), "length", end)
+            count = len(ids)
+        else:
+            count = int(server_count)
+        limit = max(1, max_tokens)
+        if max(count, len(ids)) > limit:
+            # More than was asked for: count what came back, cut it at the limit (a thinking budget holds
+            # whatever the server does) and read it as cut there.
+            self._warn_over(max(count, len(ids)), limit)
+            cut = self.tok.decode(ids[:limit], skip_special_tokens=False, clean_up_tokenization_spaces=False)
+            return Reply(cut, limit, "length", None)
+        return Reply(text, count, finish, end)
+
+    def _warn_over(self, count: int, limit: int) -> None:
+        with self._lock:
+            if self._warned_over:
+                return
+            self._warned_over = True
+        print(f"prunescale: warning: the server returned {count} tokens where max_tokens={limit} was asked for; "
+              f"replies are cut at what was asked (budgets hold). Further over-long replies are cut without "
+              f"a warning", file=sys.stderr, flush=True)
 
     def _read_end(self, choice: dict, text: str, stop: list[str]) -> tuple[str, str | None]:
         """Where generation ended, from what the server shows: the text, stop_reason / matched_stop, token ids,

@@ -153,6 +153,7 @@ def evaluate(cfg: EvalConfig, backend: Backend, tasks: dict, profile_name: str, 
     try:
         store.check_identity(cfg.identity(profile_name))
         store.set_manifest({"config": asdict(cfg), "versions": library_versions(), **(extra_manifest or {})})
+        store.record_problems({name: [p.id for p in probs] for name, probs in problems.items()})
         sampling = Sampling(temperature=cfg.temperature, top_p=cfg.top_p)
         hashes = {name: {p.id: prompt_hash(backend, p.prompt) for p in probs} for name, probs in problems.items()}
         for name, probs in problems.items():
@@ -201,7 +202,7 @@ def evaluate(cfg: EvalConfig, backend: Backend, tasks: dict, profile_name: str, 
             if not backend.schedules_all:
                 seen(len(rows), sum(r["thinking_tokens"] + r["answer_tokens"] for r in rows))
         bar.close()
-        rows = [r for r in store.rows() if r["problem_id"] in hashes.get(r["task"], ())]
+        rows = [r for r in store.rows(every=True) if r["problem_id"] in hashes.get(r["task"], ())]
         summary = summarize(rows, tasks, cfg)
         write_summary(summary, RunDir(out).summary_json)
         return summary

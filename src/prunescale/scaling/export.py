@@ -11,10 +11,11 @@ from ..budgets import from_store
 from .store import COLUMNS, Store
 
 
-def export_rows(path, fmt: str, stream: TextIO) -> None:
+def export_rows(path, fmt: str, stream: TextIO, every: bool = False) -> None:
+    """Every generation of each task's current problems (``every``: also those of problems since dropped)."""
     store = Store(path)
     try:
-        rows = store.rows()
+        rows = store.rows(every=every)
     finally:
         store.close()
     if fmt == "csv":

@@ -4,6 +4,12 @@ Every generation is one row, committed as soon as its batch finishes; the primar
 sample a no-op. A run killed with SIGKILL loses at most the batch in flight and resumes from the rows present.
 The run identity (settings that change a generation) is written with the first rows, so a run that failed
 before generating anything does not lock its directory to its settings.
+
+Current problems: each run records, per task, the ids of the problems it evaluated (manifest key ``problems``).
+Readers (``rows``: export, analysis, the report, fine-tuning data) see only those problems of a task; rows of
+problems since dropped from its file (or past a smaller ``--limit``) stay in the store and are read with
+``rows(every=True)`` (``prunescale export --all``). A store written before the record existed, or a task it has
+no record for, shows every row, as before.
 """
 
 from __future__ import annotations
@@ -74,6 +80,18 @@ class Store:
             self.db.executemany("INSERT OR REPLACE INTO manifest VALUES (?, ?)",
                                 [(k, json.dumps(v, default=str)) for k, v in values.items()])
 
+    def current_problems(self) -> dict[str, set[str]]:
+        """task -> the problem ids its latest run evaluated (empty for a store written before the record)."""
+        recorded = self.manifest().get("problems")
+        return {t: set(ids) for t, ids in recorded.items()} if isinstance(recorded, dict) else {}
+
+    def record_problems(self, problems: dict[str, list[str]]) -> None:
+        """Record these tasks' current problem ids (other tasks keep theirs)."""
+        recorded = self.manifest().get("problems")
+        merged = dict(recorded) if isinstance(recorded, dict) else {}
+        merged.update({t: list(ids) for t, ids in problems.items()})
+        self.set_manifest({"problems": merged})
+
     def check_identity(self, identity: dict) -> None:
         """Refuse to mix generations made with different settings in one store."""
         # An identity with no rows (left by an older version's failed run) locks nothing.
@@ -123,15 +141,21 @@ class Store:
                                       [(task, pid) for pid in problem_ids])
         return cur.rowcount
 
-    def rows(self, task: str | None = None, columns: list[str] | None = None) -> list[dict]:
-        """Stored generations (of one task), in key order; ``columns``: only these (a report skips the texts)."""
+    def rows(self, task: str | None = None, columns: list[str] | None = None, every: bool = False) -> list[dict]:
+        """Stored generations (of one task) of each task's current problems, in key order; ``columns``: only
+        these (a report skips the texts); ``every``: also the rows of problems no longer current."""
         cols = [c for c in (columns or COLUMNS) if c in self.columns]   # an older store lacks newer columns
-        q = f"SELECT {', '.join(cols)} FROM generations"
+        current = {} if every else self.current_problems()
+        read = cols + [c for c in ("task", "problem_id") if current and c not in cols]
+        q = f"SELECT {', '.join(read)} FROM generations"
         args: tuple = ()
         if task is not None:
             q, args = q + " WHERE task=?", (task,)
         q += " ORDER BY task, budget, seed, problem_id, sample_idx"
-        return [dict(zip(cols, r)) for r in self.db.execute(q, args)]
+        rows = (dict(zip(read, r)) for r in self.db.execute(q, args))
+        if current:
+            rows = (r for r in rows if r["task"] not in current or r["problem_id"] in current[r["task"]])
+        return [{c: r[c] for c in cols} for r in rows] if len(read) > len(cols) else list(rows)
 
     def tasks(self) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT DISTINCT task FROM generations ORDER BY task")]

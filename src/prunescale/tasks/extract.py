@@ -1,7 +1,10 @@
 """Final-answer extraction, the one home of every answer pattern. Two readings, on purpose:
 
-* ``extract_math`` (grading): the last \\boxed{} or \\fbox{}, else the rest of the last "Answer:" line, else the
-  final number;
+* ``extract_math`` (grading): the last \\boxed{} or \\fbox{}, else the answer on the last "Answer:" (or "final
+  answer is") line, else the final number. On that line, markdown and repeated lead-ins are dropped ("Final
+  Answer: The final answer is $7$. I hope it is correct.", lm-eval's minerva_math format, reads ``7``; "Answer:
+  The answer is 7" reads ``7``), a leading math span is taken whole (``$...$``, ``\\(...\\)``), else the text up to
+  the end of its first sentence;
 * ``extract_letter`` (multiple choice): a boxed letter, else the last "Answer: X", else the last "(X)";
 * ``final_answer`` (the analysis's report of what a response states): the last non-empty \\boxed{} only, else the
   last short "Answer: X" alone on its line, never a bare number, so "no answer" stays visible.
@@ -18,7 +21,12 @@ import re
 
 from .equivalence import math_equal  # noqa: F401  (graders import it from here)
 
-_ANSWER_LINE = re.compile(r"(?:final answer|answer)\s*[:：]\s*(.+)", re.IGNORECASE)
+_ANSWER_LINE = re.compile(r"(?:final answer[\s*_]*(?:is\b\s*[:：]?|[:：])|answer[*_]*\s*[:：])\s*(.+)",
+                          re.IGNORECASE)
+# what an answer line may repeat before its answer: "**", "The final answer is", "Final answer:"
+_LEAD_IN = re.compile(r"^[\s*_]*(?:(?:the\s+)?(?:final\s+)?answer\s*(?:is\b\s*[:：]?|[:：])[\s*_]*)?", re.IGNORECASE)
+_MATH_SPAN = re.compile(r"^(?:\$\$(.+?)\$\$|\$(.+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\])")
+_SENTENCE_END = re.compile(r"\.\s+(?=[A-Z])|\s+I hope\b")
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?")
 _BOX = re.compile(r"\\(?:boxed|fbox)\s*\{")
 
@@ -61,11 +69,28 @@ def extract_math(text: str) -> str | None:
         return boxed
     lines = _ANSWER_LINE.findall(text)
     if lines:
-        ans = lines[-1].strip().rstrip(".").strip()
-        inner = last_boxed(ans)
-        return inner or ans.strip("$ ") or None
+        return answer_on_line(lines[-1])
     nums = _NUMBER.findall(text)
     return nums[-1].replace(",", "") if nums else None
+
+
+def answer_on_line(line: str) -> str | None:
+    """The answer an "Answer:" line states (see the module docstring)."""
+    ans = line.strip()
+    for _ in range(4):   # "Final Answer:Final answer: $X$", "**Final Answer:** The final answer is $X$"
+        m = _LEAD_IN.match(ans)
+        if not m.end():
+            break
+        ans = ans[m.end():]
+    inner = last_boxed(ans)
+    if inner:
+        return inner
+    span = _MATH_SPAN.match(ans)
+    if span:
+        ans = next(g for g in span.groups() if g is not None)
+    else:
+        ans = _SENTENCE_END.split(ans, maxsplit=1)[0]
+    return ans.strip().rstrip(".").strip().strip("$*_ ").strip() or None
 
 
 def extract_letter(text: str, n_choices: int = 4) -> str | None:

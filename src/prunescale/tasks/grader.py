@@ -42,7 +42,7 @@ class Grader:
         self.failures: Counter = Counter()
         self._proc: subprocess.Popen | None = None
         self._lock = threading.Lock()
-        self._cache: dict[tuple[str, str], Verdict] = {}
+        self._cache: dict[tuple[str, str, int], Verdict] = {}
 
     @property
     def pid(self) -> int | None:
@@ -71,13 +71,13 @@ class Grader:
             self._proc.stdout.close()
         self._proc = None
 
-    def _ask(self, pred: str, gold: str) -> Verdict:
+    def _ask(self, pred: str, gold: str, rounding: int) -> Verdict:
         if self._proc is None or self._proc.poll() is not None:
             self._stop()
             if not self._start():
                 return Verdict(False, NO_START)
         try:
-            self._proc.stdin.write(json.dumps([pred, gold]) + "\n")
+            self._proc.stdin.write(json.dumps([pred, gold, rounding]) + "\n")
             self._proc.stdin.flush()
             answer = self._readline(self.timeout)
         except OSError:
@@ -87,11 +87,13 @@ class Grader:
         self._stop()   # stuck or dead: the next comparison starts a fresh worker
         return Verdict(False, TIMEOUT if answer is None else DIED)
 
-    def verdict(self, pred: str, gold: str) -> Verdict:
-        key = (pred, gold)
+    def verdict(self, pred: str, gold: str, rounding: int = 6) -> Verdict:
+        """math-verify's verdict; ``rounding``: decimals floats are rounded to before comparing (its
+        ``float_rounding``)."""
+        key = (pred, gold, rounding)
         with self._lock:
             if key not in self._cache:
-                v = self._ask(pred, gold)
+                v = self._ask(pred, gold, rounding)
                 if v.reason:
                     self.failures[v.reason] += 1
                     FAILURES[v.reason] += 1

@@ -21,13 +21,13 @@ from pathlib import Path
 MEMORY_HEADROOM = 512 * 2**20   # address space the worker may add once warm: no real comparison comes close
 
 
-def _verify(pred: str, gold: str) -> bool:
+def _verify(pred: str, gold: str, rounding: int = 6) -> bool:
     from math_verify import LatexExtractionConfig, parse, verify
 
     config = [LatexExtractionConfig()]
     g = parse(f"${gold}$", extraction_config=config, parsing_timeout=None)
     p = parse(f"${pred}$", extraction_config=config, parsing_timeout=None)
-    return bool(g and p and verify(g, p, timeout_seconds=None))
+    return bool(g and p and verify(g, p, float_rounding=rounding, timeout_seconds=None))
 
 
 def _cap_memory() -> None:
@@ -41,7 +41,8 @@ def _cap_memory() -> None:
 
 
 def serve() -> None:
-    """The worker's loop: one JSON ``[pred, gold]`` per line on stdin, ``true``/``false`` per line on stdout."""
+    """The worker's loop: one JSON ``[pred, gold, rounding]`` per line on stdin, ``true``/``false`` per line on
+    stdout (``rounding``: math-verify's ``float_rounding``)."""
     out, sys.stdout = sys.stdout, sys.stderr   # nothing but answers on the protocol stream
     logging.getLogger("math_verify").setLevel(logging.ERROR)   # "timeout disabled" warnings: we enforce it
     _verify("1", "1")   # import and warm sympy/ANTLR before saying ready: start-up is not charged to an answer
