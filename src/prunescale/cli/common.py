@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 
 from ..errors import PrunescaleError
+from ..fileio import out_file_type
 from ..options import default_of
 from ..registry import Registry
 
@@ -72,7 +73,7 @@ def add_calibration_args(p: argparse.ArgumentParser) -> None:
 
 def add_config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", metavar="YAML", help="read options from a YAML file (flags given here override it)")
-    p.add_argument("--save-config", metavar="YAML", help="write this run's options to a YAML file that --config re-runs")
+    p.add_argument("--save-config", metavar="YAML", type=out_file_type("--save-config"), help="write this run's options to a YAML file that --config re-runs")
 
 
 def int_list(text: str) -> list[int]:

@@ -14,6 +14,7 @@ import yaml
 from ..contract.status import StatusDB, options_hash
 from ..contract.study_dir import CellInfo, StudyDir
 from ..errors import PrunescaleError
+from ..fileio import check_out_dir
 from .executors import EXECUTORS
 from .spec import Study, parse_study
 from .variants import prepare_variant
@@ -34,9 +35,12 @@ def init_study_dir(study: Study, root: str | Path) -> StudyDir:
 
 def run_study(study: Study, root: str | Path, executor: str | None = None, address: str | None = None,
               report: bool = True, log=print) -> dict:
-    """Run every cell not done; returns {cell_id: status}."""
-    layout = init_study_dir(study, root)
+    """Run every cell not done; returns {cell_id: status}. The directory and the executor are checked before
+    anything is created."""
+    check_out_dir(root, "--out")
     name = executor or study.executor.get("name", "local")
+    EXECUTORS.get(name)
+    layout = init_study_dir(study, root)
     with StatusDB(layout.status_db) as db:
         cells = study.cells()
         todo = [c for c in cells if not (db.is_done(c.id, options_hash(c.eval))
