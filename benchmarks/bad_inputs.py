@@ -8,8 +8,8 @@ a non-empty folder, a read-only folder, bad JSONL / YAML / study files; relative
 invocation runs as its own process in its own folder: by default forked from one process that imported
 prunescale once (``main(argv)``, then the exit code, as ``python -m prunescale`` does), which makes the census
 take seconds; ``--exec`` runs ``python -m prunescale ...`` for each instead (the same verdicts, minutes).
-Cases needing a read-only folder are skipped as root (root writes through permissions; the tests check that case
-with a path under a file). Prints one line per invocation and the count not clean; exits 1 if any is not.
+Cases with a folder the user cannot write (ro/) run, as root, as the user nobody
+(root writes through permissions); where that is not possible they are skipped. Prints one line per invocation and the count not clean; exits 1 if any is not.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ FILES = {
     "study_unknown_key.yaml": OK_STUDY + "colour: blue\n",
     "study_bad_method.yaml": OK_STUDY.replace("[reverse]", "[nosuch]"),
     "study_bad_remove.yaml": OK_STUDY.replace("remove: [1]", "remove: [-2]"),
-    "study_bad_budget.yaml": OK_STUDY + "budgets: [0]\n",
+    "study_bad_budget.yaml": OK_STUDY.replace("[organism-chain]", "[{task: organism-chain, budgets: [8, 0]}]"),
     "study_bad_task.yaml": OK_STUDY.replace("[organism-chain]", "[organism-chain:k=99]"),
     "study_list.yaml": "- a\n",
     "study_broken.yaml": "name: [\n",
@@ -67,7 +67,7 @@ FILES = {
 class Case:
     argv: str                              # after `prunescale`, in the invocation's folder
     words: tuple[str, ...] = ()            # the error line names these
-    needs_ro: bool = False                 # uses ro/, a folder the user cannot write (skipped as root)
+    needs_ro: bool = False                 # uses ro/, a folder the user cannot write (as root: run as nobody)
     ro_study: bool = False                 # ro/ holds a study directory
 
     @property
@@ -169,7 +169,7 @@ CASES = [
     C(f"finetune {M} --data jsonl:missing.jsonl --out ft", "missing.jsonl"),
     C(f"{FT} --out ft --mode nope", "nope"),
     C(f"{FT} --out ft --lora-r 0", "lora"),
-    C(f"{FT} --out ft --lr -1", "learning"),
+    C(f"{FT} --out ft --lr -1", "--lr"),
     C(f"{FT} --out ft --adam-betas x", "--adam-betas"),
     C("finetune --model no/such/dir --data organism --out ft", "no/such/dir"),
     # study
@@ -180,7 +180,7 @@ CASES = [
     C("study run study_unknown_key.yaml --out s", "colour"),
     C("study run study_bad_method.yaml --out s", "nosuch"),
     C("study run study_bad_remove.yaml --out s", "-2"),
-    C("study run study_bad_budget.yaml --out s", "'0'"),
+    C("study run study_bad_budget.yaml --out s", "budget 0"),
     C("study run study_bad_task.yaml --out s", "k=99"),
     C("study run study_list.yaml --out s", "study_list.yaml"),
     C("study run study_broken.yaml --out s", "study_broken.yaml"),
@@ -268,7 +268,25 @@ def make_folder(root: Path, case: Case) -> Path:
     for p in (ro, *ro.rglob("*")):
         if p.is_dir():
             p.chmod(0o555)
+    if case.needs_ro and _root():   # run as nobody: everything but ro/ is theirs to write
+        d.chmod(0o777)
+        for p in d.rglob("*"):
+            if p.is_dir() and p != ro and ro not in p.parents:
+                p.chmod(0o777)
     return d
+
+
+NOBODY = 65534
+
+
+def _root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def _as_nobody() -> None:
+    os.setgroups([])
+    os.setgid(NOBODY)
+    os.setuid(NOBODY)
 
 
 def snapshot(d: Path) -> dict:
@@ -319,7 +337,7 @@ def env() -> dict:
     return e
 
 
-def _fork_child(argv: list[str], folder: Path, out_path: Path, err_path: Path) -> None:
+def _fork_child(argv: list[str], folder: Path, out_path: Path, err_path: Path, nobody: bool = False) -> None:
     """In the child: run the CLI as `python -m prunescale` does, then leave without cleanup handlers."""
     code = 1
     try:
@@ -328,6 +346,8 @@ def _fork_child(argv: list[str], folder: Path, out_path: Path, err_path: Path) -
             f = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
             os.dup2(f, fd)
             os.close(f)
+        if nobody:
+            _as_nobody()
         from prunescale.cli.main import main
 
         try:
@@ -352,9 +372,10 @@ def _fork_child(argv: list[str], folder: Path, out_path: Path, err_path: Path) -
 def run_census(cases=CASES, *, exec_mode: bool = False, jobs: int | None = None, timeout: float = 300,
                log=None) -> list[Verdict]:
     """Run every case, ``jobs`` at a time; the verdicts, in the cases' order."""
-    root_user = hasattr(os, "geteuid") and os.geteuid() == 0
+    root_user = _root()
     jobs = jobs or max(1, min(4, os.cpu_count() or 1))
     work = Path(tempfile.mkdtemp(prefix="prunescale-bad-inputs-"))
+    work.chmod(0o755)   # a case run as nobody reaches its folder
     verdicts: dict[int, Verdict] = {}
     pending = list(enumerate(cases))
     running: dict = {}   # key -> (index, case, folder, before, start, handle)
@@ -368,7 +389,8 @@ def run_census(cases=CASES, *, exec_mode: bool = False, jobs: int | None = None,
         while pending or running:
             while pending and len(running) < jobs:
                 i, case = pending.pop(0)
-                if case.needs_ro and root_user:
+                nobody = case.needs_ro and root_user
+                if nobody and exec_mode and sys.version_info < (3, 9):
                     verdicts[i] = Verdict(case, True, "skipped: root writes through permissions", skipped=True)
                     if log:
                         log(verdicts[i])
@@ -376,19 +398,22 @@ def run_census(cases=CASES, *, exec_mode: bool = False, jobs: int | None = None,
                 folder = make_folder(work, case)
                 before = snapshot(folder)
                 logs = Path(tempfile.mkdtemp(prefix="logs-", dir=work))
+                if nobody:
+                    logs.chmod(0o777)   # --exec: the process opens nothing itself, but keep it writable
                 argv = shlex.split(case.argv)
                 start = time.perf_counter()
                 if exec_mode:
                     with open(logs / "out", "w") as o, open(logs / "err", "w") as e:
+                        kw = dict(user=NOBODY, group=NOBODY, extra_groups=[]) if nobody else {}
                         proc = subprocess.Popen([sys.executable, "-m", "prunescale", *argv], cwd=folder, env=env(),
-                                                stdout=o, stderr=e, stdin=subprocess.DEVNULL)
+                                                stdout=o, stderr=e, stdin=subprocess.DEVNULL, **kw)
                     running[proc.pid] = (i, case, folder, before, start, logs, proc)
                 else:
                     sys.stdout.flush()
                     sys.stderr.flush()
                     pid = os.fork()
                     if pid == 0:
-                        _fork_child(argv, folder, logs / "out", logs / "err")
+                        _fork_child(argv, folder, logs / "out", logs / "err", nobody)
                     running[pid] = (i, case, folder, before, start, logs, None)
             done = []
             for pid, (i, case, folder, before, start, logs, proc) in running.items():
@@ -428,9 +453,16 @@ def run_census(cases=CASES, *, exec_mode: bool = False, jobs: int | None = None,
     return [verdicts[i] for i in range(len(cases)) if i in verdicts]
 
 
+COMMANDS = ("prune", "layers", "eval", "export", "demo", "analyze", "organism", "study", "knowledge", "report",
+            "finetune", "fragility")
+
+
 def command_of(case: Case) -> str:
-    words = [w for w in shlex.split(case.argv) if not w.startswith("-")]
-    return " ".join(words[:2]) if words[:1] in (["study"], ["organism"]) else (words[0] if words else "-")
+    """The command a case calls (``study run``, ``organism check``), or ``prunescale`` for the command itself."""
+    words = shlex.split(case.argv)
+    if not words or words[0] not in COMMANDS:
+        return "prunescale"
+    return " ".join(words[:2]) if words[0] in ("study", "organism") else words[0]
 
 
 def main() -> int:

@@ -136,7 +136,7 @@ def _out_path(out, flag: str) -> Path:
 
 def _check_creatable(path: Path, shown: str) -> None:
     """``path`` can be created (or replaced): its nearest existing ancestor is a writable directory."""
-    for p in path.absolute().parents:
+    for p in path.parents:   # relative paths end at '.', absolute ones at the root
         if os.path.lexists(p) and not p.exists():
             raise PrunescaleError(f"{shown} is under the broken symbolic link {str(p)!r}")
         if p.exists():

@@ -17,7 +17,7 @@ from ..models.loading import LoadedModel, load_model
 from ..models.surgery import num_layers, param_count
 from .base import METHODS, PruneResult, resolve_count
 from .calibration import Calibration, load_calibration
-from .sparsity import OWL_LAMBDA, OWL_M, SparsityRequest
+from .sparsity import OWL_LAMBDA, OWL_M, SparsityRequest, file_allocation
 
 
 @dataclass
@@ -136,6 +136,8 @@ def sparsify_loaded(loaded: LoadedModel, spec: PruneSpec, method, calibration: C
     model = loaded.model
     request = spec.sparsity_request()
     needs = method.needs_calibration_for(request)
+    if request.allocation not in ("uniform", "owl"):   # its length, before the calibration's forward passes
+        file_allocation(request.allocation, num_layers(model))
     params = param_count(model)
     start = time.perf_counter()
     if needs and calibration is None:
