@@ -47,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
 
     if bool(args.judge_url) != bool(args.judge_model):
         raise PrunescaleError("--judge-url and --judge-model go together")
+    if not args.judge_timeout > 0:
+        raise PrunescaleError(f"--judge-timeout {args.judge_timeout} must be a positive number of seconds")
     judge = None
     if args.judge_url:
         judge = ReflectionJudge(JudgeConfig(url=args.judge_url, model=args.judge_model,

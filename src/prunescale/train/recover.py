@@ -78,6 +78,8 @@ def run_finetune(job: FinetuneJob, log=print) -> dict:
     from .sft import finetune
 
     job.recipe.validate()
+    if job.samples is not None and job.samples < 1:
+        raise PrunescaleError(f"--samples {job.samples} must be at least 1")
     out = check_out_dir(job.out, empty=True, overwrite=job.overwrite, replace=True)
     # Everything a bad input can break is checked before the model is loaded or a step is taken.
     path = resolve_path(job.model)
