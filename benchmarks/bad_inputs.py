@@ -140,7 +140,7 @@ CASES = [
     C(f"{E} --task organism-chain --top-p 2 --out r", "--top-p"),
     C(f"{E} --task organism-chain --backend nope --out r", "unknown backend 'nope'"),
     C(f"{E} --task organism-chain --data good.jsonl --out r", "does not read a data file"),
-    C(f"eval --model nodir --task organism-chain --out r", "nodir"),
+    C("eval --model nodir --task organism-chain --out r", "nodir"),
     C(f"{E} --task organism-chain --out r --nosuch-flag", "--nosuch-flag"),
     C(f"{E} --task organism-chain --out r --save-config full", "--save-config"),
     C(f"{E} --task organism-chain --out r --config cfg_unknown.yaml", "nosuch_option"),
@@ -210,7 +210,7 @@ CASES = [
     C(f"knowledge {M} --tasks organism-facts --engine builtin --batch-size 0 --out k", "--batch-size"),
     C(f"knowledge {M} --tasks jsonl:bad_utf8.jsonl --engine builtin --out k", "not UTF-8"),
     C(f"knowledge {M} --tasks organism-facts --engine nope --out k", "nope"),
-    C(f"knowledge --model nodir --tasks organism-facts --engine builtin --out k", "nodir"),
+    C("knowledge --model nodir --tasks organism-facts --engine builtin --out k", "nodir"),
     # report
     C("report --study nosuch", "nosuch"),
     C("report --study emptydir", "not a study directory"),
