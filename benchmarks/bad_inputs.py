@@ -9,7 +9,7 @@ invocation runs as its own process in its own folder: by default forked from one
 prunescale once (``main(argv)``, then the exit code, as ``python -m prunescale`` does), which makes the census
 take seconds; ``--exec`` runs ``python -m prunescale ...`` for each instead (the same verdicts, minutes).
 Cases with a folder the user cannot write (ro/) run, as root, as the user nobody
-(root writes through permissions); where that is not possible they are skipped. Prints one line per invocation and the count not clean; exits 1 if any is not.
+(root writes through permissions); with --exec they are skipped where nobody cannot run this Python. Prints one line per invocation and the count not clean; exits 1 if any is not.
 """
 
 from __future__ import annotations
@@ -453,11 +453,6 @@ def run_census(cases=CASES, *, exec_mode: bool = False, jobs: int | None = None,
             while pending and len(running) < jobs:
                 i, case = pending.pop(0)
                 nobody = case.needs_ro and root_user
-                if nobody and exec_mode and sys.version_info < (3, 9):
-                    verdicts[i] = Verdict(case, True, "skipped: root writes through permissions", skipped=True)
-                    if log:
-                        log(verdicts[i])
-                    continue
                 folder = make_folder(work, case)
                 before = snapshot(folder)
                 logs = Path(tempfile.mkdtemp(prefix="logs-", dir=work))
@@ -467,9 +462,20 @@ def run_census(cases=CASES, *, exec_mode: bool = False, jobs: int | None = None,
                 start = time.perf_counter()
                 if exec_mode:
                     with open(logs / "out", "w") as o, open(logs / "err", "w") as e:
-                        kw = dict(user=NOBODY, group=NOBODY, extra_groups=[]) if nobody else {}
-                        proc = subprocess.Popen([sys.executable, "-m", "prunescale", *argv], cwd=folder, env=env(),
-                                                stdout=o, stderr=e, stdin=subprocess.DEVNULL, **kw)
+                        kw = {"user": NOBODY, "group": NOBODY, "extra_groups": []} if nobody else {}
+                        try:
+                            proc = subprocess.Popen([sys.executable, "-m", "prunescale", *argv], cwd=folder,
+                                                    env=env(), stdout=o, stderr=e, stdin=subprocess.DEVNULL, **kw)
+                        except PermissionError:   # nobody may not run this Python (one under /root, say)
+                            proc = None
+                    if proc is None:
+                        verdicts[i] = Verdict(case, True, "skipped: the user nobody cannot run this Python",
+                                              skipped=True)
+                        if log:
+                            log(verdicts[i])
+                        unlock(folder)
+                        shutil.rmtree(folder, ignore_errors=True)
+                        continue
                     running[proc.pid] = (i, case, folder, before, start, logs, proc)
                 else:
                     sys.stdout.flush()
