@@ -68,6 +68,91 @@ def atomic_dir(out: str | Path, keep_if=None):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def check_out_dir(out: str | os.PathLike, flag: str = "--out", *, empty: bool = False, overwrite: bool = False,
+                  overwrite_flag: str = "--overwrite", replace: bool = False) -> Path:
+    """Where a command will write a directory, checked before any work: ``out`` is a directory that can be
+    written, or a path that can become one (not a file, not under a file, in a folder that can be written).
+
+    ``empty``: an existing ``out`` must be empty unless ``overwrite`` (the error names ``overwrite_flag``);
+    ``replace``: the directory is written whole and renamed into place (:func:`atomic_dir`), so its parent must
+    be writable too. Every problem is one :class:`PrunescaleError` line naming ``flag`` and the path."""
+    out = _out_path(out, flag)
+    shown = f"{flag} {str(out)!r}"
+    if os.path.lexists(out) and not out.exists():
+        raise PrunescaleError(f"{shown} is a broken symbolic link")
+    if out.exists():
+        if not out.is_dir():
+            raise PrunescaleError(f"{shown} is a file; give a directory")
+        if not _writable(out):
+            raise PrunescaleError(f"{shown} is not writable (permission denied)")
+        if empty and not overwrite and any(out.iterdir()):
+            raise PrunescaleError(f"{shown}: output directory is not empty (use {overwrite_flag} to replace it)")
+        if replace:
+            _check_creatable(out, shown)
+        return out
+    _check_creatable(out, shown)
+    return out
+
+
+def check_out_file(path: str | os.PathLike, flag: str = "--out") -> Path:
+    """Where a command will write a file, checked before any work: not a directory, not under a file, an existing
+    file writable, its folder writable or creatable (files are written atomically, beside the target)."""
+    path = _out_path(path, flag)
+    shown = f"{flag} {str(path)!r}"
+    if os.path.lexists(path) and not path.exists():
+        raise PrunescaleError(f"{shown} is a broken symbolic link")
+    if path.is_dir():
+        raise PrunescaleError(f"{shown} is a directory; give a file name")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise PrunescaleError(f"{shown} is not writable (permission denied)")
+    _check_creatable(path, shown)
+    return path
+
+
+def out_dir_type(flag: str = "--out"):
+    """A command-line type for an output directory: checked by :func:`check_out_dir` as the flag is read (before
+    any work, and before ``--save-config`` writes), kept as given."""
+    def out_dir(text: str) -> str:
+        check_out_dir(text, flag)
+        return text
+    return out_dir
+
+
+def out_file_type(flag: str = "--out"):
+    """A command-line type for an output file: checked by :func:`check_out_file` as the flag is read."""
+    def out_file(text: str) -> str:
+        check_out_file(text, flag)
+        return text
+    return out_file
+
+
+def _out_path(out, flag: str) -> Path:
+    if not str(out).strip():
+        raise PrunescaleError(f"{flag} is empty; give a path")
+    if "\0" in str(out):
+        raise PrunescaleError(f"{flag} {str(out)!r} contains a NUL character")
+    return Path(out).expanduser()
+
+
+def _check_creatable(path: Path, shown: str) -> None:
+    """``path`` can be created (or replaced): its nearest existing ancestor is a writable directory."""
+    for p in path.parents:   # relative paths end at '.', absolute ones at the root
+        if os.path.lexists(p) and not p.exists():
+            raise PrunescaleError(f"{shown} is under the broken symbolic link {str(p)!r}")
+        if p.exists():
+            if not p.is_dir():
+                raise PrunescaleError(f"{shown} is under the file {str(p)!r}; give a path in a directory")
+            if not _writable(p):
+                raise PrunescaleError(f"{shown} cannot be created: {str(p)!r} is not writable (permission denied)")
+            return
+
+
+def _writable(directory: Path) -> bool:
+    """A directory whose entries can be created and removed (``os.access``: permissions, ACLs, read-only mounts;
+    root passes it, as root can write)."""
+    return os.access(directory, os.W_OK | os.X_OK)
+
+
 def write_json_atomic(obj, path: str | Path) -> None:
     """``obj`` as indented JSON (non-JSON values as strings), written atomically."""
     write_atomic(path, json.dumps(obj, indent=2, default=str) + "\n")

@@ -81,8 +81,10 @@ def test_laco_threshold_too_high_is_a_clear_error():
     model = tiny_model("llama")
     seqs = [[3, 4, 5, 6, 7, 8]]
     calib = Calibration("test", seqs, pad_batches(seqs, 1, pad_id=0))
+    with pytest.raises(PrunescaleError, match="must be below 1"):   # refused before any model is looked at
+        METHODS.get("laco")(threshold=1.01)
     with pytest.raises(PrunescaleError, match="lower the threshold"):
-        METHODS.get("laco")(threshold=1.01).apply(model, 1, calib)
+        METHODS.get("laco")(threshold=0.999999).apply(model, 1, calib)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     with pytest.raises(PrunescaleError, match="only 1 of 3"):   # the first merge passes, the rest cannot
         METHODS.get("laco")(threshold=0.0, lowest=3).apply(model, 3, calib)

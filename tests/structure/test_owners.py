@@ -57,3 +57,9 @@ def test_atomic_directory_writes_go_through_fileio():
     assert definers("atomic_dir") == ["fileio.py"]
     assert [str(p.relative_to(SRC)) for p in SRC.rglob("*.py")
             if "mkdtemp(" in p.read_text(encoding="utf-8") and p.name != "fileio.py"] == []
+
+
+def test_output_checks_have_one_home():
+    """Where a command may write (issue 21): one owner, fileio.py; every command uses it."""
+    for name in ("check_out_dir", "check_out_file", "out_dir_type", "out_file_type"):
+        assert definers(name) == ["fileio.py"], name

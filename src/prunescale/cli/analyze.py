@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import PrunescaleError
+from ..fileio import check_out_dir, out_dir_type
 from .common import COMMANDS
 
 
@@ -20,7 +21,7 @@ def register(subparsers) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--run", metavar="DIR", help="a run directory written by prunescale eval")
     src.add_argument("--lmeval-jsonl", metavar="FILE", help="an lm-evaluation-harness sample log (--log_samples)")
-    p.add_argument("--out", metavar="DIR", help="output folder (default: the run directory, or FILE's folder / "
+    p.add_argument("--out", metavar="DIR", type=out_dir_type(), help="output folder (default: the run directory, or FILE's folder / "
                    "<FILE stem>.analysis)")
     p.add_argument("--model-name", help="model label for the table and files (default: none)")
     p.add_argument("--task-name", help="task label (default: from an lm-eval samples_<task>_<date> file name)")
@@ -46,18 +47,23 @@ def run(args: argparse.Namespace) -> int:
 
     if bool(args.judge_url) != bool(args.judge_model):
         raise PrunescaleError("--judge-url and --judge-model go together")
+    if not args.judge_timeout > 0:
+        raise PrunescaleError(f"--judge-timeout {args.judge_timeout} must be a positive number of seconds")
     judge = None
     if args.judge_url:
         judge = ReflectionJudge(JudgeConfig(url=args.judge_url, model=args.judge_model,
                                             api_key_env=args.judge_key_env or None, timeout_s=args.judge_timeout))
+    source = Path(args.run or args.lmeval_jsonl)
+    if args.out:
+        out = Path(args.out)
+    else:   # the default folder, checked like a given --out before anything is read
+        out = source if args.run else source.parent / f"{source.stem}.analysis"
+        if source.exists():
+            check_out_dir(out, "--run" if args.run else "--out (default)")
     if args.run:
-        source = Path(args.run)
         records = run_records(source, model=args.model_name)
-        out = Path(args.out) if args.out else source
     else:
-        source = Path(args.lmeval_jsonl)
         records = read_lmeval_jsonl(source, model=args.model_name, task=args.task_name)
-        out = Path(args.out) if args.out else source.parent / f"{source.stem}.analysis"
     analysis = analyze_records(records, judge=judge, count_tokens=_token_counter(args.tokenizer),
                                progress=_progress if judge else None)
     analysis["source"] = str(source)

@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 
 from ..errors import PrunescaleError
+from ..fileio import out_file_type
 from ..options import default_of
 from ..registry import Registry
 
@@ -72,7 +73,7 @@ def add_calibration_args(p: argparse.ArgumentParser) -> None:
 
 def add_config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", metavar="YAML", help="read options from a YAML file (flags given here override it)")
-    p.add_argument("--save-config", metavar="YAML", help="write this run's options to a YAML file that --config re-runs")
+    p.add_argument("--save-config", metavar="YAML", type=out_file_type("--save-config"), help="write this run's options to a YAML file that --config re-runs")
 
 
 def int_list(text: str) -> list[int]:
@@ -100,10 +101,32 @@ def load_config_defaults(parser: argparse.ArgumentParser, path: str) -> None:
     for key in data:
         if key.replace("-", "_") not in known or key in NOT_CONFIG:
             raise PrunescaleError(f"config {path!r}: unknown option {key!r}")
+    values = {k.replace("-", "_"): v for k, v in data.items()}
     for a in parser._actions:
-        if a.dest in data or a.dest.replace("_", "-") in data:
+        if a.dest in values:
             a.required = False
-    parser.set_defaults(**{k.replace("-", "_"): v for k, v in data.items()})
+            values[a.dest] = _config_value(a, values[a.dest], path)
+    parser.set_defaults(**values)
+
+
+def _config_value(action: argparse.Action, value, path: str):
+    """A config file's value as its flag's text would give it (YAML may hold a number, a list, a mapping): read by
+    the flag's type, so a bad one is the same one-line error as on the command line."""
+    if action.type is None or value is None or isinstance(value, str) or isinstance(value, bool):
+        return value
+    shown = f"config {path!r}: {action.dest}"
+    many = isinstance(action, argparse._AppendAction) or action.nargs not in (None, "?")
+    if isinstance(value, dict) or (many and not isinstance(value, list)):
+        raise PrunescaleError(f"{shown}: {value!r} is not a {'list' if many else 'value'}")
+    try:
+        if many:
+            return [action.type(str(v)) for v in value]
+        converted = action.type(",".join(map(str, value)) if isinstance(value, list) else str(value))
+    except (TypeError, ValueError, argparse.ArgumentTypeError) as e:
+        raise PrunescaleError(f"{shown}: {value!r} is not valid ({e})") from None
+    if isinstance(value, list) and not isinstance(converted, list):
+        raise PrunescaleError(f"{shown} takes one value, not a list ({value!r})")
+    return converted
 
 
 def save_config(args: argparse.Namespace, path: str) -> None:

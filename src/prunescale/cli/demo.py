@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from ..contract.study_dir import StudyDir
+from ..fileio import out_dir_type
 from ..study.spec import DEMO_STUDY
 from .common import COMMANDS, format_table
 
@@ -19,7 +20,7 @@ def register(sub) -> None:
                        "SmolLM2-135M with shortgpt and reverse, measures sequential scaling (mixed chain lengths), "
                        "parallel scaling at temperature 1, a forced Wait, analyses the generations and writes "
                        "the report. A second run reuses everything.")
-    p.add_argument("--out", default="runs/demo", help="study directory (default runs/demo)")
+    p.add_argument("--out", default="runs/demo", type=out_dir_type(), help="study directory (default runs/demo)")
     p.add_argument("--study", default=str(DEMO_STUDY), help="study file (default: the built-in demo study)")
     p.set_defaults(func=run)
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..contract.run_dir import RunDir
 from ..errors import PrunescaleError
+from ..fileio import out_file_type
 from ..scaling.evaluate import EvalConfig
 from .common import COMMANDS, add_config_args, add_field_args, add_model_args, format_table
 
@@ -36,7 +37,7 @@ def register(sub) -> None:
     e = sub.add_parser("export", help="export a run's generations as JSONL (lm-eval sample-log shape) or CSV")
     e.add_argument("--run", required=True, help="run directory written by prunescale eval")
     e.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
-    e.add_argument("--output", help="file to write (default: stdout)")
+    e.add_argument("--output", type=out_file_type("--output"), help="file to write (default: stdout)")
     e.add_argument("--all", action="store_true", help="also rows of problems no longer in their task")
     e.set_defaults(func=run_export)
 

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from ..errors import PrunescaleError
+from ..fileio import out_file_type
 from .common import COMMANDS, add_config_args, add_model_args, format_table
 
 
@@ -29,7 +28,7 @@ def register(sub) -> None:
     p.add_argument("--knowledge", type=int, metavar="N", help="knowledge questions (default: 32 organism facts, or the 16 "
                    "built-in general questions)")
     p.add_argument("--seed", type=int, default=0, metavar="N", help="which organism problems (default 0)")
-    p.add_argument("--out", metavar="FILE.json", help="write the record as JSON to this file")
+    p.add_argument("--out", metavar="FILE.json", type=out_file_type(), help="write the record as JSON to this file")
     add_config_args(p)
     p.set_defaults(func=run)
 
@@ -38,8 +37,6 @@ def run(args: argparse.Namespace) -> int:
     from ..fileio import write_json_atomic
     from ..fragility.run import FragilitySettings, fragility
 
-    if args.out and Path(args.out).is_dir():
-        raise PrunescaleError(f"--out {args.out!r} is a directory; give a file name such as fragility.json")
     settings = FragilitySettings(traces=args.traces, think_tokens=args.think_tokens, agree_tokens=args.agree_tokens,
                                  knowledge=args.knowledge, seed=args.seed)
     record = fragility(args.model, args.parent, settings, device=args.device, dtype=args.dtype,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 from ..tasks.knowledge import ENGINES, KnowledgeSettings, run_knowledge as knowledge, write_knowledge
+from ..fileio import out_dir_type
 from .common import COMMANDS, add_config_args, add_model_args, format_table
 
 
@@ -29,7 +30,7 @@ def register(sub) -> None:
     p.add_argument("--num-fewshot", type=int, help="few-shot examples (--engine lm-eval; builtin is zero-shot)")
     p.add_argument("--limit", type=int, help="first N questions per task (lm-eval: per sub-task)")
     p.add_argument("--batch-size", type=int, default=8, help="sequences per forward (default 8)")
-    p.add_argument("--out", default="runs/knowledge", help="output directory (default runs/knowledge)")
+    p.add_argument("--out", default="runs/knowledge", type=out_dir_type(), help="output directory (default runs/knowledge)")
     add_config_args(p)
     p.set_defaults(func=run_knowledge)
 

@@ -10,8 +10,17 @@ from ..errors import PrunescaleError
 from .common import COMMANDS, load_config_defaults, save_config
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse's own refusals (an unknown flag or choice, a missing required flag, a value its type rejects) as
+    every other error: one line ``prunescale: error: ...``, exit 2, with the command's --help to look at instead of
+    the whole usage. ``--help`` itself is unchanged. Sub-command parsers are of the same class."""
+
+    def error(self, message: str):
+        self.exit(2, f"prunescale: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> tuple[argparse.ArgumentParser, dict]:
-    parser = argparse.ArgumentParser(prog="prunescale", description="Prune LLM layers and measure test-time scaling.")
+    parser = Parser(prog="prunescale", description="Prune LLM layers and measure test-time scaling.")
     parser.add_argument("--version", action="version", version=f"prunescale {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for register in COMMANDS.ordered():   # in their declared order: the order of `prunescale --help`

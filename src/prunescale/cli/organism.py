@@ -7,7 +7,9 @@ import sys
 import time
 from pathlib import Path
 
+from ..budgets import parse_budgets
 from ..errors import PrunescaleError
+from ..fileio import check_out_dir, out_dir_type
 from .common import COMMANDS
 
 
@@ -20,7 +22,7 @@ def register(subparsers) -> None:
 
     d = TrainConfig()
     t = sub.add_parser("train", help="train the organism from scratch on the CPU and save it to --out")
-    t.add_argument("--out", required=True, help="output model directory (created)")
+    t.add_argument("--out", required=True, type=out_dir_type(), help="output model directory (created)")
     t.add_argument("--seed", type=int, default=d.seed)
     t.add_argument("--steps", type=int, default=d.steps)
     t.add_argument("--lr", type=float, default=d.lr)
@@ -58,11 +60,13 @@ def run(args) -> int:
 def _train(args) -> int:
     from ..organism.train import TrainConfig, train, write_recipe
 
-    out = Path(args.out)
-    if out.exists() and any(out.iterdir()) and not args.force:
-        raise PrunescaleError(f"{out} exists and is not empty (pass --force to overwrite)")
-    if args.steps < 1 or args.threads < 1:
-        raise PrunescaleError("--steps and --threads must be positive")
+    out = check_out_dir(args.out, empty=True, overwrite=args.force, overwrite_flag="--force")
+    for flag, least in (("steps", 1), ("threads", 1), ("chain_batch", 1), ("eval_every", 1), ("fact_batch", 0),
+                        ("micro_tokens", 0)):
+        if getattr(args, flag) < least:
+            raise PrunescaleError(f"--{flag.replace('_', '-')} {getattr(args, flag)} must be at least {least}")
+    if not args.lr > 0 or args.lr == float("inf"):
+        raise PrunescaleError(f"--lr {args.lr} must be a positive number")
     cfg = TrainConfig(seed=args.seed, steps=args.steps, lr=args.lr, chain_batch=args.chain_batch,
                       fact_batch=args.fact_batch, threads=args.threads, eval_every=args.eval_every,
                       step_error=args.step_error, check_rate=args.check_rate, recheck_rate=args.recheck_rate,
@@ -90,10 +94,7 @@ def _check(args) -> int:
 
     if args.model and not Path(args.model).is_dir():
         raise PrunescaleError(f"no model directory at {args.model}")
-    try:
-        budgets = [int(b) for b in args.budgets.split(",")]
-    except ValueError:
-        raise PrunescaleError(f"--budgets {args.budgets!r} is not comma-separated integers") from None
+    budgets = parse_budgets(args.budgets, "--budgets")
     print(json.dumps(check_report(args.model, k=args.k, n=args.n, budgets=budgets, samples=args.samples,
                                   seed=args.seed), indent=2))
     return 0

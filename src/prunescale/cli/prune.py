@@ -7,8 +7,11 @@ import json
 import sys
 
 from ..errors import PrunescaleError
+from ..fileio import out_dir_type
 from ..models.loading import load_model
+from ..models.surgery import num_layers
 from ..prune import METHODS
+from ..prune.base import resolve_count
 from ..prune.calibration import load_calibration
 from ..prune.run import PruneSpec, prune
 from ..prune.scoring import layer_similarity
@@ -70,7 +73,7 @@ def register(sub) -> None:
     add_sparsity_args(p)
     add_calibration_args(p)
     add_method_options(p)
-    p.add_argument("--out", required=True, help="output directory (must be empty or new)")
+    p.add_argument("--out", required=True, type=out_dir_type(), help="output directory (must be empty or new)")
     p.add_argument("--overwrite", action="store_true", help="replace a non-empty output directory")
     add_config_args(p)
     p.set_defaults(func=run_prune)
@@ -146,14 +149,18 @@ def run_layers(args: argparse.Namespace) -> int:
 
     spec = spec_from_args(argparse.Namespace(**{**vars(args), "ratio": None}))
     method = make_method(spec)   # bad options fail before the model loads
+    n = len(args.layers) if args.layers else args.remove
+    if n is not None and n < 1:
+        raise PrunescaleError(f"--remove {n} must be at least 1")
     loaded = load_model(args.model, dtype=args.dtype, device=args.device, trust_remote_code=args.trust_remote_code)
+    total = num_layers(loaded.model)   # how much to remove is checked before the calibration's forward passes
+    if args.layers:
+        resolve_count(total, layers=args.layers)   # an index out of range, a repeated one
+    elif n is not None and not 1 <= n < total:
+        raise PrunescaleError(f"--remove {n} must be between 1 and {total - 1} ({args.model} has {total} layers)")
     calib = load_calibration(spec.calibration, loaded.model, loaded.tokenizer, samples=args.calibration_samples,
                              max_seq_len=args.max_seq_len, batch_size=args.batch_size, seed=args.seed)
     stats = layer_similarity(loaded.model, calib.batches)
-    total = len(stats["cos"])
-    n = len(args.layers) if args.layers else args.remove
-    if n is not None and not 1 <= n < total:
-        raise PrunescaleError(f"--remove {n} must be between 1 and {total - 1}")
     plan = method.plan(loaded.model, n, calib) if n else None
     rows = layer_rows(stats, n or 1, plan)
     picked = plan.removed if plan else []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from ..contract.study_dir import StudyDir
 from ..errors import PrunescaleError
+from ..fileio import check_out_dir
 from .common import COMMANDS
 
 
@@ -32,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
         raise PrunescaleError(f"{str(root)!r} is not a directory")
     if not lay.study_yaml.is_file() and not lay.cells_dir.is_dir():
         raise PrunescaleError(f"{str(root)!r} is not a study directory (no study.yaml and no cells/)")
+    check_out_dir(root, "--study")   # the report is written into it
     html = write_report(root, markdown=not args.no_markdown, planned=planned_cells(root))
     print(f"wrote {html}")
     if not args.no_markdown:

@@ -96,9 +96,19 @@ def load(path=None):
 
 def check_report(model_dir: str | None = None, k: int = 8, n: int = 100, budgets=(8, 16, 32, 48, 64, 1024),
                  samples: int = 8, seed: int = 1234) -> dict:
-    """Greedy chain accuracy per budget, facts accuracy, and (``samples`` > 0) pass@k at T = 1."""
-    from .problems import chain_problems, fact_problems
+    """Greedy chain accuracy per budget, facts accuracy, and (``samples`` > 0) pass@k at T = 1. The settings are
+    checked before the model loads (one-line errors naming the flag)."""
+    from ..budgets import parse_budgets
+    from ..errors import PrunescaleError
+    from .problems import MAX_K, chain_problems, fact_problems
 
+    if not 1 <= k <= MAX_K:
+        raise PrunescaleError(f"--k {k} must be between 1 and {MAX_K} (chain steps)")
+    if n < 1:
+        raise PrunescaleError(f"--n {n} must be at least 1 (problems)")
+    if samples < 0:
+        raise PrunescaleError(f"--samples {samples} must be 0 (skip pass@k) or more")
+    budgets = parse_budgets(list(budgets), "--budgets")
     model, tok = load(model_dir)
     chains = chain_problems(n, k, seed=seed)
     report = {

@@ -52,6 +52,18 @@ class LaCo(PruneMethod):
         MethodOption("samples", int, 16, "calibration sequences LaCo compares on (default 16)"),
     )
 
+    def __init__(self, seed: int = 0, **options):
+        super().__init__(seed, **options)
+        o = self.settings   # what does not depend on the model, refused before it loads
+        if not o["threshold"] < 1:
+            raise PrunescaleError(f"--laco-threshold {o['threshold']} must be below 1 (a cosine similarity never "
+                                  "exceeds 1, so nothing would merge)")
+        if o["merge_size"] < 1 or o["interval"] < 1 or o["samples"] < 1:
+            raise PrunescaleError("--laco-merge-size, --laco-interval and --laco-samples must be at least 1")
+        if o["lowest"] < 0 or (o["highest"] is not None and o["highest"] <= o["lowest"]):
+            raise PrunescaleError(f"--laco-lowest {o['lowest']} / --laco-highest {o['highest']} must satisfy "
+                                  "0 <= lowest < highest")
+
     def plan(self, model, n, calibration=None) -> PruneResult:
         # Merging is the choice: work it out on a copy.
         return self.apply(copy.deepcopy(model), n, calibration)

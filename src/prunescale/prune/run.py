@@ -12,12 +12,12 @@ from typing import Any
 from .. import __version__
 from ..contract.run_dir import model_record
 from ..errors import PrunescaleError
-from ..fileio import atomic_dir, library_versions
+from ..fileio import atomic_dir, check_out_dir, library_versions
 from ..models.loading import LoadedModel, load_model
 from ..models.surgery import num_layers, param_count
 from .base import METHODS, PruneResult, resolve_count
 from .calibration import Calibration, load_calibration
-from .sparsity import OWL_LAMBDA, OWL_M, SparsityRequest
+from .sparsity import OWL_LAMBDA, OWL_M, SparsityRequest, file_allocation
 
 
 @dataclass
@@ -54,13 +54,12 @@ class PruneSpec:
         return SparsityRequest(self.sparsity, self.pattern, self.allocation, self.owl_m, self.owl_lambda)
 
 
-def check_out_dir(out: str | os.PathLike, overwrite: bool) -> Path:
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise PrunescaleError(f"output {str(out)!r} exists and is not a directory")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise PrunescaleError(f"output directory {str(out)!r} is not empty (use --overwrite to replace it)")
-    return out
+_ANY_DEPTH = 1 << 30   # a depth no model reaches: checks what does not depend on it (0 layers, a ratio of 2, -1)
+
+
+def check_out(out: str | os.PathLike, overwrite: bool) -> Path:
+    """A pruned model's directory: new, or empty, or replaced with ``overwrite`` (written whole, then renamed)."""
+    return check_out_dir(out, "--out", empty=True, overwrite=overwrite, replace=True)
 
 
 def make_method(spec: PruneSpec):
@@ -137,6 +136,8 @@ def sparsify_loaded(loaded: LoadedModel, spec: PruneSpec, method, calibration: C
     model = loaded.model
     request = spec.sparsity_request()
     needs = method.needs_calibration_for(request)
+    if request.allocation not in ("uniform", "owl"):   # its length, before the calibration's forward passes
+        file_allocation(request.allocation, num_layers(model))
     params = param_count(model)
     start = time.perf_counter()
     if needs and calibration is None:
@@ -162,7 +163,7 @@ def get_calibration(loaded: LoadedModel, spec: PruneSpec) -> Calibration:
 
 def save_pruned(loaded: LoadedModel, record: dict, out: str | os.PathLike, overwrite: bool = False) -> Path:
     """Write the model, tokenizer and record to a temp dir, then move it into place (never half-written)."""
-    out = check_out_dir(out, overwrite)
+    out = check_out(out, overwrite)
     with atomic_dir(out) as tmp:
         loaded.model.save_pretrained(tmp)
         if loaded.tokenizer is not None:
@@ -173,8 +174,10 @@ def save_pruned(loaded: LoadedModel, record: dict, out: str | os.PathLike, overw
 
 def prune(spec: PruneSpec, out: str | os.PathLike, overwrite: bool = False) -> dict:
     """Load, prune and save. Checks the output directory before any expensive work."""
-    check_out_dir(out, overwrite)
-    make_method(spec)  # fail fast on an unknown method or option
+    check_out(out, overwrite)
+    method = make_method(spec)  # fail fast on an unknown method or option
+    if not method.unstructured:   # how much to remove, as far as it is known before the model's depth
+        resolve_count(_ANY_DEPTH, spec.remove, spec.ratio, spec.layers)
     loaded = load_model(spec.model, dtype=spec.dtype, device=spec.device, trust_remote_code=spec.trust_remote_code)
     _, record = prune_loaded(loaded, spec)
     save_pruned(loaded, record, out, overwrite)

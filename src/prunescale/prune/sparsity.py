@@ -100,6 +100,14 @@ def parse_pattern(text: str) -> tuple[int, int]:
     return n, m
 
 
+def file_allocation(path: str, total: int) -> list[float]:
+    """``--allocation FILE`` for a model of ``total`` layers: one sparsity per layer."""
+    ratios = read_allocation(path)
+    if len(ratios) != total:
+        raise PrunescaleError(f"--allocation {path!r} lists {len(ratios)} sparsities; the model has {total} layers")
+    return ratios
+
+
 def read_allocation(path: str) -> list[float]:
     """Per-layer sparsities from a JSON or YAML list (``--allocation FILE``)."""
     import yaml
@@ -300,10 +308,7 @@ class UnstructuredMethod(PruneMethod):
             outliers = dense_outlier_ratios(model, batches, request.owl_m)
             ratios = owl_ratios(outliers, target, request.owl_lambda)
         else:
-            ratios = read_allocation(request.allocation)
-            if len(ratios) != total:
-                raise PrunescaleError(f"--allocation {request.allocation!r} lists {len(ratios)} sparsities; "
-                                      f"the model has {total} layers")
+            ratios = file_allocation(request.allocation, total)
         before = measure(model)["zeros"]
         inputs = LayerInputs(model, batches) if self.needs_activations else None
         for i, layer in enumerate(layers):

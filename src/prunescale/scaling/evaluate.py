@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 from ..budgets import parse_budgets, to_store
 from ..contract.run_dir import RunDir
 from ..errors import PrunescaleError
-from ..fileio import library_versions
+from ..fileio import library_versions, out_dir_type
 from ..generate import Backend, Forcing, Request, Sampling
 from ..generate.options import BackendOptions
 from ..options import option
@@ -31,7 +31,7 @@ class EvalConfig:
         help="comma-separated tasks: aime24, math500, gsm8k, gpqa_diamond, mmlu, arc_easy, jsonl:PATH, "
         "organism-chain:k=8, organism-facts; a key=value piece is an option of the task before it "
         "(organism-chain:k=8,seed=3,organism-facts is two tasks)")
-    out: str = option(help="run directory (created; re-running resumes it: a stored generation is reused only if its "
+    out: str = option(type=out_dir_type("--out"), help="run directory (created; re-running resumes it: a stored generation is reused only if its "
                       "problem's prompt and gold answer are unchanged, else it is deleted and generated again)")
     budgets: list[int | None] = option(factory=lambda: [None], type=parse_budgets,   # None: no thinking cap
                                        help="thinking budgets in tokens, e.g. 512,1024,2048 ('none': no cap; "

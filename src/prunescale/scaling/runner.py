@@ -15,7 +15,7 @@ import yaml
 
 from ..contract.run_dir import RunDir
 from ..contract.run_dir import model_record as record_path
-from ..errors import PrunescaleError
+from ..fileio import check_out_dir
 from ..generate import BACKENDS
 from ..generate.base import Built, build
 from .evaluate import EvalConfig, build_tasks, evaluate, load_problems
@@ -73,16 +73,6 @@ def model_record(cfg: EvalConfig, built: Built) -> dict:
         manifest["pruning"] = json.loads(record.read_text())
         manifest["pruning"].pop("scores", None)
     return manifest
-
-
-def check_out_dir(out: Path) -> None:
-    """--out must be a directory or a path that can become one (not a file, nor under one)."""
-    for p in (out, *out.parents):
-        if p.exists():
-            if not p.is_dir():
-                where = "is a file" if p == out else f"is under the file {str(p)!r}"
-                raise PrunescaleError(f"--out {str(out)!r} {where}; give a directory")
-            return
 
 
 class _Undo:

@@ -14,6 +14,7 @@ import yaml
 from ..contract.status import StatusDB, options_hash
 from ..contract.study_dir import CellInfo, StudyDir
 from ..errors import PrunescaleError
+from ..fileio import check_out_dir
 from .executors import EXECUTORS
 from .spec import Study, parse_study
 from .variants import prepare_variant
@@ -34,9 +35,10 @@ def init_study_dir(study: Study, root: str | Path) -> StudyDir:
 
 def run_study(study: Study, root: str | Path, executor: str | None = None, address: str | None = None,
               report: bool = True, log=print) -> dict:
-    """Run every cell not done; returns {cell_id: status}."""
+    """Run every cell not done; returns {cell_id: status}. Its inputs are checked before anything is created
+    (:func:`check_inputs`)."""
+    name = check_inputs(study, root, executor)
     layout = init_study_dir(study, root)
-    name = executor or study.executor.get("name", "local")
     with StatusDB(layout.status_db) as db:
         cells = study.cells()
         todo = [c for c in cells if not (db.is_done(c.id, options_hash(c.eval))
@@ -59,6 +61,43 @@ def run_study(study: Study, root: str | Path, executor: str | None = None, addre
     with StatusDB(layout.status_db) as db:
         rows = db.all()
     return {c.id: (rows.get(c.id) or {}).get("status", "todo") for c in study.cells()}
+
+
+def check_inputs(study: Study, root: str | Path, executor: str | None = None) -> str:
+    """What would make every cell fail, refused before the study directory is created: the directory (writable,
+    not a file), the executor, each model (a local directory that is missing, an unknown embedded model), each
+    cell's eval options (as ``prunescale eval`` checks them) and backend. Returns the executor's name."""
+    from ..generate import BACKENDS
+    from ..models import embedded
+    from ..models.loading import resolve_path
+    from ..scaling.evaluate import EvalConfig
+
+    check_out_dir(root, "--out")
+    name = executor or study.executor.get("name", "local")
+    EXECUTORS.get(name)
+    for m in study.models:
+        spec = m["spec"]
+        if spec.startswith(embedded.PREFIX):   # its name only: a converted one is built when its variant is
+            if spec[len(embedded.PREFIX):] not in embedded.names():
+                raise PrunescaleError(f"unknown embedded model {spec!r} (choose from: {', '.join(embedded.names())})")
+        else:
+            resolve_path(spec)
+    seen = set()
+    for cell in study.cells():
+        opts = {k: v for k, v in cell.eval.items() if k != "base_urls"}
+        key = (cell.task, repr(sorted(opts.items())))
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            cfg = EvalConfig(model=cell.variant.model, tasks=[cell.task], out=".", **opts)
+            cfg.validate()
+            BACKENDS.get(cfg.backend)
+        except PrunescaleError as e:
+            raise PrunescaleError(f"task {cell.label or cell.task!r}: {e}") from None
+        except (TypeError, ValueError) as e:   # a value of the wrong type in the study file
+            raise PrunescaleError(f"task {cell.label or cell.task!r}: bad eval option ({e})") from None
+    return name
 
 
 def write_fragility(study: Study, layout: StudyDir, log=print) -> None:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from pathlib import Path
 
 from ..errors import PrunescaleError
+from ..fileio import check_out_dir, out_dir_type
 from ..options import aliases, option
 from .sft import Recipe
 
@@ -20,7 +20,7 @@ class FinetuneJob:
     model: str = option(help="model to fine-tune (directory, hub id or embedded:NAME)")
     data: str = option(help="organism, jsonl:PATH (or a path), hf:NAME[:split] (s1K-style) or self:RUN_DIR (the "
                        "model's own correct generations)")
-    out: str = option(help="output model directory")
+    out: str = option(type=out_dir_type(), help="output model directory")
     recipe: Recipe = field(default_factory=Recipe)
     samples: int | None = option(None, help="number of traces (organism: generated; others: the first N)")
     question_field: str | None = None
@@ -78,9 +78,9 @@ def run_finetune(job: FinetuneJob, log=print) -> dict:
     from .sft import finetune
 
     job.recipe.validate()
-    out = Path(job.out)
-    if out.exists() and any(out.iterdir()) and not job.overwrite:
-        raise PrunescaleError(f"output directory {str(out)!r} is not empty (use --overwrite to replace it)")
+    if job.samples is not None and job.samples < 1:
+        raise PrunescaleError(f"--samples {job.samples} must be at least 1")
+    out = check_out_dir(job.out, empty=True, overwrite=job.overwrite, replace=True)
     # Everything a bad input can break is checked before the model is loaded or a step is taken.
     path = resolve_path(job.model)
     try:

@@ -54,6 +54,17 @@ class Recipe:
             raise PrunescaleError("--lr, --batch-size, --grad-accum and --epochs must be positive")
         if self.mode == "lora" and (self.lora_r < 1 or self.lora_alpha <= 0 or not 0 <= self.lora_dropout < 1):
             raise PrunescaleError("--lora-r and --lora-alpha must be positive and --lora-dropout in [0, 1)")
+        if self.max_length < 1 or self.save_steps < 1 or self.max_steps == 0 or self.max_steps < -1:
+            raise PrunescaleError("--max-length and --save-steps must be positive, --max-steps positive or -1 "
+                                  "(no limit)")
+        from transformers import SchedulerType
+
+        schedulers = [s.value for s in SchedulerType]
+        if self.lr_scheduler not in schedulers:
+            raise PrunescaleError(f"--scheduler {self.lr_scheduler!r} is not one of: {', '.join(schedulers)}")
+        if not 0 <= self.warmup_ratio < 1 or self.weight_decay < 0:
+            raise PrunescaleError(f"--warmup must be in [0, 1) and --weight-decay >= 0 (got {self.warmup_ratio}, "
+                                  f"{self.weight_decay})")
 
 
 def checkpoint_dir(out: str | Path) -> Path:
