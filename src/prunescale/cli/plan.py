@@ -59,7 +59,7 @@ def run_curves(args: argparse.Namespace) -> int:
             raise PrunescaleError(f"{args.lmeval_jsonl}: responses without exact_matches: no correctness to count")
         problems = {pid: (classes_by_text([r.extracted_answer for r in rs]), [bool(r.correct) for r in rs])
                     for pid, rs in problems.items()}
-        what = args.lmeval_jsonl
+        what = args.lmeval_jsonl.rsplit("/", 1)[-1]
     rows = k_curves(problems)
     print(f"{what}: {rows[0]['n_problems']} problems x {rows[0]['n_samples']} samples; 95% bootstrap over problems")
     table = [[r["k"], f"{r['pass@k']:.3f}", "[{:.3f}, {:.3f}]".format(*r["pass@k_ci95"]), f"{r['maj@k']:.3f}",
