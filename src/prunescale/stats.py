@@ -1,4 +1,5 @@
-"""Statistics every stage shares, in plain Python (no scipy): means, Pearson/Spearman, bootstrap intervals.
+"""Statistics every stage shares (stdlib and numpy, no scipy): means, Pearson/Spearman, bootstrap intervals, and
+the paired tests of a pruned model against its base (nested bootstrap, McNemar exact, sign-flip, Holm).
 
 Two percentile bootstraps live here and they differ on purpose: ``bootstrap_mean_ci`` (the mean of per-problem
 accuracies; picks order statistics, 1000 rounds) and ``bootstrap_rank_corr_ci`` (Spearman's rho over (x, y)
@@ -117,3 +118,102 @@ def rank_correlation(x: Sequence, y: Sequence, n_boot: int = 2000, seed: int = 0
 
 def _finite(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+# paired comparisons ---------------------------------------------------------------------------------------------
+# Intervals and tests for "is B worse than A on the same problems". numpy keeps the resampling fast enough to run
+# for every (variant, task, metric) of a study; every draw comes from a generator seeded by the caller.
+
+
+def nested_bootstrap_ci(values, rounds: int = 2000, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
+    """Percentile interval of the mean of ``values`` (problems x seeds, or one value per problem): resample
+    problems with replacement, then, with several seeds, the seeds of each drawn problem; NaNs when empty."""
+    import numpy as np
+
+    d = np.asarray(values, dtype=float)
+    if d.size == 0:
+        return (float("nan"), float("nan"))
+    d = d.reshape(len(d), -1)
+    p, s = d.shape
+    rng = np.random.default_rng(seed)
+    ip = rng.integers(0, p, size=(rounds, p))
+    if s == 1:
+        means = d[ip, 0].mean(axis=1)
+    else:
+        means = d[ip[:, :, None], rng.integers(0, s, size=(rounds, p, s))].mean(axis=(1, 2))
+    tail = (1 - level) / 2
+    lo, hi = np.quantile(means, [tail, 1 - tail])
+    return (float(lo), float(hi))
+
+
+def binom_half_two_sided(x: int, n: int) -> float:
+    """Exact two-sided p of ``x`` successes in ``n`` fair coin flips: 2 P(X <= min(x, n - x)), at most 1."""
+    if n == 0:
+        return 1.0
+    lo = min(x, n - x)
+    tail = sum(math.comb(n, i) for i in range(lo + 1))
+    return min(1.0, 2 * tail / 2 ** n)
+
+
+def mcnemar_exact(b: int, c: int) -> float:
+    """McNemar's exact test: ``b`` problems only the first model got right, ``c`` only the second; under no
+    difference each discordant problem is a fair coin."""
+    return binom_half_two_sided(min(b, c), b + c)
+
+
+def _lattice(d, max_scale: int = 4096):
+    """The smallest L with every d * L an integer (1e-7), or None: per-problem accuracies over S samples are
+    multiples of 1/S, which makes the sign-flip distribution exactly computable."""
+    import numpy as np
+
+    for scale in range(1, max_scale + 1):
+        v = d * scale
+        if np.all(np.abs(v - np.round(v)) < 1e-7):
+            return scale
+    return None
+
+
+def sign_flip_test(diffs, rounds: int = 20000, seed: int = 0, exact_max: int = 20) -> tuple[float, str]:
+    """Two-sided paired permutation test of mean(diffs) = 0, flipping the sign of each problem's difference:
+    (p, how). Exact when the differences lie on a 1/L lattice (a subset-sum distribution) or when at most
+    ``exact_max`` are non-zero (every sign vector); otherwise a seeded Monte Carlo estimate, p = (1 + hits) /
+    (1 + rounds)."""
+    import numpy as np
+
+    d = np.asarray([x for x in diffs if x is not None], dtype=float)
+    d = d[np.abs(d) > 1e-12]
+    if d.size == 0:
+        return 1.0, "exact"
+    t_obs = abs(d.sum())
+    scale = _lattice(np.abs(d))
+    if scale is not None and np.abs(d).sum() * scale * d.size < 5e7:   # the subset-sum table stays cheap
+        a = np.round(np.abs(d) * scale).astype(int)
+        total = int(a.sum())
+        dist = np.zeros(total + 1)   # P(sum of the positive-signed |d|s = s), built one problem at a time
+        dist[0] = 1.0
+        for ai in a:
+            shifted = np.zeros_like(dist)
+            shifted[ai:] = dist[:total + 1 - ai]
+            dist = (dist + shifted) / 2
+        t = np.abs(2 * np.arange(total + 1) - total)
+        return float(min(1.0, dist[t >= round(t_obs * scale) - 1e-9].sum())), "exact"
+    if d.size <= exact_max:
+        signs = 1 - 2 * ((np.arange(2 ** d.size)[:, None] >> np.arange(d.size)) & 1)
+        return float(np.mean(np.abs(signs @ d) >= t_obs - 1e-12)), "exact"
+    rng = np.random.default_rng(seed)
+    hits = 0
+    for start in range(0, rounds, 5000):   # in chunks: memory stays at 5000 x n
+        signs = rng.choice((-1.0, 1.0), size=(min(5000, rounds - start), d.size))
+        hits += int(np.sum(np.abs(signs @ d) >= t_obs - 1e-12))
+    return (1 + hits) / (1 + rounds), "monte-carlo"
+
+
+def holm(pvalues: Sequence[float | None]) -> list[float | None]:
+    """Holm's step-down adjustment of one family of p-values (None entries are not in the family): the i-th
+    smallest of m is multiplied by m - i + 1, then made non-decreasing and capped at 1."""
+    order = sorted((i for i, p in enumerate(pvalues) if p is not None), key=lambda i: pvalues[i])
+    m, out, running = len(order), [None] * len(pvalues), 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * pvalues[i]))
+        out[i] = running
+    return out

@@ -23,6 +23,7 @@ from ..contract.study_dir import CellInfo, StudyDir, VariantInfo, task_summary
 from ..errors import PrunescaleError
 from ..scaling.store import Store
 from .headline import method_order, order_variants
+from .paired import study_comparisons
 
 # Analysis metrics shown against layers removed ("why").
 WHY_METRICS = ("self_bleu", "loop_rate", "verification", "backtracking", "subgoal")
@@ -75,6 +76,7 @@ def collect(study_dir: str | Path, planned: list[CellInfo] | None = None) -> dic
         "versions": _versions(cells, variants),
         "warnings": warnings,
     }
+    data["paired"] = study_comparisons(lay.root, data["cells"], variants, warnings)
     data["samples"] = _samples(lay, data, warnings)
     data["fragility"] = _fragility(lay, data, warnings)
     for c in data["cells"]:   # the raw manifests are summarised in "versions"; keep the json small
@@ -177,7 +179,7 @@ def _cell(d: RunDir, row: dict | None, warnings: list[str]) -> dict:
         budgets[budget_label(b)] = {k: vals.get(k) for k in (
             "accuracy", "accuracy_std", "accuracy_by_seed", "ci95", "n_problems", "n_samples", "thinking_tokens_mean",
             "answer_tokens_mean", "forced_share", "answer_found_share", "seconds_per_sample", "pass@k", "maj@k",
-            "cov@k") if k in vals}
+            "cov@k", "maj@k_first", "pass@k_ci95", "maj@k_ci95") if k in vals}
     cell["budgets"] = budgets
     cell["largest_budget"] = list(budgets)[-1] if budgets else None
     cell["samples"] = (summary or {}).get("samples") if isinstance(summary, dict) else None

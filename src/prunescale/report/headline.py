@@ -33,12 +33,14 @@ def order_variants(variants: dict[str, dict], method_order: list[str] | None = N
 class HeadlineRow:
     variant: dict
     values: list   # per task: None (no accuracy), (accuracy, None) (unpruned, or no base) or (accuracy, change)
+    pairs: list    # per task: its paired comparison against the base (report/paired.py), or None
 
 
 def headline_rows(variants: dict[str, dict], accuracy: dict[tuple[str, str], float | None],
-                  tasks: list[str]) -> list[HeadlineRow]:
+                  tasks: list[str], pairs: dict[tuple[str, str], dict] | None = None) -> list[HeadlineRow]:
     """One row per variant (``variants`` in the order wanted: :func:`order_variants`) with a finished cell of one
-    of ``tasks``. ``accuracy``: (variant id, task label) of each finished cell -> its largest budget's accuracy."""
+    of ``tasks``. ``accuracy``: (variant id, task label) of each finished cell -> its largest budget's accuracy;
+    ``pairs``: (variant id, task label) -> its headline comparison (difference, interval, Holm)."""
     rows = []
     for vid, v in variants.items():
         if not any((vid, t) in accuracy for t in tasks):
@@ -47,5 +49,18 @@ def headline_rows(variants: dict[str, dict], accuracy: dict[tuple[str, str], flo
         for t in tasks:
             a, b = accuracy.get((vid, t)), accuracy.get((base_id(vid), t))
             values.append(None if a is None else (a, None) if b is None or not v.get("method") else (a, a - b))
-        rows.append(HeadlineRow(v, values))
+        rows.append(HeadlineRow(v, values, [(pairs or {}).get((vid, t)) for t in tasks]))
     return rows
+
+
+def fmt_value(value, pair: dict | None) -> str | None:
+    """``0.019 (-0.52 [-0.61, -0.43]*)``: accuracy, then the paired difference against the base with its 95%
+    interval (``*``: significant after Holm); ``0.019 (-0.519)`` without a paired comparison."""
+    if value is None:
+        return None
+    if value[1] is None:
+        return f"{value[0]:.3f}"
+    if pair and pair.get("diff") is not None:
+        star = "*" if pair.get("significant") else ""
+        return f"{value[0]:.3f} ({pair['diff']:+.2f} [{pair['lo']:+.2f}, {pair['hi']:+.2f}]{star})"
+    return f"{value[0]:.3f} ({value[1]:+.3f})"

@@ -9,7 +9,7 @@ import json
 from html import escape
 
 from .figures import Plot, legend_label, to_svg
-from .tables import cell_table, sections, failed_cells, fmt, headline, status_counts, version_table
+from .tables import PAIRED_NOTE, cell_table, paired_table, sections, failed_cells, fmt, headline, status_counts, version_table
 
 CSS = """
 :root { --fg: #1d2330; --muted: #5d6675; --line: #d9dde3; --bg2: #f5f7fa; --accent: #2456a6; }
@@ -87,6 +87,9 @@ def render_html(data: dict, plots: dict[str, list[Plot]]) -> str:
     ]
     for key, ps in plots.items():   # the figure families, in page order
         body.append(_section(key, "".join(_figure(p) for p in ps) or _p("No data.")))
+    header, rows = paired_table(data)
+    body.append(_section("paired", (_p(PAIRED_NOTE) + table(header, rows, "paired")) if rows
+                         else _p("No paired comparison.")))
     body += [_section("samples", _samples(data)), _section("numbers", _numbers(data, plots)),
              _section("provenance", _provenance(data)), "</main>", f"<script>{SCRIPT}</script>"]
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
@@ -138,7 +141,9 @@ def _headline(data: dict) -> str:
     if not rows:
         return _p("No finished cell yet: no data.")
     return (_p("Accuracy of each model variant at each task's largest thinking budget (mean over seeds, problems "
-               "and samples), with the change against the unpruned model of the same base in brackets.")
+               "and samples); in brackets the paired difference against the unpruned model of the same base on "
+               "the same problems, with its 95% bootstrap interval (* significant after Holm's correction; "
+               "see the paired differences section).")
             + table(header, rows, "headline"))
 
 

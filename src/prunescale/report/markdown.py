@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from .figures import Plot, legend_label
-from .tables import cell_table, sections, failed_cells, fmt, headline, status_counts, version_table
+from .tables import PAIRED_NOTE, cell_table, paired_table, sections, failed_cells, fmt, headline, status_counts, version_table
 
 EXAMPLE_CHARS = 1500
 
@@ -48,7 +48,9 @@ def render_markdown(data: dict, plots: dict[str, list[Plot]], figure_files: dict
 
     out += [f"## {titles['headline']}", ""]
     header, rows = headline(data)
-    out += [("Accuracy at each task's largest thinking budget; change against the unpruned model in brackets.\n\n"
+    out += [("Accuracy at each task's largest thinking budget; in brackets the paired difference against the "
+             "unpruned model with its 95% interval over problems (* significant after Holm; see the paired "
+             "differences section).\n\n"
              + md_table(header, rows)) if rows else "No finished cell yet: no data.", ""]
 
     out += [f"## {titles['cells']}", ""]
@@ -71,6 +73,10 @@ def render_markdown(data: dict, plots: dict[str, list[Plot]], figure_files: dict
                 out += [md_escape(p.absent_line()), ""]
                 continue
             out += [f"![{md_escape(p.title)}]({figure_files[p.id]})", "", f"*{md_escape(p.caption)}*", ""]
+
+    out += [f"## {titles['paired']}", ""]
+    header, rows = paired_table(data)
+    out += [(md_escape(PAIRED_NOTE) + "\n\n" + md_table(header, rows)) if rows else "No paired comparison.", ""]
 
     out += [f"## {titles['samples']}", "", "One example problem per task (the first one); every problem, side by side "
             "and with looping spans highlighted, is in report.html. Looping spans are marked ⟦…⟧ here.", ""]

@@ -7,7 +7,8 @@ its change against the unpruned model (the HTML colours it).
 from __future__ import annotations
 
 from ..budgets import budget_key
-from .headline import headline_rows
+from .headline import fmt_value, headline_rows
+from .paired import headline_pairs
 
 
 def sections() -> list[tuple[str, str]]:
@@ -16,7 +17,7 @@ def sections() -> list[tuple[str, str]]:
 
     return ([("headline", "Headline: accuracy at the largest budget"), ("cells", "Cells and failures")]
             + [(f.id, f.heading) for f in figure_families()]
-            + [("samples", "Sample browser"), ("numbers", "Every number behind the figures"),
+            + [("paired", "Paired differences against the unpruned model"), ("samples", "Sample browser"), ("numbers", "Every number behind the figures"),
                ("provenance", "Study file and versions")])
 
 
@@ -49,18 +50,16 @@ def headline(data: dict) -> tuple[list[str], list[list]]:
     header = ["model", "variant", "layers", "params (M)", "size (MiB)"] + [
         f"{t} @ {budgets[t]}" if budgets[t] else t for t in tasks]
     rows = []
-    for r in headline_rows(data["variants"], accuracy, tasks):
+    for r in headline_rows(data["variants"], accuracy, tasks, headline_pairs(data.get("paired") or [])):
         v = r.variant
         row = [v.get("model_label"), v.get("variant"), v.get("layers"),
                f"{v['params'] / 1e6:.3f}" if v.get("params") else None,
                f"{v['size_bytes'] / 2**20:.2f}" if v.get("size_bytes") else None]
-        for value in r.values:
-            if value is None:
-                row.append(None)
-            elif value[1] is None:
-                row.append(f"{value[0]:.3f}")
+        for value, pair in zip(r.values, r.pairs):
+            if value is None or value[1] is None:
+                row.append(fmt_value(value, pair))
             else:
-                row.append({"text": f"{value[0]:.3f} ({value[1]:+.3f})", "delta": value[1]})
+                row.append({"text": fmt_value(value, pair), "delta": value[1]})
         rows.append(row)
     return header, rows
 
@@ -106,3 +105,48 @@ def version_table(data: dict) -> tuple[list[str], list[list]]:
         rows.append([used, e.get("prunescale"), e.get("torch"), e.get("transformers"),
                      ", ".join(f"{k} {v}" for k, v in p.items()) if p else "–"])
     return header, rows
+
+
+PAIRED_NOTE = ("Each row: a variant minus the unpruned model of the same base on the same problems (and seeds). "
+               "Interval: 95% paired bootstrap over problems (seeds nested), seed 0. p: McNemar exact (one greedy "
+               "sample per problem) or a sign-flip permutation test on per-problem differences. Holm: adjusted "
+               "within each family of the study (headline = accuracy at the largest budget; the other budgets, "
+               "AUC, pass@k, maj@k each a family); * = Holm p < 0.05. Seeds: mean ± sd of accuracy over seeds, "
+               "beside the interval over problems. docs/statistics.md gives every formula.")
+
+
+def paired_table(data: dict) -> tuple[list[str], list[list]]:
+    """Every paired comparison of the study (report/paired.py), headline family first."""
+    header = ["variant", "task", "metric", "budget", "base", "variant value", "difference [95% CI]", "p", "test",
+              "Holm p", "problems", "seeds: base / variant"]
+    order = {"headline": 0, "auc": 1, "accuracy": 2, "pass@k": 3, "maj@k": 4}
+    rows = []
+    recs = sorted(data.get("paired") or [], key=lambda r: (order.get(r["family"], 9), list(data["variants"]).index(
+        r["variant_id"]) if r["variant_id"] in data["variants"] else 0, r["task_label"]))
+    for r in recs:
+        v = data["variants"].get(r["variant_id"]) or {}
+        metric = r["metric"] if r.get("k") is None else r["metric"].replace("@k", f"@{r['k']}")
+        rows.append([v.get("variant") or r["variant_id"], r["task_label"], metric, r.get("budget") or "all",
+                     fmt(r.get("base")), fmt(r.get("variant")),
+                     "" if r.get("diff") is None else f"{r['diff']:+.3f} [{r['lo']:+.3f}, {r['hi']:+.3f}]"
+                     + ("*" if r.get("significant") else ""),
+                     _p(r.get("p")), r.get("test"), _p(r.get("p_holm")), r.get("n_problems"),
+                     _seed_spread(data, r)])
+    return header, rows
+
+
+def _p(p) -> str:
+    return "–" if p is None else f"{p:.2g}" if p >= 1e-4 else f"{p:.1e}"
+
+
+def _seed_spread(data: dict, r: dict) -> str:
+    """Accuracy mean ± sd over seeds of base and variant at the comparison's budget (accuracy metrics only)."""
+    if r["metric"] != "accuracy" or (r.get("n_seeds") or 0) < 2:
+        return ""
+    out = []
+    for vid in (r["base_id"], r["variant_id"]):
+        c = next((c for c in data["cells"] if c.get("variant_id") == vid and c.get("task_label") == r["task_label"]),
+                 None)
+        vals = ((c or {}).get("budgets") or {}).get(r["budget"]) or {}
+        out.append(f"{fmt(vals.get('accuracy'))} ± {fmt(vals.get('accuracy_std'))}")
+    return " / ".join(out)

@@ -1,7 +1,9 @@
-"""Parallel-scaling metrics of a run: unbiased pass@k, maj@k over answer classes, cov@k (intervals: ``prunescale.stats``)."""
+"""Parallel-scaling metrics of a run: unbiased pass@k, unbiased maj@k (expected vote over k-subsets) and the
+first-k vote over answer classes, cov@k (intervals: ``prunescale.stats``)."""
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Callable, Sequence
 
@@ -14,6 +16,8 @@ def pass_at_k(n: int, c: int, k: int) -> float:
         raise PrunescaleError(f"k={k} is larger than the number of samples n={n}")
     if n - c < k:
         return 1.0
+    if k == 1:
+        return c / n   # the product below equals this; exact, so that maj@1 == pass@1 holds to the bit
     prod = 1.0
     for i in range(n - c + 1, n + 1):
         prod *= 1.0 - k / i
@@ -56,7 +60,8 @@ def answer_classes(answers: Sequence[str | None], same: Callable[[str, str], boo
 
 
 def maj_from_classes(classes: Sequence[int | None], correct: Sequence[bool], k: int) -> float:
-    """Majority vote over the first k samples; ties go to the class whose first member came first."""
+    """maj@k_first: majority vote over the first k samples (as tools that vote once report it); ties go to the
+    class whose first member came first."""
     if k > len(classes):
         raise PrunescaleError(f"k={k} is larger than the number of samples n={len(classes)}")
     votes: dict[int, list[int]] = {}
@@ -81,3 +86,71 @@ def maj_at_k(answers: Sequence[str | None], correct: Sequence[bool], k: int,
     if k > len(answers):
         raise PrunescaleError(f"k={k} is larger than the number of samples n={len(answers)}")
     return maj_from_classes(answer_classes(answers[:k], same, key, budget_s), correct, k)
+
+
+def maj_at_k_expected(classes: Sequence[int | None], correct: Sequence[bool], ks: Sequence[int],
+                      exact_max_n: int = 512, rounds: int = 4000, seed: int = 0) -> dict[int, tuple[float, float]]:
+    """Unbiased maj@k: the expected majority-vote score over all k-subsets of the n samples, per k: (value, its
+    Monte Carlo standard error, 0.0 when exact).
+
+    Samples without an answer (class None) do not vote; a subset with no vote scores 0. Ties are split evenly
+    (a uniformly random tie-break, in expectation). A class scores the share of its members graded correct
+    (1 or 0 when grading agrees with the classes). So maj@1 is the share of correct samples, i.e. pass@1.
+    Exact for n <= ``exact_max_n`` (hypergeometric counting over class multiplicities, about n^3 steps), else
+    ``rounds`` seeded random subsets.
+    """
+    import numpy as np
+
+    n = len(classes)
+    if any(k > n or k < 1 for k in ks):
+        raise PrunescaleError(f"k must be in 1..{n} (the number of samples), got {sorted(ks)}")
+    sizes: dict[int, int] = {}
+    right: dict[int, int] = {}
+    for c, ok in zip(classes, correct):
+        if c is not None:
+            sizes[c] = sizes.get(c, 0) + 1
+            right[c] = right.get(c, 0) + bool(ok)
+    if n > exact_max_n:
+        return _maj_monte_carlo(classes, sizes, right, ks, rounds, seed)
+    out = {k: 0.0 for k in ks}
+    pool = n - sum(sizes.values())   # samples with no answer
+    for c, m_c in sizes.items():
+        if not right[c]:
+            continue
+        share = right[c] / m_c
+        for j in range(1, m_c + 1):   # c drawn j times; every other class at most j, ties counted
+            free = pool + sum(m for o, m in sizes.items() if o != c and m < j)   # can never reach j
+            capped = [m for o, m in sizes.items() if o != c and m >= j]
+            table = np.zeros((n + 1, len(capped) + 1))   # [drawn from the others, others tied at j]
+            table[:free + 1, 0] = [math.comb(free, s) for s in range(free + 1)]
+            for m in capped:
+                new = np.zeros_like(table)
+                for x in range(j):
+                    new[x:] += math.comb(m, x) * table[:n + 1 - x]
+                new[j:, 1:] += math.comb(m, j) * table[:n + 1 - j, :-1]
+                table = new
+            ways = table @ (1.0 / np.arange(1, len(capped) + 2))   # a t-way tie with c gives c 1/(t+1)
+            for k in ks:
+                if k >= j:
+                    out[k] += share * math.comb(m_c, j) * float(ways[k - j]) / math.comb(n, k)
+    if 1 in out:   # exactly the share of correct answers (the sum above may differ in the last bit)
+        out[1] = sum(right.values()) / n
+    return {k: (v, 0.0) for k, v in out.items()}
+
+
+def _maj_monte_carlo(classes, sizes, right, ks, rounds, seed) -> dict[int, tuple[float, float]]:
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    ids = {c: i for i, c in enumerate(sizes)}
+    lab = np.array([ids[c] if c is not None else len(ids) for c in classes])
+    share = np.array([right[c] / sizes[c] for c in sizes] + [0.0])
+    out = {}
+    for k in ks:
+        scores = np.empty(rounds)
+        for r in range(rounds):
+            counts = np.bincount(lab[rng.choice(len(lab), k, replace=False)], minlength=len(ids) + 1)[:-1]
+            top = counts.max()
+            scores[r] = 0.0 if top == 0 else share[:-1][counts == top].mean()
+        out[k] = (float(scores.mean()), float(scores.std(ddof=1) / math.sqrt(rounds)))
+    return out

@@ -6,17 +6,12 @@ import statistics
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from .metrics import answer_classes, cov_at_k, maj_from_classes, pass_at_k
+from .metrics import cov_at_k
+from .problems import by_problem, ks_for, problem_values
 from ..budgets import budget_label
-from ..stats import bootstrap_mean_ci
+from ..stats import bootstrap_mean_ci, nested_bootstrap_ci
 
-
-def ks_for(n: int) -> list[int]:
-    ks, k = [], 1
-    while k <= n:
-        ks.append(k)
-        k *= 2
-    return ks if ks[-1] == n else ks + [n]
+__all__ = ["ks_for", "summarize", "write_summary"]
 
 
 def summarize(rows: list[dict], tasks: dict, cfg) -> dict:
@@ -45,14 +40,20 @@ def _cell(rs: list[dict], task, answer_cap: int) -> dict:
     n = min(len(v) for v in per_problem_seed.values())
     same = task.same_answer if task is not None else (lambda a, b: a == b)
     key = getattr(task, "answer_key", str)   # a cheap sound grouping key, when the task has one
+    values = problem_values(rs, same, key)    # answer classes once per problem, for every k
     groups = [sorted(v, key=lambda r: r["sample_idx"]) for v in per_problem_seed.values()]
-    classes = [answer_classes([r["extracted"] for r in g], same, key) for g in groups]   # once for every k
-    pass_k, maj_k, cov_k = {}, {}, {}
-    for k in ks_for(n):
-        pass_k[str(k)] = statistics.fmean(pass_at_k(len(g), sum(r["correct"] for r in g), k) for g in groups)
-        maj_k[str(k)] = statistics.fmean(
-            maj_from_classes(c, [bool(r["correct"]) for r in g], k) for c, g in zip(classes, groups))
+    ks = ks_for(n)
+    pass_k, maj_k, first_k, cov_k, cis, mc_se = {}, {}, {}, {}, {}, {}
+    for k in ks:
         cov_k[str(k)] = statistics.fmean(cov_at_k([r["correct"] for r in g], k) for g in groups)
+        for name, table in (("pass@k", pass_k), ("maj@k", maj_k), ("maj@k_first", first_k)):
+            table[str(k)] = statistics.fmean(v[name][k] for v in values.values())
+            if name != "maj@k_first":   # interval over problems (seeds nested), as for accuracy
+                rows = [list(s.values()) for s in by_problem(values, name, k).values()]
+                cis.setdefault(f"{name}_ci95", {})[str(k)] = list(nested_bootstrap_ci(_square(rows)))
+        se = [v["maj@k_mc_se"][k] for v in values.values()]
+        if any(se):   # maj@k estimated by sampling subsets (many samples): its standard error over the mean
+            mc_se[str(k)] = sum(x * x for x in se) ** 0.5 / len(se)
     lo, hi = bootstrap_mean_ci(problem_acc, seed=0)
     return {
         "accuracy": statistics.fmean(r["correct"] for r in rs),
@@ -72,8 +73,15 @@ def _cell(rs: list[dict], task, answer_cap: int) -> dict:
         "grading_failures": dict(Counter(r["grade_note"] for r in rs if r.get("grade_note"))),
         "waits_mean": statistics.fmean(r["waits"] for r in rs),
         "seconds_per_sample": statistics.fmean(r["wall_s"] for r in rs),
-        "pass@k": pass_k, "maj@k": maj_k, "cov@k": cov_k,
+        "pass@k": pass_k, "maj@k": maj_k, "maj@k_first": first_k, "cov@k": cov_k, **cis,
+        **({"maj@k_mc_se": mc_se} if mc_se else {}),
     }
+
+
+def _square(rows: list[list[float]]) -> list[list[float]]:
+    """Problems x seeds for the nested bootstrap: a problem missing a seed repeats its own mean."""
+    width = max(len(r) for r in rows)
+    return [r + [statistics.fmean(r)] * (width - len(r)) for r in rows]
 
 
 def write_summary(summary: dict, path: Path) -> None:

@@ -11,7 +11,8 @@ import yaml
 from ..budgets import budget_key, budget_label, largest_budget
 from ..contract.naming import VariantName, split_variant_id
 from ..contract.study_dir import CellInfo, StudyDir, VariantInfo, task_summary
-from ..report.headline import headline_rows as headline_values, method_order, order_variants
+from ..report.headline import fmt_value, headline_rows as headline_values, method_order, order_variants
+from ..report.paired import headline_pairs, study_comparisons
 
 
 @dataclass
@@ -65,11 +66,14 @@ def headline_rows(root: str | Path) -> tuple[list[str], list[list]]:
         acc[(c.info.variant_id, c.info.task_label)] = None if top is None else c.budgets[top].get("accuracy")
     header = ["model", "variant", "params", "removed"] + tasks
     rows = []
-    for r in headline_values(ordered_variants(root, {c.info.variant_id for c in cells}), acc, tasks):
+    variants = ordered_variants(root, {c.info.variant_id for c in cells})
+    pairs = headline_pairs(study_comparisons(root, [
+        {"id": c.info.id, "variant_id": c.info.variant_id, "task": c.info.task, "task_label": c.info.task_label,
+         "has_summary": True} for c in cells], variants))
+    for r in headline_values(variants, acc, tasks, pairs):
         v = VariantInfo.from_dict(r.variant)
         rows.append([v.model_label, v.variant, _millions(v.params), _share(v)] + [
-            "-" if value is None else f"{value[0]:.3f}" if value[1] is None else f"{value[0]:.3f} ({value[1]:+.3f})"
-            for value in r.values])
+            fmt_value(value, pair) or "-" for value, pair in zip(r.values, r.pairs)])
     return header, rows
 
 

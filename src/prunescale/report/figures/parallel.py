@@ -36,13 +36,19 @@ def parallel_figure(data: dict, model: str) -> Plot:
                 if not curve:
                     continue
                 ks = sorted(curve, key=int)
-                ax.plot([int(k) for k in ks], [curve[k] for k in ks], **line_kw(v))
+                ci = vals.get(f"{metric}_ci95") or {}
+                err = [[max(0.0, curve[k] - ci[k][0]) if k in ci else 0.0 for k in ks],
+                       [max(0.0, ci[k][1] - curve[k]) if k in ci else 0.0 for k in ks]]
+                ax.errorbar([int(k) for k in ks], [curve[k] for k in ks], yerr=err, capsize=2.5, elinewidth=0.9,
+                            **line_kw(v))
                 handles.setdefault(legend_label(v), line_handle(v))
                 ks_all += [int(k) for k in ks]
                 for k in ks:
                     if (v["id"], t, metric, k) not in seen:
                         seen.add((v["id"], t, metric, k))
-                        rows.append([v["variant"], t, b, metric.replace("@k", f"@{k}"), fmt_num(curve[k])])
+                        lo, hi = ci.get(k) or (None, None)
+                        rows.append([v["variant"], t, b, metric.replace("@k", f"@{k}"), fmt_num(curve[k]),
+                                     f"[{fmt_num(lo)}, {fmt_num(hi)}]" if lo is not None else "–"])
             if not ks_all:
                 no_data(ax)
             else:
@@ -55,7 +61,8 @@ def parallel_figure(data: dict, model: str) -> Plot:
                 ax.set_ylabel("score", fontsize=9)
     return finish(fig, handles, data, model, "parallel",
                   "Parallel scaling: pass@k and maj@k at the largest budget", "Parallel scaling",
-                  "pass@k (unbiased estimator: any of k samples right) and maj@k (majority vote of k samples right) "
-                  "against the number of samples k, at each task's largest thinking budget, averaged over seeds. "
-                  "Only tasks sampled more than once per problem are drawn.",
-                  ["variant", "task", "budget", "metric", "value"], rows)
+                  "pass@k (unbiased estimator: any of k samples right) and maj@k (unbiased: the expected majority vote "
+                  "over every k of the n samples, ties split evenly) against the number of samples k, at each "
+                  "task's largest thinking budget, averaged over seeds. Error bars: 95% bootstrap interval over "
+                  "problems. Only tasks sampled more than once per problem are drawn.",
+                  ["variant", "task", "budget", "metric", "value", "95% CI (problems)"], rows)

@@ -38,6 +38,11 @@ def sequential_figure(data: dict, model: str) -> Plot:
                     continue
                 ax.errorbar([p[0] for p in pts], [p[1] for p in pts], yerr=[p[2] for p in pts], capsize=2.5,
                             elinewidth=0.9, **line_kw(v))
+                band = [(p[0], *c["budgets"][p[3]]["ci95"]) for p in pts
+                        if len(c["budgets"][p[3]].get("ci95") or []) == 2 and None not in c["budgets"][p[3]]["ci95"]]
+                if len(band) > 1:   # the 95% interval over problems, as a band around the line
+                    ax.fill_between([q[0] for q in band], [q[1] for q in band], [q[2] for q in band],
+                                    color=line_kw(v).get("color"), alpha=0.12, linewidth=0)
                 handles.setdefault(legend_label(v), line_handle(v))
                 xs_all += [p[0] for p in pts]
                 drawn = True
@@ -45,8 +50,9 @@ def sequential_figure(data: dict, model: str) -> Plot:
                     if (v["id"], t, b) not in seen:
                         seen.add((v["id"], t, b))
                         by_seed = (vals.get("accuracy_by_seed") or {}).items()
+                        ci = vals.get("ci95") or [None, None]
                         rows.append([v["variant"], t, b, fmt_num(vals.get("accuracy")),
-                                     fmt_num(vals.get("accuracy_std")), ", ".join(f"{s}: {a:.3f}" for s, a in by_seed), vals.get("n_problems"),
+                                     f"[{fmt_num(ci[0])}, {fmt_num(ci[1])}]", fmt_num(vals.get("accuracy_std")), ", ".join(f"{s}: {a:.3f}" for s, a in by_seed), vals.get("n_problems"),
                                      vals.get("n_samples"), fmt_num(vals.get("thinking_tokens_mean"), 1)])
             failed = [v["variant"] for v in group if _failed(ix, v["id"], t)]
             if failed:
@@ -70,9 +76,9 @@ def sequential_figure(data: dict, model: str) -> Plot:
                   "Sequential scaling: accuracy vs thinking budget", "Sequential scaling",
                   "One row per pruning method, one column per task. Each line is one number of layers removed; "
                   "the black line is the unpruned model, repeated on every panel; dashed / dotted lines are "
-                  "pruned models after LoRA / full fine-tuning. Error bars: standard deviation of accuracy over "
-                  "seeds.",
-                  ["variant", "task", "budget", "accuracy", "std (seeds)", "accuracy by seed", "problems", "samples",
+                  "pruned models after LoRA / full fine-tuning. Band: 95% bootstrap interval over problems; error "
+                  "bars: standard deviation of accuracy over seeds.",
+                  ["variant", "task", "budget", "accuracy", "95% CI (problems)", "std (seeds)", "accuracy by seed", "problems", "samples",
                    "thinking tokens"], rows)
 
 
