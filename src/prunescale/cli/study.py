@@ -121,4 +121,9 @@ def headline(root: str | Path) -> str:
     from ..study.headline import headline_rows
 
     header, rows = headline_rows(root)
-    return format_table(header, rows) if rows else "(no finished cells)"
+    if not rows:
+        return "(no finished cells)"
+    table = format_table(header, rows)
+    if any("[" in str(v) for r in rows for v in r):   # paired differences shown: say what they are
+        table += "\n(change [95% paired interval over problems]; *: significant after Holm; docs/statistics.md)"
+    return table
