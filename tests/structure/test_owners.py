@@ -63,3 +63,47 @@ def test_output_checks_have_one_home():
     """Where a command may write (issue 21): one owner, fileio.py; every command uses it."""
     for name in ("check_out_dir", "check_out_file", "out_dir_type", "out_file_type"):
         assert definers(name) == ["fileio.py"], name
+
+
+def assigners(name: str) -> list[str]:
+    """The modules that assign a module-level (or class-level) constant ``name``."""
+    out = []
+    for path in sorted(SRC.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for n in ast.walk(tree):
+            targets = n.targets if isinstance(n, ast.Assign) else [n.target] if isinstance(n, ast.AnnAssign) else []
+            names = [t.id for tgt in targets for t in ([*tgt.elts] if isinstance(tgt, ast.Tuple) else [tgt])
+                     if isinstance(t, ast.Name)]
+            if name in names:
+                out.append(str(path.relative_to(SRC)))
+                break
+    return out
+
+
+def test_budgets_have_one_home():
+    for name in ("parse_budget", "parse_budgets", "budget_key", "budget_label", "largest_budget", "to_store",
+                 "from_store", "_budget_list"):
+        assert definers(name) in ([], ["budgets.py"]), name
+    assert assigners("NO_BUDGET") == ["budgets.py"]
+
+
+def test_budget_forcing_states_have_one_home():
+    for name in ("THINK", "ANSWER", "DONE"):
+        assert [m for m in assigners(name) if m.startswith("generate/")] == ["generate/forcing.py"], name
+
+
+def test_model_loading_rules_have_one_home():
+    for name in ("dtype_name", "pick_dtype", "load_tokenizer", "load_config", "load_tokenizer_config"):
+        assert definers(name) == ["models/loading.py"], name
+    # the backends load through models.loading, not transformers' Auto classes of their own
+    for backend in ("generate/hf.py", "generate/vllm_backend.py", "generate/openai_backend.py"):
+        assert "AutoTokenizer.from_pretrained" not in (SRC / backend).read_text(encoding="utf-8"), backend
+
+
+def test_directory_file_names_live_in_contract():
+    """Run and study directory file names are spelled only in contract/ (everyone else uses its accessors)."""
+    names = ('"results.sqlite"', '"summary.json"', '"analysis.json"', '"config.yaml"', '"prunescale.json"',
+             '"study.sqlite"', '"cell.json"')
+    users = sorted({str(p.relative_to(SRC)) for p in SRC.rglob("*.py") for n in names
+                    if n in p.read_text(encoding="utf-8") and p.parent.name != "contract"})
+    assert users == []
