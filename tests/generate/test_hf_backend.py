@@ -2,6 +2,7 @@
 
 from dataclasses import replace
 
+import pytest
 import torch
 
 from prunescale.generate import BACKENDS, PROFILES, Forcing, Request, Sampling
@@ -104,3 +105,34 @@ def test_delimiter_spelled_out_as_plain_text_ends_thinking():
     plain = _Row(request=Request("x", 0), budget=64, waits_left=0, gen=torch.Generator())
     plain.ids = chars("1 la >")
     assert be._spelled_end(plain, chars(">")[0]) == 0
+
+
+@pytest.mark.parametrize("sampling", [GREEDY, Sampling(temperature=1.0)], ids=["greedy", "t1-seeded"])
+def test_finished_rows_leave_the_batch_with_the_same_samples(sampling):
+    """Rows that end early (mixed chain lengths, a budget with a Wait) are dropped from the batch: every sample,
+    token ids included, is what carrying them to the end gave, and later steps run on fewer rows."""
+    from prunescale.models.loading import load_model
+    from prunescale.tasks.base import get_task
+
+    org = load_model("embedded:organism")
+    reqs = [Request(p.prompt, seed=10 + i, key=(i,)) for i, p in
+            enumerate(get_task("organism-chain:k=2-16").load(None, 6))]
+    widths = []
+    hook = org.model.register_forward_pre_hook(lambda m, a, k: widths.append(k["input_ids"].shape[0]),
+                                               with_kwargs=True)
+    try:
+        out = {}
+        for drop in (False, True):
+            be = BACKENDS.get("hf")(org.model, org.tokenizer, PROFILES["organism"], keep_ids=True)
+            be._drop_finished = drop
+            widths.clear()
+            out[drop] = be.generate(reqs, Forcing(budget=200, waits=1, answer_tokens=12), sampling)
+            out[drop, "widths"] = list(widths)
+    finally:
+        hook.remove()
+    strip = lambda s: replace(s, wall_s=0.0)  # noqa: E731
+    assert [strip(s) for s in out[True]] == [strip(s) for s in out[False]]
+    assert len({s.thinking_tokens + s.answer_tokens for s in out[True]}) > 1   # rows did end at different steps
+    assert set(out[False, "widths"]) == {6}
+    assert out[True, "widths"][0] == 6 and out[True, "widths"][-1] < 6
+    assert sum(out[True, "widths"]) < sum(out[False, "widths"])

@@ -149,3 +149,28 @@ def test_bad_study_options_are_one_line_errors(options, message):
     with pytest.raises(PrunescaleError) as e:
         METHODS.get("chain")(**options)
     assert str(e.value) == message
+
+
+@pytest.mark.parametrize("weight", [1.0, 0.0])
+def test_cached_scores_equal_whole_model_forwards(organism, calibration, weight):
+    """Candidates scored from cached layer inputs: the same rounds, scores (to float rounding) and choice as a
+    whole-model forward per candidate, with one model pass per batch and round instead of one per candidate."""
+    calls = []
+    hook = organism.model.model.register_forward_pre_hook(lambda m, a: calls.append(1))
+    try:
+        plans = {}
+        for cached in (True, False):
+            method = METHODS.get("chain")(answer_weight=weight)
+            method._cached = cached
+            calls.clear()
+            plans[cached] = method.plan(organism.model, 3, calibration)
+            plans[cached, "passes"] = len(calls)
+    finally:
+        hook.remove()
+    new, old = plans[True], plans[False]
+    assert new.removed == old.removed and new.scores == pytest.approx(old.scores, abs=1e-6)
+    assert [r["removed"] for r in new.details["rounds"]] == [r["removed"] for r in old.details["rounds"]]
+    for key, column in old.details["layer_columns"].items():
+        assert new.details["layer_columns"][key] == pytest.approx(column, abs=1e-6)
+    batches = len(calibration.batches)
+    assert plans[True, "passes"] == batches * (1 + 3) and plans[False, "passes"] == batches * (1 + 8 + 7 + 6)

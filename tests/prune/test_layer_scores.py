@@ -254,3 +254,35 @@ def test_each_method_in_the_report_score_figure():
         assert len(rows) == 8 and {r[1] for r in rows} == {name}
         assert [r[2] for r in rows if r[4] == "removed"] == variants[f"organism__{method}-2"]["removed_layers"]
     plot.fig.clear()
+
+
+@pytest.mark.parametrize("iterative", [False, True])
+def test_ppl_cached_layer_inputs_equal_whole_model_forwards(iterative):
+    """The organism, padded batches: leave-one-out from cached layer inputs gives the perplexities of a whole-model
+    forward per candidate (to float rounding) and the same layers, with one model pass per batch and round."""
+    from prunescale.models.loading import load_model
+    from prunescale.prune.calibration import load_calibration
+
+    org = load_model("embedded:organism")
+    calib = load_calibration("organism", org.model, org.tokenizer, samples=6, max_seq_len=96, batch_size=4)
+    assert any(int(b["attention_mask"].min()) == 0 for b in calib.batches)   # padding is masked, not scored
+    calls = []
+    hook = org.model.model.register_forward_pre_hook(lambda m, a: calls.append(1))
+    try:
+        plans = {}
+        for cached in (True, False):
+            method = METHODS.get("ppl")(iterative=iterative)
+            method._cached = cached
+            calls.clear()
+            plans[cached] = method.plan(org.model, 3, calib)
+            plans[cached, "passes"] = len(calls)
+    finally:
+        hook.remove()
+    assert plans[True].removed == plans[False].removed
+    assert plans[True].scores == pytest.approx(plans[False].scores, rel=1e-6)
+    if iterative:
+        assert plans[True].details["rounds"] == [
+            {**r, "ppl": pytest.approx(r["ppl"], rel=1e-6)} for r in plans[False].details["rounds"]]
+    rounds, batches = (3 if iterative else 1), len(calib.batches)
+    assert plans[True, "passes"] == batches * (rounds + 1)                      # + the base perplexity
+    assert plans[False, "passes"] == batches * (8 + (7 + 6 if iterative else 0) + 1)

@@ -58,3 +58,19 @@ def test_embedded_model_has_no_quantization_config(smollm2, tmp_path):
     assert smollm2.model.dtype == torch.float32
     assert "<|im_start|>assistant" in smollm2.tokenizer.apply_chat_template(
         [{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True)
+
+
+def test_ppl_cached_layer_inputs_choose_as_whole_forwards(smollm2, smollm2_calibration):
+    """SmolLM2's 30 layers on one short batch: the cached leave-one-out gives the whole-forward scores and layers."""
+    from dataclasses import replace
+
+    from prunescale.prune import METHODS
+
+    calib = replace(smollm2_calibration, batches=smollm2_calibration.batches[:1])
+    plans = []
+    for cached in (True, False):
+        method = METHODS.get("ppl")()
+        method._cached = cached
+        plans.append(method.plan(smollm2.model, 2, calib))
+    assert plans[0].removed == plans[1].removed
+    assert plans[0].scores == pytest.approx(plans[1].scores, rel=1e-5)

@@ -1,6 +1,9 @@
 """In-process transformers backend with s1 budget forcing (``forcing.TokenForcer``) that keeps the KV cache.
 
-All rows of a batch advance one token per step. Text the forcing appends ("Wait", the end-of-thinking
+All rows of a batch advance one token per step; a row that has ended (EOS, answer cap) leaves the batch, its
+row dropped from the ids, the attention mask and the KV cache, so later steps run on the rows still going (a
+row's tokens do not depend on the others: its positions come from its own mask, its draws from its own
+generator). Text the forcing appends ("Wait", the end-of-thinking
 delimiter and "Final Answer:") is fed as forced tokens through the same decoding loop, so it extends the KV
 cache like any other token: the prompt and what was generated are never re-encoded. Each row samples with its
 own ``torch.Generator`` seeded by its request, so a sample is reproducible on its own.
@@ -38,6 +41,7 @@ class HFBackend(Backend):
                                   lambda ids: tokenizer.decode(ids, skip_special_tokens=False), self.eos)
         params = inspect.signature(model.forward).parameters
         self._cache_kw = "cache" if "cache" in params else "past_key_values"
+        self._drop_finished = True   # False: carry ended rows to the end (the old way; tests compare the two)
 
     @classmethod
     def from_config(cls, cfg, path: str | None = None, name_hint: str | None = None) -> Built:
@@ -66,11 +70,18 @@ class HFBackend(Backend):
         ids, mask = ids.to(self.device), mask.to(self.device)
         cache = DynamicCache(config=self.model.config) if self.use_cache else None
         logits = self._forward(ids, mask, cache)
-        full_ids = ids
+        full_ids, live = ids, rows   # live: the rows still in the batch, in batch order
         for _ in range(self.forcer.step_limit(forcing)):
-            nxt = self._choose(rows, logits, sampling, forcing)
-            if all(r.finished for r in rows):
+            nxt = self._choose(live, logits, sampling, forcing)
+            if all(r.finished for r in live):
                 break
+            if self._drop_finished and any(r.finished for r in live):
+                keep = [j for j, r in enumerate(live) if not r.finished]
+                live, nxt = [live[j] for j in keep], [nxt[j] for j in keep]
+                sel = torch.tensor(keep, dtype=torch.long, device=self.device)
+                mask, full_ids = mask[sel], full_ids[sel]
+                if cache is not None:
+                    cache.batch_select_indices(sel)
             col = torch.tensor(nxt, dtype=torch.long, device=self.device)[:, None]
             mask = torch.cat([mask, torch.ones_like(col)], dim=1)
             full_ids = torch.cat([full_ids, col], dim=1)

@@ -13,9 +13,11 @@ skips every remaining layer in turn with the depth surgery ``ppl`` uses (:func:`
 without_layers`: same model object, layer put back), removes the one whose removal raises the objective least
 (ties to the lower index), and re-scores the rest without it.
 
-Cost: at most n_remove x n_layers forward passes over the calibration set (exactly 1 + the sum over rounds of
-the layers left: 8 + 7 + 1 = 16 for 2 of the organism's 8 layers; no backward pass, no copy of the model). It
-is printed before scoring starts.
+Cost: each round scores its candidates from cached layer inputs (:mod:`.cached_loo`: one pass of the current
+model per batch, then for each candidate only the layers above it), so a round costs about half of one
+whole-model forward per candidate; the count printed before scoring starts is in those whole-model-forward
+units, at most n_remove x n_layers + 1 (exactly 1 + the sum over rounds of the layers left: 8 + 7 + 1 = 16
+for 2 of the organism's 8 layers; no backward pass, no copy of the model).
 The scores shown (``prunescale layers``) are the first round's increases; ``late`` and ``answer`` columns
 split them.
 """
@@ -31,6 +33,7 @@ from tqdm.auto import tqdm
 
 from ..errors import PrunescaleError
 from ..models.surgery import num_layers, without_layers
+from .cached_loo import leave_one_out_sums
 from .base import METHODS, MethodOption, PruneMethod, PruneResult
 from .magnitude import ascending
 
@@ -80,6 +83,7 @@ def region_losses(model, batches, masks) -> tuple[float, float]:
 @METHODS.register("chain")
 class Chain(PruneMethod):
     needs_calibration = True
+    _cached = True   # False: whole-model forward per candidate (tests compare the two)
     default_calibration = "traces"
     score_name = "chain_loss_increase"
     options = (
@@ -107,6 +111,23 @@ class Chain(PruneMethod):
             late, answer = region_losses(model, batches, masks)
         return late + self.settings["answer_weight"] * answer, late, answer
 
+    def candidates(self, model, batches, masks, removed: list[int], desc: str) -> dict[int, tuple]:
+        """:meth:`objective` without ``removed`` and each layer left in turn, from cached layer inputs."""
+        left = [i for i in range(num_layers(model)) if i not in removed]
+
+        def reduce(k, nll, target):
+            return tuple(x for m in masks[k] for x in (float((nll * m.to(nll.device)).sum()), float(m.sum())))
+
+        sums = leave_one_out_sums(model, batches, removed, left, reduce, desc) if self._cached else None
+        if sums is None:
+            return {i: self.objective(model, batches, masks, removed + [i])
+                    for i in tqdm(left, desc=desc, unit="layer")}
+        out = {}
+        for i, (late, n_late, answer, n_answer) in sums.items():
+            late, answer = late / n_late if n_late else 0.0, answer / n_answer if n_answer else 0.0
+            out[i] = (late + self.settings["answer_weight"] * answer, late, answer)
+        return out
+
     def plan(self, model, n, calibration=None) -> PruneResult:
         masks = self._masks(calibration)
         total, batches = num_layers(model), calibration.batches
@@ -116,9 +137,7 @@ class Chain(PruneMethod):
         current = self.objective(model, batches, masks, [])
         removed, rounds, first = [], [], {}
         for r in range(n):
-            absolute = {}
-            for i in tqdm([i for i in range(total) if i not in removed], desc=f"chain: round {r + 1}", unit="layer"):
-                absolute[i] = self.objective(model, batches, masks, removed + [i])
+            absolute = self.candidates(model, batches, masks, removed, f"chain: round {r + 1}")
             scored = {i: tuple(a - c for a, c in zip(v, current)) for i, v in absolute.items()}
             first = first or scored
             pick = min(scored, key=lambda i: (scored[i][0], i))

@@ -6,8 +6,11 @@ real (unpadded) token of the calibration set. One-shot: the n lowest are removed
 ``--ppl-iterative``: remove the lowest, re-score the layers left on the model without it, and so on n times
 (n rounds of L, L-1, ... forward passes instead of one round of L); the scores shown stay the first round's.
 
-Each candidate is scored on the same model object: :func:`~prunescale.models.surgery.without_layers` drops the
-layer with our depth surgery (layers renumbered, config made consistent) and puts it back afterwards. The
+Each candidate is scored from cached layer inputs (:mod:`.cached_loo`: one pass per batch, then only the layers
+above the candidate), the same perplexities as a whole-model forward without it up to float rounding. The old
+way, still used for a model whose head is not norm + output embeddings: on the same model object,
+:func:`~prunescale.models.surgery.without_layers` drops the layer with our depth surgery (layers renumbered,
+config made consistent) and puts it back afterwards. The
 reference builds a fresh model from the config for every candidate and copies every kept layer's weights into
 it; ``benchmarks/bench_ppl.py`` times both. The reference also scores on the calibration texts joined by
 blank lines and cut into max-length chunks; we score each calibration sequence on its own, padding masked.
@@ -22,6 +25,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from ..models.surgery import num_layers, without_layers
+from .cached_loo import leave_one_out_sums
 from .base import METHODS, MethodOption, PruneMethod, PruneResult
 from .magnitude import ascending
 
@@ -48,8 +52,13 @@ def perplexity(model, batches) -> float:
     return math.exp(nll / max(count, 1))
 
 
-def leave_one_out(model, batches, removed: list[int], candidates: list[int], desc: str) -> dict[int, float]:
-    """Perplexity of the model without ``removed`` and each candidate in turn (the model is left as it was)."""
+def leave_one_out(model, batches, removed: list[int], candidates: list[int], desc: str,
+                  cached: bool = True) -> dict[int, float]:
+    """Perplexity of the model without ``removed`` and each candidate in turn (the model is left as it was);
+    ``cached=False``: a whole-model forward per candidate (the reference the cached path is tested against)."""
+    sums = leave_one_out_sums(model, batches, removed, candidates, _nll_count, desc) if cached else None
+    if sums is not None:
+        return {i: math.exp(nll / max(count, 1)) for i, (nll, count) in sums.items()}
     out = {}
     for i in tqdm(candidates, desc=desc, unit="layer"):
         with without_layers(model, removed + [i]):
@@ -57,9 +66,14 @@ def leave_one_out(model, batches, removed: list[int], candidates: list[int], des
     return out
 
 
+def _nll_count(k, nll, target):
+    return float(nll.sum()), int(target.sum())
+
+
 @METHODS.register("ppl")
 class Perplexity(PruneMethod):
     needs_calibration = True
+    _cached = True   # False: whole-model forward per candidate (tests compare the two)
     score_name = "ppl_without_layer"
     options = (MethodOption("iterative", boolean, False,
                             "true: remove one layer, re-score the rest, n times (default false: one shot)",
@@ -67,7 +81,7 @@ class Perplexity(PruneMethod):
 
     def plan(self, model, n, calibration=None) -> PruneResult:
         total, batches = num_layers(model), calibration.batches
-        first = leave_one_out(model, batches, [], list(range(total)), "ppl: leave-one-out")
+        first = leave_one_out(model, batches, [], list(range(total)), "ppl: leave-one-out", self._cached)
         scores = [first[i] for i in range(total)]
         details = {"base_ppl": perplexity(model, batches), "iterative": bool(self.settings["iterative"])}
         if not self.settings["iterative"]:
@@ -75,8 +89,9 @@ class Perplexity(PruneMethod):
         else:   # round r removes the layer whose removal, after rounds 1..r-1, leaves the lowest perplexity
             removed, details["rounds"] = [], []
             for r in range(n):
-                ppl = first if r == 0 else leave_one_out(
-                    model, batches, removed, [i for i in range(total) if i not in removed], f"ppl: round {r + 1}")
+                left = [i for i in range(total) if i not in removed]
+                ppl = first if r == 0 else leave_one_out(model, batches, removed, left, f"ppl: round {r + 1}",
+                                                         self._cached)
                 pick = min(ppl, key=lambda i: (ppl[i], i))
                 removed.append(pick)
                 details["rounds"].append({"removed": pick, "ppl": ppl[pick]})
