@@ -96,7 +96,7 @@ def test_report_renders_in_chromium(built_study, tmp_path):
     for f in status["figures"]:
         assert f["width"] > 300 and f["height"] > 150 and f["shapes"] > 20, f
     assert status["options"] == 14 and status["visible_before"] == ["0"] and status["visible_after"] == [status["last"]]
-    assert len(status["headings"]) == 13   # incl. "Equal parameter budgets" (issue 15), "Early warning" (issue 16)
+    assert len(status["headings"]) == 14   # incl. "Equal parameter budgets" (15), "Early warning" (16), "Paired differences" (22)
     assert status["width"] <= 1400   # nothing pushes the page wider than the window
 
     shot = tmp_path / "report.png"

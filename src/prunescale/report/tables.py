@@ -17,8 +17,8 @@ def sections() -> list[tuple[str, str]]:
 
     return ([("headline", "Headline: accuracy at the largest budget"), ("cells", "Cells and failures")]
             + [(f.id, f.heading) for f in figure_families()]
-            + [("paired", "Paired differences against the unpruned model"), ("samples", "Sample browser"), ("numbers", "Every number behind the figures"),
-               ("provenance", "Study file and versions")])
+            + [("paired", "Paired differences against the unpruned model"), ("samples", "Sample browser"),
+               ("numbers", "Every number behind the figures"), ("provenance", "Study file and versions")])
 
 
 def fmt(x, nd: int = 3) -> str:
