@@ -13,7 +13,7 @@ from prunescale.generate.base import render_prompt
 from prunescale.generate.profiles import PROFILES
 from prunescale.models.loading import load_model
 from prunescale.organism.tokenizer import END_THINK
-from prunescale.prune import traces
+from prunescale.prune import trace_calibration as traces
 from prunescale.prune.calibration import load_calibration
 
 
@@ -157,7 +157,7 @@ def test_fingerprint_samples_stay_inside_large_tensors():
     # 2**24 + 3 values: a float32 linspace of indices rounds the last one past the end
     import torch
 
-    from prunescale.prune.traces import model_fingerprint
+    from prunescale.prune.trace_calibration import model_fingerprint
 
     class Tok:
         chat_template, eos_token = None, "x"

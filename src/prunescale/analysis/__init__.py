@@ -12,7 +12,7 @@ from .lmeval import read_lmeval_jsonl
 from .loops import LoopReport, detect_loops, loop_rate
 from .records import Record
 from .reflection import count_reflection
-from .report import write_analysis
+from .output import write_analysis
 from .selfbleu import bleu_against_others, self_bleu, sentence_self_bleu
 from .summary import analyze_records, analyze_response, compare_by_correctness
 

@@ -32,7 +32,7 @@ def run_records(run_dir: Path, model: str | None = None) -> list:
 
 def analyze_run(run_dir: str | Path, model: str | None = None) -> Path:
     """``prunescale analyze --run DIR`` without the CLI: writes DIR/analysis.json (and .csv); returns the json."""
-    from .report import write_analysis
+    from .output import write_analysis
     from .summary import analyze_records
 
     run_dir = Path(run_dir)

@@ -40,7 +40,7 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..analysis.judge import JudgeConfig, ReflectionJudge
     from ..analysis.lmeval import read_lmeval_jsonl
-    from ..analysis.report import summary_tables, write_analysis
+    from ..analysis.output import summary_tables, write_analysis
     from ..analysis.store_records import run_records
     from ..analysis.summary import analyze_records
     from .common import format_table

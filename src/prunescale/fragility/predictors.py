@@ -26,7 +26,7 @@ import torch
 from ..errors import PrunescaleError
 from ..stats import mean as _mean
 from .catalog import PREDICTORS
-from .traces import ANSWER_TOKENS, Trace
+from .parent_traces import ANSWER_TOKENS, Trace
 
 BATCH = 8
 KNOWLEDGE_BATCH = 64   # short questions: few large forwards are much faster than many small ones on a CPU

@@ -16,7 +16,7 @@ from ..contract.run_dir import model_record
 from ..errors import PrunescaleError
 from ..fileio import library_versions
 from .catalog import predictor_names
-from .traces import TraceSettings
+from .parent_traces import TraceSettings
 
 PREDICTORS = predictor_names()   # as declared in .catalog, at import (plug-ins: call predictor_names())
 
@@ -69,7 +69,7 @@ class ParentRun:
         from ..models.loading import load_model
         from .knowledge import knowledge_items
         from .predictors import build_reference
-        from .traces import is_organism, parent_traces
+        from .parent_traces import is_organism, parent_traces
 
         settings.check()
         self.spec, self.settings = spec, settings

@@ -5,7 +5,7 @@ draws from :data:`TRACE_PROMPTS`, the fragility predictors score the parent on :
 (word problems no calibration saw, so a method calibrated on its traces is not scored on its own data), and
 ``--calibration self`` samples from :data:`OPEN_PROMPTS` (varied registers: narrative, maths, code, facts).
 The embedded organism gets chain problems instead (``organism.problems``). Changing a prompt changes the
-texts these generators make (and the chosen layers); ``prune.traces.FORMAT`` keys the trace cache.
+texts these generators make (and the chosen layers); ``prune.trace_calibration.FORMAT`` keys the trace cache.
 """
 
 from __future__ import annotations

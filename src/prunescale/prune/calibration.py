@@ -39,7 +39,7 @@ def load_calibration(spec: str, model, tokenizer, *, samples: int = 32, max_seq_
                      batch_size: int = 8, seed: int = 0) -> Calibration:
     if samples < 1 or max_seq_len < 2 or batch_size < 1:
         raise PrunescaleError("--calibration-samples, --max-seq-len and --batch-size must be positive")
-    from .traces import infer_spans, is_traces, load_traces
+    from .trace_calibration import infer_spans, is_traces, load_traces
 
     source = parse_source(spec)
     spans = None
