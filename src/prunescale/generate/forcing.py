@@ -118,13 +118,11 @@ class TokenForcer:
                 r.think_end_at, r.think_end_len = len(r.ids) - (spelled - 1), spelled
                 return tok
             if tok in self.eos:
-                r.phase = DONE
                 self.finish(r, finished=True)
                 return None
             r.thinking_tokens += 1
             if r.thinking_tokens >= r.budget:
                 if forcing.budget is None:   # hard token cap, not a thinking budget: stop unfinished
-                    r.phase = DONE
                     r.ids.append(tok)
                     self.finish(r, finished=False)
                     return None
@@ -134,7 +132,6 @@ class TokenForcer:
             return tok
         # answer phase
         if tok in self.eos:
-            r.phase = DONE
             self.finish(r, finished=True)
             return None
         r.answer_tokens += 1
@@ -164,6 +161,8 @@ class TokenForcer:
 
     @staticmethod
     def finish(r: Row, finished: bool) -> None:
+        """The row ends: ``finished`` when it reached an end (EOS / answer cap) rather than the hard token cap."""
+        r.phase = DONE
         r.finished = True
         r.complete = finished
         r.end_time = time.perf_counter()
