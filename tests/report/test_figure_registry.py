@@ -12,7 +12,7 @@ from prunescale.report.tables import sections
 
 def test_families_are_the_report_sections_in_order():
     ids = [f.id for f in figure_families()]
-    assert ids == ["sequential", "parallel", "retention", "why", "cost", "equal_params", "scores",
+    assert ids == ["sequential", "parallel", "retention", "chain_length", "why", "cost", "equal_params", "scores",
                    "fragility"]
     anchors = [a for a, _ in sections()]
     assert anchors[2:2 + len(ids)] == ids and anchors[:2] == ["headline", "cells"]

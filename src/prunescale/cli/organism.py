@@ -34,6 +34,16 @@ def register(subparsers) -> None:
                    help="share of traces ending with a check pass (default %(default)s)")
     t.add_argument("--recheck-rate", type=float, default=d.recheck_rate,
                    help="share of checked traces with a second pass (default %(default)s)")
+    t.add_argument("--max-passes", type=int, default=d.max_passes,
+                   help="most check passes in a training trace (default %(default)s)")
+    t.add_argument("--fact-drop", type=float, default=d.fact_drop,
+                   help="layer drop probability on fact batches: stochastic depth (default %(default)s)")
+    t.add_argument("--chain-drop", type=float, default=d.chain_drop,
+                   help="layer drop probability on chain batches (default %(default)s)")
+    t.add_argument("--layers", type=int, default=d.model.num_layers, help="decoder layers (default %(default)s)")
+    t.add_argument("--hidden", type=int, default=d.model.hidden, help="hidden size (default %(default)s)")
+    t.add_argument("--intermediate", type=int, default=d.model.intermediate,
+                   help="MLP size (default %(default)s)")
     t.add_argument("--micro-tokens", type=int, default=d.micro_tokens,
                    help="padded tokens per micro-batch (default %(default)s)")
     t.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
@@ -58,11 +68,12 @@ def run(args) -> int:
 
 
 def _train(args) -> int:
+    from ..organism.model import ModelSpec
     from ..organism.train import TrainConfig, train, write_recipe
 
     out = check_out_dir(args.out, empty=True, overwrite=args.force, overwrite_flag="--force")
     for flag, least in (("steps", 1), ("threads", 1), ("chain_batch", 1), ("eval_every", 1), ("fact_batch", 0),
-                        ("micro_tokens", 0)):
+                        ("micro_tokens", 0), ("max_passes", 1), ("layers", 1), ("hidden", 4), ("intermediate", 1)):
         if getattr(args, flag) < least:
             raise PrunescaleError(f"--{flag.replace('_', '-')} {getattr(args, flag)} must be at least {least}")
     if not args.lr > 0 or args.lr == float("inf"):
@@ -70,8 +81,12 @@ def _train(args) -> int:
     cfg = TrainConfig(seed=args.seed, steps=args.steps, lr=args.lr, chain_batch=args.chain_batch,
                       fact_batch=args.fact_batch, threads=args.threads, eval_every=args.eval_every,
                       step_error=args.step_error, check_rate=args.check_rate, recheck_rate=args.recheck_rate,
-                      micro_tokens=args.micro_tokens)
-    for name in ("step_error", "check_rate", "recheck_rate"):
+                      micro_tokens=args.micro_tokens, max_passes=args.max_passes, fact_drop=args.fact_drop,
+                      chain_drop=args.chain_drop,
+                      model=ModelSpec(num_layers=args.layers, hidden=args.hidden, intermediate=args.intermediate))
+    if cfg.model.hidden % cfg.model.heads:
+        raise PrunescaleError(f"--hidden {args.hidden} must be a multiple of {cfg.model.heads} (attention heads)")
+    for name in ("step_error", "check_rate", "recheck_rate", "fact_drop", "chain_drop"):
         if not 0 <= getattr(cfg, name) <= 1:
             raise PrunescaleError(f"--{name.replace('_', '-')} {getattr(cfg, name)} is not in [0, 1]")
     t0 = time.time()
@@ -85,7 +100,9 @@ def _train(args) -> int:
 def _command(args) -> str:
     return (f"prunescale organism train --out {args.out} --seed {args.seed} --steps {args.steps} --lr {args.lr} "
             f"--chain-batch {args.chain_batch} --fact-batch {args.fact_batch} --step-error {args.step_error} "
-            f"--check-rate {args.check_rate} --recheck-rate {args.recheck_rate} --micro-tokens {args.micro_tokens} "
+            f"--check-rate {args.check_rate} --recheck-rate {args.recheck_rate} --max-passes {args.max_passes} "
+            f"--fact-drop {args.fact_drop} --chain-drop {args.chain_drop} --layers {args.layers} "
+            f"--hidden {args.hidden} --intermediate {args.intermediate} --micro-tokens {args.micro_tokens} "
             f"--threads {args.threads}")
 
 

@@ -120,15 +120,17 @@ def render_trace(start: str, states: list[str], passes: int = 0) -> tuple[str, s
 
 
 def make_trace(rng: random.Random, k: int, p_err: float = 0.0, p_check: float = 0.0,
-               p_recheck: float = 0.0) -> dict:
+               p_recheck: float = 0.0, max_passes: int = 2) -> dict:
     """A training trace: :func:`make_chain`'s problem with step errors at rate ``p_err``, and with probability
-    ``p_check`` a check pass (a second one with probability ``p_recheck``). ``answer`` is the trace's own
-    answer (wrong when an error went unchecked); ``gold`` the problem's."""
+    ``p_check`` a check pass; each further pass, up to ``max_passes``, follows with probability ``p_recheck``.
+    ``answer`` is the trace's own answer (wrong when an error went unchecked); ``gold`` the problem's."""
     prob = make_chain(rng, k)
     states = noisy_states(prob["start"], k, rng, p_err)
     passes = 0
     if p_check and rng.random() < p_check:
-        passes = 2 if rng.random() < p_recheck else 1
+        passes = 1
+        while passes < max_passes and rng.random() < p_recheck:
+            passes += 1
     thinking, answer = render_trace(prob["start"], states, passes)
     return {**prob, "thinking": thinking, "answer": answer, "gold": prob["answer"], "passes": passes}
 

@@ -53,7 +53,10 @@ class TrainConfig:
     trunc_frac: float = 0.1
     step_error: float = 0.06       # probability that a written chain step is wrong (T=1 sampling noise)
     check_rate: float = 0.3        # share of chain traces ending with a check pass ("Wait, let me check.")
-    recheck_rate: float = 0.3      # share of checked traces with a second pass
+    recheck_rate: float = 0.3      # share of checked traces with a further pass (each, up to max_passes)
+    max_passes: int = 2            # most check passes in a training trace (natural ones + what --wait N forces)
+    fact_drop: float = 0.0         # layer drop probability on fact micro-batches (stochastic depth)
+    chain_drop: float = 0.0        # layer drop probability on chain micro-batches
     micro_tokens: int = 2048       # padded tokens per micro-batch (0: the whole step in one batch)
     threads: int = 0               # torch threads (0: leave torch's default)
     eval_every: int = 100
@@ -146,7 +149,7 @@ class Data:
         for _ in range(n):
             kk = k if k is not None else rng.randint(1, c.k_max)
             if noisy and (c.step_error or c.check_rate):
-                pr = make_trace(rng, kk, c.step_error, c.check_rate, c.recheck_rate)
+                pr = make_trace(rng, kk, c.step_error, c.check_rate, c.recheck_rate, c.max_passes)
             else:
                 pr = make_chain(rng, kk)
             cut, sep = None, ""
@@ -213,9 +216,38 @@ def micro_batches(rows, max_tokens: int) -> list[list]:
     return groups + ([cur] if cur else [])
 
 
-def masked_loss(model, rows, pad_id: int):
+class dropped_layers:
+    """Run the model without the decoder layers at ``drop`` (indices): stochastic depth for one micro-batch.
+    The kept layers are the same modules, so they get the gradients."""
+
+    def __init__(self, model, drop: list[int]):
+        self.model, self.drop = model, set(drop)
+
+    def __enter__(self):
+        inner = self.model.model
+        self.layers = inner.layers
+        if self.drop:
+            inner.layers = torch.nn.ModuleList([m for i, m in enumerate(self.layers) if i not in self.drop])
+        return self
+
+    def __exit__(self, *exc):
+        self.model.model.layers = self.layers
+
+
+def drop_plan(cfg: TrainConfig, step: int, group: int, rate: float) -> list[int]:
+    """Layers a micro-batch skips: each independently with probability ``rate`` (seeded; one is always kept)."""
+    if not rate:
+        return []
+    rng = random.Random(f"drop|{cfg.seed}|{step}|{group}")
+    n = cfg.model.num_layers
+    drop = [i for i in range(n) if rng.random() < rate]
+    return drop if len(drop) < n else drop[1:]
+
+
+def masked_loss(model, rows, pad_id: int, drop: list[int] | None = None):
     ids, lab, att = collate(rows, pad_id)
-    out = model(input_ids=ids, attention_mask=att)
+    with dropped_layers(model, drop or []):
+        out = model(input_ids=ids, attention_mask=att, use_cache=False)
     logits = out.logits[:, :-1]
     tgt = lab[:, 1:]
     return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), tgt.reshape(-1),
@@ -258,12 +290,15 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None,
         n_tok = sum(sum(1 for y in r[1][1:] if y != IGNORE) for r in rows)
         opt.zero_grad(set_to_none=True)
         total = 0.0
-        if cfg.micro_tokens:
-            groups = micro_batches(rows, cfg.micro_tokens)
+        if cfg.fact_drop or cfg.chain_drop:   # v3: facts and chains apart, each with its own drop rate
+            groups = [(g, cfg.chain_drop) for g in micro_batches(chains, cfg.micro_tokens)] + \
+                     [(g, cfg.fact_drop) for g in micro_batches(facts, cfg.micro_tokens) if g]
+        elif cfg.micro_tokens:
+            groups = [(g, 0.0) for g in micro_batches(rows, cfg.micro_tokens)]
         else:   # the v1 recipe: chains and facts as two batches
-            groups = [g for g in (chains, facts) if g]
-        for group in groups:
-            part, _ = masked_loss(model, group, pad)
+            groups = [(g, 0.0) for g in (chains, facts) if g]
+        for gi, (group, rate) in enumerate(groups):
+            part, _ = masked_loss(model, group, pad, drop_plan(cfg, step, gi, rate))
             (part / n_tok).backward()
             total += part.item()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -275,6 +310,11 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None,
             fa = teacher_forced(model, held_facts, pad)
             rec = {"step": step + 1, "train_loss": run_loss / run_n, "k8_step_tf": ch["step_acc"],
                    "k8_answer_tf": ch["answer_acc"], "facts_tf": fa["answer_acc"]}
+            if cfg.fact_drop or cfg.chain_drop:   # v3: how a missing middle / last layer hurts steps and facts
+                for name, layer in (("mid", cfg.model.num_layers // 2), ("last", cfg.model.num_layers - 1)):
+                    with dropped_layers(model, [layer]):
+                        rec[f"k8_step_tf_no_{name}"] = teacher_forced(model, held_chain, pad)["step_acc"]
+                        rec[f"facts_tf_no_{name}"] = teacher_forced(model, held_facts, pad)["answer_acc"]
             if held_check:
                 ck = teacher_forced(model, held_check, pad, lines="checks")
                 rec.update(check_step_tf=ck["step_acc"], checked_answer_tf=ck["answer_acc"])
@@ -322,7 +362,12 @@ def write_recipe(out_dir: str | os.PathLike, cfg: TrainConfig, history: list[dic
         "data": {
             "chains": f"per step {cfg.chain_batch} traces make_trace(random.Random('train|{cfg.seed}|<step>'), "
                       f"k uniform in 1..{cfg.k_max}, p_err={cfg.step_error}, p_check={cfg.check_rate}, "
-                      f"p_recheck={cfg.recheck_rate}); a fraction {cfg.trunc_frac} budget-forced at a random cut",
+                      f"p_recheck={cfg.recheck_rate}, max_passes={cfg.max_passes}); a fraction {cfg.trunc_frac} "
+                      "budget-forced at a random cut",
+            "stochastic_depth": f"each decoder layer skipped with probability {cfg.fact_drop} in a fact micro-batch "
+                                f"and {cfg.chain_drop} in a chain micro-batch (random.Random('drop|{cfg.seed}|"
+                                "<step>|<micro-batch>'), one draw per layer); facts and chains in separate "
+                                "micro-batches",
             "errors_and_checks": "a written step is wrong with probability p_err (one letter replaced; the chain "
                                  "follows it and the trace's answer is that chain's); a share p_check of traces "
                                  "ends with 'Wait, let me check.' and every step re-derived exactly from the start "

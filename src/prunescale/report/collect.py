@@ -174,6 +174,7 @@ def _cell(d: RunDir, row: dict | None, warnings: list[str]) -> dict:
     if cell["kind"] is None and t is not None and t.get("long_chain") is not None:
         cell["kind"] = "long_chain" if t["long_chain"] else "knowledge"
     cell["kind"] = cell["kind"] or "long_chain"
+    cell["chain_length"] = (t or {}).get("chain_length")
     budgets = {}
     for b, vals in sorted(((t or {}).get("budgets") or {}).items(), key=lambda kv: budget_key(kv[0])):
         budgets[budget_label(b)] = {k: vals.get(k) for k in (
@@ -259,9 +260,11 @@ def _tasks(cells: list[dict]) -> list[dict]:
         label = c.get("task_label")
         if not label:
             continue
-        t = out.setdefault(label, {"label": label, "task": c.get("task"), "kind": c.get("kind")})
+        t = out.setdefault(label, {"label": label, "task": c.get("task"), "kind": c.get("kind"),
+                                   "chain_length": None})
         if c.get("has_summary"):
             t["kind"] = c.get("kind") or t["kind"]
+            t["chain_length"] = c.get("chain_length") or t["chain_length"]
     return sorted(out.values(), key=lambda t: (t["kind"] == "knowledge", list(out).index(t["label"])))
 
 

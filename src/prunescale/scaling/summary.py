@@ -22,6 +22,8 @@ def summarize(rows: list[dict], tasks: dict, cfg) -> dict:
                  "answer_tokens": cfg.answer_tokens}
     for (task, budget), rs in sorted(by.items(), key=lambda kv: (kv[0][0], kv[0][1])):
         t = out["tasks"].setdefault(task, {"long_chain": getattr(tasks.get(task), "long_chain", None), "budgets": {}})
+        if getattr(tasks.get(task), "chain_length", None) is not None:
+            t["chain_length"] = tasks[task].chain_length
         t["budgets"][budget_label(budget)] = _cell(rs, tasks.get(task), cfg.answer_tokens)
     return out
 

@@ -26,6 +26,7 @@ class Problem:
 class Task:
     name = ""
     long_chain = True            # long reasoning (True) or knowledge / shallow (False)
+    chain_length: int | None = None   # steps every problem needs, where the task fixes it (organism-chain:k=K)
     loglik = False               # offers log-likelihood multiple choice (``prunescale knowledge``): mc_items
     in_lm_eval = False           # lm-evaluation-harness knows a task of this name (``knowledge --engine lm-eval``)
     uses_data = True             # load() reads a local file given as --data

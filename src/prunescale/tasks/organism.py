@@ -51,6 +51,7 @@ class OrganismChain(_OrganismTask):
         else:
             self.k_range = None
             self.k = int_option(self, "k", 8, 1, MAX_K)
+            self.chain_length = self.k
 
     def load(self, data=None, limit=None):
         from ..organism.problems import chain_problems, mixed_chain_problems
