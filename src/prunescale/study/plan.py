@@ -18,6 +18,7 @@ from .spec import Cell, Study, Variant
 # Without the model's tokenizer (a hub id planned offline): the forced text ("</think>" + "\n\nFinal Answer:"),
 # a "Wait", and the longest rendered prompt, in tokens.
 ASSUMED_FORCED, ASSUMED_WAIT, ASSUMED_PROMPT = 8, 2, 512
+VLLM_MAX_SEQS = 256    # vLLM's default max_num_seqs: sequences it decodes at once
 PILOT_CAP = 512        # the pilot's thinking cap at most (a larger budget: samples that reach it count as capped)
 
 
@@ -171,7 +172,7 @@ def plan_study(study: Study, tokens_per_s: float | None = None, device: str | No
         forced = f.forced + cfg.waits * f.wait
         caps = [b if b is not None else cfg.max_tokens for b in cfg.budgets]
         items = problems * cfg.samples * len(cfg.seeds)   # samples per budget
-        batch = items if _schedules_all(cfg.backend) else min(cfg.batch_size, items)
+        batch = min(VLLM_MAX_SEQS if _schedules_all(cfg.backend) else cfg.batch_size, items)
         gpus = (cfg.tensor_parallel_size if cfg.backend == "vllm" else 1) if _on_cuda(cfg, device) else 0
         cells.append(CellPlan(cell, problems, cell_tokens(cfg, problems, forced),
                               prompt + max(caps) + forced + cfg.answer_tokens, batch, gpus))
@@ -197,8 +198,10 @@ def plan_study(study: Study, tokens_per_s: float | None = None, device: str | No
                        "(2 x layers x kv_heads x head_dim x bytes x batch x longest sequence); activations and "
                        "engine overhead not counted")
     if any(_schedules_all(cfg.backend) for cfg in configs.values()):
-        assumptions.append("vllm: every sample of a cell's budget in flight at once (its KV cache shown in full; "
-                           "the engine pages it into gpu_memory_utilization of each GPU and queues the rest)")
+        assumptions.append(f"vllm: {VLLM_MAX_SEQS} sequences in flight (its default max_num_seqs), each at the longest "
+                           "length; the engine takes gpu_memory_utilization of each GPU and preempts or queues what "
+                           "does not fit, so 'peak' is what full concurrency would use (at least weights + one "
+                           "sequence's KV)")
     assumptions.append("time: generation only (no pruning, calibration, analysis, fragility, report, model "
                        "loading); pruned variants as fast as the first")
     return StudyPlan(cells, variants, rates, assumptions)
