@@ -10,7 +10,7 @@ The line before the fence may carry a marker, `<!-- example: WORD -->`:
 - no marker: run; it must exit 0.
 
 Examples run in process (`prunescale.cli.main.main`) in a fresh directory per block, with these substitutions
-(printed in a failure): `../shared/data/` -> the shared data, `--limit N` above 4 -> `--limit 2`,
+(printed in a failure): `../shared/data/` -> the shared data, `studies/` -> the repository's, `--limit N` above 4 -> `--limit 2`,
 `--out /abs` -> a directory under the block's, and `layers` / `prune` on SmolLM2 calibrate on 2 texts of 32
 tokens (`--calibration-samples 2 --max-seq-len 32`) unless the example sets the calibration size.
 """
@@ -99,7 +99,7 @@ RUN = [e for e in ALL if e.marker not in SKIP]
 def substitute(text: str, tmp: Path) -> list[str]:
     argv = shlex.split(text.replace("../shared/data/", f"{SHARED_DATA}/"), comments=True)
     assert argv[0] == "prunescale", argv
-    argv = argv[1:]
+    argv = [f"{ROOT}/{a}" if a.startswith("studies/") else a for a in argv[1:]]   # the repository's study files
     for i, a in enumerate(argv[:-1]):
         if a == "--limit" and int(argv[i + 1]) > 4:
             argv[i + 1] = "2"

@@ -14,7 +14,6 @@ from ..prune import METHODS
 from ..prune.base import resolve_count
 from ..prune.calibration import load_calibration
 from ..prune.run import PruneSpec, prune
-from ..prune.scoring import layer_similarity
 from .common import COMMANDS, add_calibration_args, add_config_args, add_model_args, format_table, int_list
 
 
@@ -87,6 +86,9 @@ def register(sub) -> None:
     q.add_argument("--layers", type=int_list, help="explicit layer indices i,j,k (with --method selection)")
     add_calibration_args(q)
     add_method_options(q)
+    q.add_argument("--similarity", action="store_true",
+                   help="also show block influence and angular distance beside a method's own scores (a pass over "
+                   "the calibration; shown anyway for shortgpt, angular and methods without scores of their own)")
     q.add_argument("--json", action="store_true", help="print JSON instead of a table")
     add_config_args(q)
     q.set_defaults(func=run_layers)
@@ -121,18 +123,28 @@ def run_prune(args: argparse.Namespace) -> int:
     return 0
 
 
-def layer_rows(stats: dict, n: int, plan=None) -> list[dict]:
-    """Per-layer rows: block influence, angular distance of the layer and of the n-block starting there, the
-    method's own score (when it has one of its own), and what its plan removes or merges."""
-    bi = [1.0 - c for c in stats["cos"]]
-    block = [row[n - 1] if len(row) >= n else float("nan") for row in stats["angular"]]
+SIMILARITY_SCORES = ("block_influence", "angular_distance_of_block")   # what the similarity columns show
+
+
+def own_scores(plan) -> bool:
+    """Whether a plan brings per-layer columns of its own (else the table shows the similarity columns)."""
+    return bool(plan and ((plan.scores and plan.score_name not in SIMILARITY_SCORES)
+                          or plan.details.get("layer_columns")))
+
+
+def layer_rows(stats: dict | None, n: int, plan=None, total: int | None = None) -> list[dict]:
+    """Per-layer rows: block influence, angular distance of the layer and of the n-block starting there (where
+    ``stats``, the similarity pass, is given), the method's own score (when it has one of its own), and what
+    its plan removes or merges. ``total``: the layer count, without ``stats``."""
     merged = {i for m in (plan.merges if plan else []) for i in m["merged"]}
-    own = plan.scores if plan and plan.scores and plan.score_name not in ("block_influence",
-                                                                          "angular_distance_of_block") else None
+    own = plan.scores if plan and plan.scores and plan.score_name not in SIMILARITY_SCORES else None
     rows = []
-    for i in range(len(bi)):
-        row = {"layer": i, "block_influence": bi[i], "angular_distance": stats["angular"][i][0],
-               f"angular_block_{n}": block[i]}
+    for i in range(len(stats["cos"]) if stats else total):
+        row = {"layer": i}
+        if stats:
+            block = stats["angular"][i][n - 1] if len(stats["angular"][i]) >= n else float("nan")
+            row.update({"block_influence": 1.0 - stats["cos"][i], "angular_distance": stats["angular"][i][0],
+                        f"angular_block_{n}": block})
         if own is not None:
             row[plan.score_name] = own[i] if i < len(own) else None
         for name, values in (plan.details.get("layer_columns", {}) if plan else {}).items():
@@ -146,6 +158,7 @@ def layer_rows(stats: dict, n: int, plan=None) -> list[dict]:
 
 def run_layers(args: argparse.Namespace) -> int:
     from ..prune.run import make_method
+    from ..prune.scoring import similarity
 
     spec = spec_from_args(argparse.Namespace(**{**vars(args), "ratio": None}))
     method = make_method(spec)   # bad options fail before the model loads
@@ -158,19 +171,29 @@ def run_layers(args: argparse.Namespace) -> int:
         resolve_count(total, layers=args.layers)   # an index out of range, a repeated one
     elif n is not None and not 1 <= n < total:
         raise PrunescaleError(f"--remove {n} must be between 1 and {total - 1} ({args.model} has {total} layers)")
-    calib = load_calibration(spec.calibration, loaded.model, loaded.tokenizer, samples=args.calibration_samples,
-                             max_seq_len=args.max_seq_len, batch_size=args.batch_size, seed=args.seed)
-    stats = layer_similarity(loaded.model, calib.batches)
+    # The similarity pass (a forward over the calibration, ~90 s of a 480 s taylor run on SmolLM2) runs only
+    # for the columns that show it: asked for, or no columns of the method's own.
+    shown = args.similarity or not n or not (method.score_name and method.score_name not in SIMILARITY_SCORES)
+
+    def calibration():
+        return load_calibration(spec.calibration, loaded.model, loaded.tokenizer, samples=args.calibration_samples,
+                                max_seq_len=args.max_seq_len, batch_size=args.batch_size, seed=args.seed)
+
+    calib = calibration() if shown or method.needs_calibration else None
     plan = method.plan(loaded.model, n, calib) if n else None
-    rows = layer_rows(stats, n or 1, plan)
+    if not own_scores(plan) and calib is None:   # a method that said it scores layers gave no scores
+        calib = calibration()
+    stats = similarity(loaded.model, calib) if calib is not None and (shown or not own_scores(plan)) else None
+    rows = layer_rows(stats, n or 1, plan, total)
     picked = plan.removed if plan else []
     if args.json:
-        json.dump({"model": args.model, "method": args.method, "calibration": calib.describe(), "layers": rows,
-                   "removed": picked, "merges": plan.merges if plan else []}, sys.stdout, indent=2)
+        json.dump({"model": args.model, "method": args.method, "calibration": calib.describe() if calib else None,
+                   "layers": rows, "removed": picked, "merges": plan.merges if plan else []}, sys.stdout, indent=2)
         print()
         return 0
-    print(f"{args.model}: {len(rows)} layers, calibration {calib.describe()['samples']} texts / "
-          f"{calib.describe()['tokens']} tokens ({spec.calibration})")
+    print(f"{args.model}: {len(rows)} layers, " + (f"calibration {calib.describe()['samples']} texts / "
+          f"{calib.describe()['tokens']} tokens ({spec.calibration})" if calib else
+          f"no calibration ({args.method} needs none; --similarity adds the similarity columns)"))
     flags = ("removed", "merged")
     print(format_table(list(rows[0]), [[r[k] if k not in flags else ("x" if r[k] else "") for k in r]
                                        for r in rows]))

@@ -31,7 +31,18 @@ def register(sub) -> None:
     r.add_argument("--executor", choices=["local", "ray"], help="where cells run (default: the study's, else local)")
     r.add_argument("--address", help="Ray cluster address for --executor ray (default: start a local Ray)")
     r.add_argument("--no-report", action="store_true", help="skip writing the report")
+    r.add_argument("--dry-run", action="store_true", help="print the plan (as `study plan`) and create nothing")
+    _plan_args(r)
     r.set_defaults(func=run)
+    pl = ssub.add_parser("plan", help="the cells, tokens, time and peak memory a run would take; creates nothing",
+                         description="Plan a study without running it: every cell (as `study run` enumerates "
+                         "them) with the tokens it generates at most, the time at a throughput (stated, or "
+                         "measured with the study's backend on its first model) and each variant's peak memory "
+                         "(weights + KV cache). Models are not downloaded: a hub id needs a local config.json or "
+                         "the built-in table of the reference models.")
+    _grid_args(pl)
+    _plan_args(pl)
+    pl.set_defaults(func=plan)
     s = ssub.add_parser("status", help="show done / running / failed / to-do cells")
     _grid_args(s)
     s.set_defaults(func=status)
@@ -66,6 +77,16 @@ def _grid_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--serve", help="with --backend openai: server command per variant, with {model} and {port}")
 
 
+def _plan_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("plan")
+    g.add_argument("--tokens-per-s", type=float, metavar="N",
+                   help="decode throughput to assume (generated tokens/s at the study's batch size); default: "
+                   "measure it with a short generation on the first model")
+    g.add_argument("--device", help="where cells would run when the study does not say: cpu or cuda (default: "
+                   "cuda for vllm, else cuda if available); sets the dtype assumed")
+    g.add_argument("--json", action="store_true", help="print the plan as JSON")
+
+
 def build_study(args: argparse.Namespace):
     """The study from the file (if any) with the flags applied on top, and its directory."""
     from ..study.spec import EVAL_OVERRIDES, GRID_OVERRIDES, load_study, study_out
@@ -78,6 +99,10 @@ def build_study(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     from ..study.run import run_study
 
+    if args.dry_run:
+        return plan(args)
+    if args.tokens_per_s is not None or args.json or args.device:
+        raise PrunescaleError("--tokens-per-s, --device and --json are options of the plan: add --dry-run")
     study, out = build_study(args)
     result = run_study(study, out, executor=args.executor, address=args.address, report=not args.no_report)
     failed = [c for c, s in result.items() if s == "failed"]
@@ -85,6 +110,56 @@ def run(args: argparse.Namespace) -> int:
     print(f"\n{sum(s == 'done' for s in result.values())}/{len(result)} cells done"
           + (f", {len(failed)} failed (prunescale study status {out})" if failed else ""))
     return 1 if failed else 0
+
+
+def plan(args: argparse.Namespace) -> int:
+    import json
+
+    from ..study.plan import plan_study
+
+    study, _ = build_study(args)
+    log = (lambda *a: None) if args.json else print   # noqa: E731 - JSON alone on stdout
+    result = plan_study(study, tokens_per_s=args.tokens_per_s, device=args.device, log=log)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+        return 0
+    print(format_plan(result, study.name))
+    return 0
+
+
+def format_plan(p, name: str) -> str:
+    """The plan as two tables (cells, variants), the totals and the assumptions."""
+    measured = any(c.expected is not None for c in p.cells)
+    expected = ["expected", "time"] if measured else []
+    cells = format_table(["cell", "problems", "tokens at most", *expected, "time at most", "longest", "batch"],
+                         [[c.cell.id, c.problems, f"{c.tokens:,}",
+                           *([f"{c.expected:,}", _duration(c.seconds)] if measured else []),
+                           _duration(c.max_seconds), c.longest, c.batch] for c in p.cells])
+    variants = format_table(["variant", "layers", "params", "weights", "KV cache", "peak", "tokens at most",
+                             *(["time"] if measured else []), "time at most"],
+                            [[v.variant.id, v.layers, f"{v.params / 1e6:,.1f}M", _gib(v.weight_bytes),
+                              _gib(v.kv_bytes), _gib(v.peak_bytes), f"{v.tokens:,}",
+                              *([_duration(v.seconds)] if measured else []), _duration(v.max_seconds)]
+                             for v in p.variants])
+    total = (f"total: {len(p.cells)} cells, {len(p.variants)} variants, {p.tokens:,} tokens at most, "
+             + (f"{_duration(p.seconds)} expected, " if measured else "")
+             + f"{_duration(p.max_seconds)} at most, peak memory {_gib(p.peak_bytes)}")
+    if p.gpu_hours:
+        total += f", {p.gpu_hours:,.1f} GPU-hours" + (" expected" if measured else " at most")
+    return "\n".join([f"study {name}: plan", "", cells, "", variants, "", total, "", "assumptions:",
+                      *(f"  - {a}" for a in p.assumptions)])
+
+
+def _gib(n: int) -> str:
+    return f"{n / 2**30:.2f} GiB" if n >= 2**30 / 100 else f"{n / 2**20:.1f} MiB"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    if seconds < 2 * 3600:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def status(args: argparse.Namespace) -> int:

@@ -5,7 +5,7 @@ distance arccos(cos)/pi. The score of layer l is the distance of the block of n 
 """
 
 from .base import METHODS, PruneMethod
-from .scoring import layer_similarity
+from .scoring import similarity
 
 
 @METHODS.register("angular")
@@ -14,7 +14,7 @@ class Angular(PruneMethod):
     score_name = "angular_distance_of_block"
 
     def layer_scores(self, model, calibration, n):
-        table = layer_similarity(model, calibration.batches)["angular"]
+        table = similarity(model, calibration)["angular"]
         # Blocks that would run past the last layer get no score.
         return [row[n - 1] if len(row) >= n else float("nan") for row in table]
 

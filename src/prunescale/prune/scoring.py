@@ -81,6 +81,17 @@ def layer_similarity(model, batches, desc: str = "calibration: scoring layers") 
     return {"cos": cos_mean, "tokens": tokens, "angular": angular}
 
 
+def similarity(model, calibration) -> dict:
+    """:func:`layer_similarity` over ``calibration``'s batches, computed once per model and kept on the
+    calibration (``prunescale layers`` shows it beside a method that ranks by it: one pass, not two). The model
+    must not change between calls; methods that change it work on a copy or call this once."""
+    memo = calibration.__dict__.setdefault("_similarity", {})
+    key = (id(model), len(adapter_for(model).layers(model)))
+    if key not in memo:
+        memo[key] = layer_similarity(model, calibration.batches)
+    return memo[key]
+
+
 def _last_token(h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Hidden state of each sequence's last real token (right padding), fp32."""
     last = mask.sum(dim=1).long().clamp(min=1) - 1

@@ -4,7 +4,7 @@ BI_i = 1 - E_tokens[cos(x_i, x_{i+1})], from layer i's own input and output; eve
 """
 
 from .base import METHODS, PruneMethod
-from .scoring import layer_similarity
+from .scoring import similarity
 
 
 @METHODS.register("shortgpt")
@@ -13,7 +13,7 @@ class ShortGPT(PruneMethod):
     score_name = "block_influence"
 
     def layer_scores(self, model, calibration, n):
-        return [1.0 - c for c in layer_similarity(model, calibration.batches)["cos"]]
+        return [1.0 - c for c in similarity(model, calibration)["cos"]]
 
     def choose(self, model, n, scores):
         # Ties broken by the deeper layer first (stable sort on (score, -index)).

@@ -42,8 +42,10 @@ class _ARC(MultipleChoice):
 @TASKS.register("arc_easy")
 class ARCEasy(_ARC):
     config = "ARC-Easy"
+    hub_size = 2376
 
 
 @TASKS.register("arc_challenge")
 class ARCChallenge(_ARC):
     config = "ARC-Challenge"
+    hub_size = 1172

@@ -30,6 +30,7 @@ class Task:
     loglik = False               # offers log-likelihood multiple choice (``prunescale knowledge``): mc_items
     in_lm_eval = False           # lm-evaluation-harness knows a task of this name (``knowledge --engine lm-eval``)
     uses_data = True             # load() reads a local file given as --data
+    hub_size: int | None = None  # problems in its hub dataset: `study plan` counts them without downloading
 
     def __init__(self, **options):
         self.options = options

@@ -79,17 +79,20 @@ class MathTask(Task):
 @TASKS.register("aime24")
 class AIME24(MathTask):
     hub = ("HuggingFaceH4/aime_2024", None, "train")
+    hub_size = 30
 
 
 @TASKS.register("math500")
 class MATH500(MathTask):
     hub = ("HuggingFaceH4/MATH-500", None, "test")
+    hub_size = 500
 
 
 @TASKS.register("gsm8k")
 class GSM8K(MathTask):
     long_chain = False
     hub = ("openai/gsm8k", "main", "test")
+    hub_size = 1319
     question_fields = ("question",)
 
     def gold(self, value):

@@ -41,6 +41,7 @@ class MMLU(MultipleChoice):
 
     long_chain = False
     loglik = in_lm_eval = True
+    hub_size = 14042   # cais/mmlu all, test
 
     def rows(self, data=None, limit=None) -> list[dict]:
         if data:
@@ -76,6 +77,7 @@ class GPQADiamond(MultipleChoice):
 
     long_chain = True
     shuffle_default = True
+    hub_size = 198
     FIELDS = ("Question", "Correct Answer", "Incorrect Answer 1", "Incorrect Answer 2", "Incorrect Answer 3")
 
     def load(self, data=None, limit=None):
