@@ -18,6 +18,10 @@ def register(sub) -> None:
     both = (FinetuneJob, Recipe)
     add_field_args(p, both, ["model", "data", "mode", "out", "samples", "question_field", "thinking_field",
                              "answer_field"])
+    k = p.add_argument_group("objective and teacher (KD: forward KL(teacher || student) at temperature T, times "
+                             "T^2, on the assistant tokens)")
+    add_field_args(k, both, ["objective", "teacher", "kd_alpha", "kd_temperature", "kd_top_k", "kd_cache_mb",
+                             "teacher_budget", "teacher_temperature", "teacher_backend"])
     g = p.add_argument_group("recipe (defaults follow the study)")
     add_field_args(g, both, ["lora_r", "lora_alpha", "lora_dropout", "lora_targets", "learning_rate", "lr_scheduler",
                              "warmup_ratio", "weight_decay"])
@@ -38,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     job = FinetuneJob.from_options(args.model, args.out, {**options, "merge": not args.no_merge})
     record = run_finetune(job)
     ft = record["finetune"]
-    print(f"loss {ft['first_loss']:.4f} -> {ft['final_loss']:.4f} in {ft['global_step']} steps "
+    kd = f" (last kd {ft['kd_history'][-1]:.4f}, ce {ft['ce_history'][-1]:.4f})" if ft.get("kd_history") else ""
+    print(f"loss {ft['first_loss']:.4f} -> {ft['final_loss']:.4f}{kd} in {ft['global_step']} steps "
           f"({ft['wall_time_s']:.0f}s); saved to {args.out}")
     return 0

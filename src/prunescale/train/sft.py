@@ -15,6 +15,7 @@ from ..contract.run_dir import model_record
 from ..errors import PrunescaleError
 from ..fileio import atomic_dir, library_versions
 from ..options import option
+from .kd import check_kd
 
 MODES = ("lora", "full")
 
@@ -25,6 +26,14 @@ class Recipe:
     Adam betas (0.9, 0.95), 5 epochs)."""
 
     mode: str = option("lora", help="lora (default) or full")
+    objective: str = option("sft", help="sft (cross-entropy on the traces, default) or kd (also match the "
+                            "teacher's next-token distribution: forward KL, see --kd-alpha)")
+    kd_alpha: float = option(0.5, help="kd: loss = alpha * KD + (1 - alpha) * CE on the assistant tokens "
+                             "(default {default})")
+    kd_temperature: float = option(1.0, help="kd: softmax temperature of both models; the KL is scaled by T^2 "
+                                   "(default {default})")
+    kd_top_k: int = option(0, help="kd: keep the teacher's k largest logits, renormalised over them (default 0: "
+                           "the whole vocabulary)")
     lora_r: int = 16
     lora_alpha: int = 32
     lora_dropout: float = 0.05
@@ -48,6 +57,7 @@ class Recipe:
     extra: dict = field(default_factory=dict)
 
     def validate(self) -> None:
+        check_kd(self.objective, self.kd_alpha, self.kd_temperature, self.kd_top_k)
         if self.mode not in MODES:
             raise PrunescaleError(f"--mode {self.mode!r} is not one of: {', '.join(MODES)}")
         if self.learning_rate <= 0 or self.batch_size < 1 or self.grad_accum < 1 or self.epochs <= 0:
@@ -74,8 +84,9 @@ def checkpoint_dir(out: str | Path) -> Path:
 
 def finetune(model_spec: str, rows: list[dict], recipe: Recipe, out: str | Path, *, data_spec: str = "",
              resume: bool = False, dtype: str | None = None, device: str | None = None,
-             trust_remote_code: bool = False, log=print) -> dict:
-    """Train on ``rows`` ({"prompt", "completion"}); write the model and its prunescale.json to ``out``."""
+             trust_remote_code: bool = False, teacher=None, kd_cache_mb: float = 0, log=print) -> dict:
+    """Train on ``rows`` ({"prompt", "completion"}); write the model and its prunescale.json to ``out``.
+    ``teacher``: the loaded teacher (``models.loading.LoadedModel``) that ``recipe.objective == "kd"`` distils."""
     try:
         import datasets
         from trl import SFTConfig, SFTTrainer
@@ -110,8 +121,26 @@ def finetune(model_spec: str, rows: list[dict], recipe: Recipe, out: str | Path,
         logging_steps=max(1, min(10, recipe.save_steps)), seed=recipe.seed, data_seed=recipe.seed,
         bf16=on_gpu and torch.cuda.is_bf16_supported(), report_to="none", disable_tqdm=False,
         dataloader_pin_memory=on_gpu, **recipe.extra)
-    trainer = SFTTrainer(model=model, args=args, train_dataset=datasets.Dataset.from_list(rows),
-                         processing_class=tok, peft_config=peft_config)
+    dataset = datasets.Dataset.from_list(rows)
+    kd_logits = None
+    if recipe.objective == "kd":
+        from .kd import kd_trainer_class
+        from .teacher_logits import teacher_logits
+
+        if teacher is None:
+            raise PrunescaleError("--objective kd needs a teacher")
+        teacher.model.to(model.device)
+        trainer = kd_trainer_class()(model=model, args=args, train_dataset=dataset, processing_class=tok,
+                                     peft_config=peft_config, teacher=None, alpha=recipe.kd_alpha,
+                                     temperature=recipe.kd_temperature)
+        data = trainer.train_dataset
+        batches = [trainer.data_collator([data[j] for j in range(i, min(i + recipe.batch_size, len(data)))])
+                   for i in range(0, len(data), recipe.batch_size)]
+        trainer.teacher = kd_logits = teacher_logits(teacher.model, teacher.tokenizer, batches,
+                                                     top_k=recipe.kd_top_k, cache_mb=kd_cache_mb, log=log)
+    else:
+        trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tok,
+                             peft_config=peft_config)
     start = time.time()
     result = trainer.train(resume_from_checkpoint=str(last) if last else None)
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
@@ -123,10 +152,17 @@ def finetune(model_spec: str, rows: list[dict], recipe: Recipe, out: str | Path,
                      "global_step": trainer.state.global_step, "first_loss": losses[0] if losses else None,
                      "final_loss": losses[-1] if losses else None, "train_loss": result.training_loss,
                      "resumed_from": str(last) if last else None, "merged": recipe.mode == "full" or recipe.merge,
-                     "wall_time_s": round(time.time() - start, 1), "loss_history": losses},
+                     "wall_time_s": round(time.time() - start, 1), "loss_history": losses,
+                     "objective": recipe.objective},
         "parent_model": model_spec, "parent_path": loaded.path,
         "versions": library_versions("trl", "peft"),
     }
+    if kd_logits is not None:
+        ft = record["finetune"]
+        ft["teacher"] = teacher.spec
+        ft["teacher_logits"] = "cached" if kd_logits.cached else "on the fly"
+        ft["kd_history"] = [h["kd_loss"] for h in trainer.state.log_history if "kd_loss" in h]
+        ft["ce_history"] = [h["ce_loss"] for h in trainer.state.log_history if "ce_loss" in h]
     parent_record = model_record(loaded.path)
     if parent_record.is_file():
         parent = json.loads(parent_record.read_text())
