@@ -118,7 +118,9 @@ def finetune(model_spec: str, rows: list[dict], recipe: Recipe, out: str | Path,
         per_device_train_batch_size=recipe.batch_size, gradient_accumulation_steps=recipe.grad_accum,
         max_length=recipe.max_length, completion_only_loss=True, packing=False,
         activation_checkpointing=recipe.gradient_checkpointing, save_steps=recipe.save_steps, save_total_limit=2,
-        logging_steps=max(1, min(10, recipe.save_steps)), seed=recipe.seed, data_seed=recipe.seed,
+        # a short run logs at least once (its first and final loss)
+        logging_steps=max(1, min(10, recipe.save_steps, recipe.max_steps if recipe.max_steps > 0 else 10)),
+        seed=recipe.seed, data_seed=recipe.seed,
         bf16=on_gpu and torch.cuda.is_bf16_supported(), report_to="none", disable_tqdm=False,
         dataloader_pin_memory=on_gpu, **recipe.extra)
     dataset = datasets.Dataset.from_list(rows)
