@@ -203,3 +203,12 @@ def test_prune_then_kd_on_teacher_traces_then_eval(pruned, tmp_path, cache, caps
                  "--teacher-budget", "64", "--max-steps", "2", "--batch-size", "8",
                  "--out", str(tmp_path / "sft")]) == 0
     assert "teacher traces from the cache" in capsys.readouterr().out
+
+
+def test_a_token_budget_trains_on_that_many_assistant_tokens(pruned, tmp_path, cache):
+    out = tmp_path / "budget"
+    assert main(["finetune", "--model", str(pruned), "--data", "organism", "--samples", "64", "--train-tokens",
+                 "1500", "--batch-size", "4", "--lr", "1e-3", "--out", str(out)]) == 0
+    ft = json.loads((out / "prunescale.json").read_text())["finetune"]
+    # it stops at the first step that reaches the budget: the step before had not
+    assert ft["trained_tokens"] - ft["last_step_tokens"] < 1500 <= ft["trained_tokens"] and ft["global_step"] > 1

@@ -10,8 +10,8 @@ assistant part, the mask SFT trains on.
 TRL 1.16 offers ``trl.experimental.gkd.GKDTrainer`` (beta = 0 is this forward KL; lmbda > 0 samples on-policy)
 and ``trl.DistillationTrainer`` (on-policy generation, chunked divergence). Neither mixes in the cross-entropy,
 neither takes the teacher's top-k or cached logits, and GKDTrainer's loss ignores its own ``temperature`` (it
-only sets sampling), so this is a small ``SFTTrainer`` subclass with its own ``compute_loss``: the data,
-the completion mask, LoRA and checkpoints stay TRL's.
+only sets sampling), so this is a small ``SFTTrainer`` subclass (:mod:`.trainer`'s) with its own
+``compute_loss``: the data, the completion mask, LoRA and checkpoints stay TRL's.
 """
 
 from __future__ import annotations
@@ -75,10 +75,11 @@ def check_kd(objective: str, alpha: float, temperature: float, top_k: int) -> No
 
 
 def kd_trainer_class():
-    """``SFTTrainer`` with the mixed KD loss; ``teacher`` is a :class:`~.teacher_logits.TeacherLogits`."""
-    from trl import SFTTrainer
+    """The counting ``SFTTrainer`` with the mixed KD loss; ``teacher`` is a
+    :class:`~.teacher_logits.TeacherLogits`."""
+    from .trainer import counting_trainer_class
 
-    class KDTrainer(SFTTrainer):
+    class KDTrainer(counting_trainer_class()):
         def __init__(self, *args, teacher, alpha: float, temperature: float, **kwargs):
             super().__init__(*args, **kwargs)
             self.teacher, self.alpha, self.temperature = teacher, alpha, temperature

@@ -16,6 +16,7 @@ from ..errors import PrunescaleError
 from ..fileio import atomic_dir, library_versions
 from ..options import option
 from .kd import check_kd
+from .trainer import collated, counting_trainer_class, planned_steps
 
 MODES = ("lora", "full")
 
@@ -47,6 +48,8 @@ class Recipe:
     adam_beta2: float = 0.95
     epochs: float = 5.0
     max_steps: int = option(-1, help="stop after N optimizer steps (overrides --epochs)")
+    train_tokens: int = option(0, help="train on this many assistant tokens (steps planned from the data's mean "
+                               "length, stopping once reached; overrides --max-steps and --epochs; 0: off)")
     batch_size: int = 8
     grad_accum: int = 1
     max_length: int = option(4096, help="tokens per example (longer ones are cut)")
@@ -64,6 +67,8 @@ class Recipe:
             raise PrunescaleError("--lr, --batch-size, --grad-accum and --epochs must be positive")
         if self.mode == "lora" and (self.lora_r < 1 or self.lora_alpha <= 0 or not 0 <= self.lora_dropout < 1):
             raise PrunescaleError("--lora-r and --lora-alpha must be positive and --lora-dropout in [0, 1)")
+        if self.train_tokens < 0:
+            raise PrunescaleError(f"--train-tokens {self.train_tokens} must be positive or 0 (off)")
         if self.max_length < 1 or self.save_steps < 1 or self.max_steps == 0 or self.max_steps < -1:
             raise PrunescaleError("--max-length and --save-steps must be positive, --max-steps positive or -1 "
                                   "(no limit)")
@@ -89,7 +94,7 @@ def finetune(model_spec: str, rows: list[dict], recipe: Recipe, out: str | Path,
     ``teacher``: the loaded teacher (``models.loading.LoadedModel``) that ``recipe.objective == "kd"`` distils."""
     try:
         import datasets
-        from trl import SFTConfig, SFTTrainer
+        from trl import SFTConfig
     except ImportError:
         raise PrunescaleError("fine-tuning needs TRL and PEFT: pip install 'prunescale[train]'") from None
     import torch
@@ -125,6 +130,8 @@ def finetune(model_spec: str, rows: list[dict], recipe: Recipe, out: str | Path,
         dataloader_pin_memory=on_gpu, **recipe.extra)
     dataset = datasets.Dataset.from_list(rows)
     kd_logits = None
+    common = dict(model=model, args=args, train_dataset=dataset, processing_class=tok, peft_config=peft_config,
+                  train_tokens=recipe.train_tokens)
     if recipe.objective == "kd":
         from .kd import kd_trainer_class
         from .teacher_logits import teacher_logits
@@ -132,17 +139,19 @@ def finetune(model_spec: str, rows: list[dict], recipe: Recipe, out: str | Path,
         if teacher is None:
             raise PrunescaleError("--objective kd needs a teacher")
         teacher.model.to(model.device)
-        trainer = kd_trainer_class()(model=model, args=args, train_dataset=dataset, processing_class=tok,
-                                     peft_config=peft_config, teacher=None, alpha=recipe.kd_alpha,
-                                     temperature=recipe.kd_temperature)
-        data = trainer.train_dataset
-        batches = [trainer.data_collator([data[j] for j in range(i, min(i + recipe.batch_size, len(data)))])
-                   for i in range(0, len(data), recipe.batch_size)]
+        trainer = kd_trainer_class()(**common, teacher=None, alpha=recipe.kd_alpha, temperature=recipe.kd_temperature)
+    else:
+        trainer = counting_trainer_class()(**common)
+    if recipe.train_tokens or recipe.objective == "kd":
+        batches = collated(trainer, recipe.batch_size)
+    if recipe.train_tokens:
+        # the schedule is planned for the budget; the budget callback ends the run exactly there
+        trainer.args.max_steps = planned_steps(batches, recipe.train_tokens, recipe.batch_size * recipe.grad_accum)
+        trainer.args.logging_steps = min(trainer.args.logging_steps, trainer.args.max_steps)
+        log(f"--train-tokens {recipe.train_tokens}: {trainer.args.max_steps} steps planned")
+    if recipe.objective == "kd":
         trainer.teacher = kd_logits = teacher_logits(teacher.model, teacher.tokenizer, batches,
                                                      top_k=recipe.kd_top_k, cache_mb=kd_cache_mb, log=log)
-    else:
-        trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tok,
-                             peft_config=peft_config)
     start = time.time()
     result = trainer.train(resume_from_checkpoint=str(last) if last else None)
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
@@ -155,7 +164,8 @@ def finetune(model_spec: str, rows: list[dict], recipe: Recipe, out: str | Path,
                      "final_loss": losses[-1] if losses else None, "train_loss": result.training_loss,
                      "resumed_from": str(last) if last else None, "merged": recipe.mode == "full" or recipe.merge,
                      "wall_time_s": round(time.time() - start, 1), "loss_history": losses,
-                     "objective": recipe.objective},
+                     "objective": recipe.objective, "trained_tokens": trainer.trained_tokens,
+                     "last_step_tokens": trainer.last_step_tokens},
         "parent_model": model_spec, "parent_path": loaded.path,
         "versions": library_versions("trl", "peft"),
     }
