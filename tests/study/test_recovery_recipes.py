@@ -55,6 +55,8 @@ def test_named_recipes_are_variants_of_their_own(tmp_path, monkeypatch):
     ([{"name": "a", "data": "organism", "kd_alpah": 0.5}], None, "fine-tuning option 'kd_alpah'"),
     ([{"name": "a", "data": "organism"}], ["lora"], "recovery 'lora' is not one of a"),
     ([], None, "lists no recipe"),
+    ([{"name": "a", "data": "organism", "objective": "distil"}], None, "recipe 'a': --objective 'distil'"),
+    ([{"name": "a", "kd_alpha": 0.5}], None, "needs 'data'"),
 ])
 def test_bad_recipes_are_one_line_errors(tmp_path, capsys, finetune, recovery, message):
     spec = {**STUDY, "finetune": finetune}

@@ -317,8 +317,13 @@ def _recipes(raw: list, where: str) -> list[dict]:
                                   f"'-' (got {r.get('name') if isinstance(r, dict) else r!r})")
         if r["name"] in {o["name"] for o in out}:
             raise PrunescaleError(f"{where}: finetune recipe {r['name']!r} is listed twice")
-        FinetuneJob.split_options({k: v for k, v in r.items() if k != "name"},
-                                  where=f"{where}: finetune recipe {r['name']!r}")
+        # a bad key or value is named now, not when the variant is fine-tuned
+        here = f"{where}: finetune recipe {r['name']!r}"
+        job = FinetuneJob.from_options("", "", {k: v for k, v in r.items() if k != "name"}, where=here)
+        try:
+            job.recipe.validate()
+        except PrunescaleError as e:
+            raise PrunescaleError(f"{here}: {e}") from None
         out.append(dict(r))
     if not out:
         raise PrunescaleError(f"{where}: 'finetune' lists no recipe")

@@ -50,7 +50,8 @@ class FinetuneJob:
         """A job from a flat mapping of job and recipe fields (a study's ``finetune:``); unknown keys are named."""
         job, recipe = cls.split_options(options, where)
         if "data" not in job:
-            raise PrunescaleError(f"{where}: fine-tuning needs 'data' (organism, jsonl:PATH, hf:NAME or self:RUN_DIR)")
+            raise PrunescaleError(f"{where}: fine-tuning needs 'data' (organism, jsonl:PATH, hf:NAME, self:RUN_DIR or "
+                                  "teacher[:TASK])")
         return cls(model=model, out=out, recipe=Recipe(**recipe), **job)
 
     @classmethod
@@ -123,12 +124,14 @@ def run_finetune(job: FinetuneJob, log=print) -> dict:
     else:
         traces = load_traces(job.data, samples=job.samples, seed=job.recipe.seed, question_field=job.question_field,
                              thinking_field=job.thinking_field, answer_field=job.answer_field)
+    if job.recipe.objective != "kd":
+        teacher = None   # its traces are made: free it before the student loads
     rows = render(traces, tok, config, name_hint=job.model)
     what = f"{job.recipe.objective}, teacher {teacher_spec}" if job.recipe.objective == "kd" else "sft"
     log(f"fine-tuning {job.model} ({job.recipe.mode}, {what}) on {len(rows)} traces from {job.data}")
     return finetune(job.model, rows, job.recipe, out, data_spec=job.data, resume=job.resume, dtype=job.dtype,
                     device=job.device, trust_remote_code=job.trust_remote_code,
-                    teacher=teacher if job.recipe.objective == "kd" else None, kd_cache_mb=job.kd_cache_mb, log=log)
+                    teacher=teacher, kd_cache_mb=job.kd_cache_mb, log=log)
 
 
 def _load_teacher(spec: str, student_tok, job: FinetuneJob):

@@ -73,7 +73,7 @@ def teacher_traces(spec: str, teacher, tokenizer, *, teacher_spec: str, count: i
         log(f"teacher traces from the cache {path}")
         return cached
     profile = model_profile(teacher, tokenizer)
-    prompts = task_prompts(task, count) if task else builtin_prompts(profile, tokenizer, count, max_length, seed)
+    prompts = _task_prompts(task, count) if task else builtin_prompts(profile, tokenizer, count, max_length, seed)
     gen = _backend(backend, teacher, tokenizer, profile, teacher_spec, dtype, device, trust_remote_code)
     log(f"generating {len(prompts)} teacher traces ({backend}, budget {budget}) with {teacher_spec}")
     forcing, sampling = Forcing(budget=budget, answer_tokens=ANSWER_TOKENS), Sampling(temperature=temperature)
@@ -93,6 +93,16 @@ def teacher_traces(spec: str, teacher, tokenizer, *, teacher_spec: str, count: i
     except PrunescaleError as e:   # an unwritable cache costs the next run a regeneration, not this run
         log(f"prunescale: warning: teacher traces not cached: {e}")
     return [Trace(p, completion=t) for p, t in zip(prompts, texts)]
+
+
+def _task_prompts(task_spec: str, count: int) -> list[str]:
+    """The first ``count`` problems of a task (its user messages)."""
+    from ..tasks import get_task
+
+    problems = get_task(task_spec).load(None, count)
+    if not problems:
+        raise PrunescaleError(f"--data teacher:{task_spec}: the task has no problems")
+    return [p.prompt for p in problems[:count]]
 
 
 def _backend(name: str, teacher, tokenizer, profile, teacher_spec: str, dtype, device, trust_remote_code: bool):
