@@ -212,3 +212,19 @@ def test_a_token_budget_trains_on_that_many_assistant_tokens(pruned, tmp_path, c
     ft = json.loads((out / "prunescale.json").read_text())["finetune"]
     # it stops at the first step that reaches the budget: the step before had not
     assert ft["trained_tokens"] - ft["last_step_tokens"] < 1500 <= ft["trained_tokens"] and ft["global_step"] > 1
+
+
+def test_full_fine_tuning_with_teacher_logits_on_the_fly(pruned, tmp_path, cache):
+    from safetensors.torch import load_file
+
+    out = tmp_path / "full"
+    assert main(["finetune", "--model", str(pruned), "--mode", "full", "--objective", "kd", "--kd-cache-mb", "0",
+                 "--kd-alpha", "1", "--data", "organism", "--samples", "16", "--max-steps", "3", "--batch-size", "8",
+                 "--lr", "1e-3", "--out", str(out)]) == 0
+    ft = json.loads((out / "prunescale.json").read_text())["finetune"]
+    assert ft["mode"] == "full" and ft["teacher_logits"] == "on the fly" and ft["global_step"] == 3
+    assert ft["teacher"] == "embedded:organism"                 # from the pruned model's record
+    assert ft["loss_history"] == pytest.approx(ft["kd_history"])   # alpha 1: the loss is the KD term alone
+    assert not (cache / "kd_logits").exists()
+    before, after = load_file(pruned / "model.safetensors"), load_file(out / "model.safetensors")
+    assert any((before[k] - after[k]).abs().max() > 0 for k in before)
