@@ -203,6 +203,8 @@ def test_prune_then_kd_on_teacher_traces_then_eval(pruned, tmp_path, cache, caps
                  "--teacher-budget", "64", "--max-steps", "2", "--batch-size", "8",
                  "--out", str(tmp_path / "sft")]) == 0
     assert "teacher traces from the cache" in capsys.readouterr().out
+    sft = json.loads((tmp_path / "sft" / "prunescale.json").read_text())["finetune"]
+    assert sft["teacher"] == "embedded:organism" and sft["teacher_traces"]["budget"] == 64
 
 
 def test_a_token_budget_trains_on_that_many_assistant_tokens(pruned, tmp_path, cache):

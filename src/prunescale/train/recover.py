@@ -90,7 +90,6 @@ def run_finetune(job: FinetuneJob, log=print) -> dict:
     from .data import load_traces
     from .render import render
     from .sft import finetune
-
     from .teacher import is_teacher_data, recorded_teacher
 
     job.recipe.validate()
@@ -102,8 +101,9 @@ def run_finetune(job: FinetuneJob, log=print) -> dict:
     wants_teacher = job.recipe.objective == "kd" or is_teacher_data(job.data)
     teacher_spec = (job.teacher or recorded_teacher(job.model)) if wants_teacher else None
     if wants_teacher and not teacher_spec:
+        needed = "--objective kd" if job.recipe.objective == "kd" else f"--data {job.data}"
         raise PrunescaleError(f"--model {job.model!r} records no unpruned parent: name the teacher with --teacher "
-                              f"(needed by {'--objective kd' if job.recipe.objective == 'kd' else '--data ' + job.data})")
+                              f"(needed by {needed})")
     out = check_out_dir(job.out, empty=True, overwrite=job.overwrite, replace=True)
     # Everything a bad input can break is checked before the model is loaded or a step is taken.
     path = resolve_path(job.model)
@@ -113,9 +113,12 @@ def run_finetune(job: FinetuneJob, log=print) -> dict:
         raise PrunescaleError(f"model {job.model!r} has no tokenizer") from None
     config = AutoConfig.from_pretrained(path, trust_remote_code=job.trust_remote_code)
     teacher = _load_teacher(teacher_spec, tok, job) if teacher_spec else None
+    noted = {}
     if is_teacher_data(job.data):
         from .teacher import teacher_traces
 
+        noted = {"teacher": teacher_spec, "teacher_traces": {
+            "budget": job.teacher_budget, "temperature": job.teacher_temperature, "backend": job.teacher_backend}}
         traces = teacher_traces(job.data, teacher.model, teacher.tokenizer, teacher_spec=teacher_spec,
                                 count=job.samples or TEACHER_SAMPLES, budget=job.teacher_budget,
                                 temperature=job.teacher_temperature, seed=job.recipe.seed,
@@ -131,7 +134,7 @@ def run_finetune(job: FinetuneJob, log=print) -> dict:
     log(f"fine-tuning {job.model} ({job.recipe.mode}, {what}) on {len(rows)} traces from {job.data}")
     return finetune(job.model, rows, job.recipe, out, data_spec=job.data, resume=job.resume, dtype=job.dtype,
                     device=job.device, trust_remote_code=job.trust_remote_code,
-                    teacher=teacher, kd_cache_mb=job.kd_cache_mb, log=log)
+                    teacher=teacher, kd_cache_mb=job.kd_cache_mb, noted=noted, log=log)
 
 
 def _load_teacher(spec: str, student_tok, job: FinetuneJob):

@@ -89,9 +89,11 @@ def checkpoint_dir(out: str | Path) -> Path:
 
 def finetune(model_spec: str, rows: list[dict], recipe: Recipe, out: str | Path, *, data_spec: str = "",
              resume: bool = False, dtype: str | None = None, device: str | None = None,
-             trust_remote_code: bool = False, teacher=None, kd_cache_mb: float = 0, log=print) -> dict:
+             trust_remote_code: bool = False, teacher=None, kd_cache_mb: float = 0, noted: dict | None = None,
+             log=print) -> dict:
     """Train on ``rows`` ({"prompt", "completion"}); write the model and its prunescale.json to ``out``.
-    ``teacher``: the loaded teacher (``models.loading.LoadedModel``) that ``recipe.objective == "kd"`` distils."""
+    ``teacher``: the loaded teacher (``models.loading.LoadedModel``) that ``recipe.objective == "kd"`` distils;
+    ``noted``: more for the record's ``finetune`` entry (where the data came from)."""
     try:
         import datasets
         from trl import SFTConfig
@@ -169,6 +171,7 @@ def finetune(model_spec: str, rows: list[dict], recipe: Recipe, out: str | Path,
         "parent_model": model_spec, "parent_path": loaded.path,
         "versions": library_versions("trl", "peft"),
     }
+    record["finetune"].update(noted or {})
     if kd_logits is not None:
         ft = record["finetune"]
         ft["teacher"] = teacher.spec
