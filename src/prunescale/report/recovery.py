@@ -30,10 +30,10 @@ def recovery_tables(data: dict) -> list[tuple[str, list[str], list[list]]]:
         budgets = sorted({b for c in mine.values() for b in c.get("budgets") or {}}, key=budget_key)
         top = budgets[-1] if budgets else None
         ks = [k for c in mine.values() for k in ((c.get("budgets") or {}).get(top, {}).get("pass@k") or {})]
-        k = max(ks, key=int) if ks else None
+        k = max(ks, key=int) if ks and max(int(x) for x in ks) > 1 else None   # pass@1 is the accuracy
         header = (["pruned", "recipe", "training"] + [f"acc @ {b}" for b in budgets]
                   + ([f"pass@{k} @ {top}"] if k else [])
-                  + [f"vs unpruned: acc @ {top} [95% CI]"] + ([f"vs unpruned: pass@{k}"] if k and int(k) > 1 else []))
+                  + [f"vs unpruned: acc @ {top} [95% CI]"] + ([f"vs unpruned: pass@{k}"] if k else []))
         rows = []
         for vid, recipe in _order(variants):
             c = mine.get(vid)
@@ -45,7 +45,7 @@ def recovery_tables(data: dict) -> list[tuple[str, list[str], list[list]]]:
             if k:
                 row.append(fmt(((vals.get(top) or {}).get("pass@k") or {}).get(k)))
             row.append(fmt_diff(_pair(paired, vid, task, "headline")) or ("–" if v.get("method") else "reference"))
-            if k and int(k) > 1:
+            if k:
                 row.append(fmt_diff(_pair(paired, vid, task, "pass@k", int(k))) or "–")
             rows.append(row)
         if len(rows) > 1:
