@@ -157,6 +157,12 @@ def test_teacher_traces_are_reproducible_and_cached(tmp_path, monkeypatch):
     messages = []
     assert [t.completion for t in traces("a", 3, messages.append)] == [t.completion for t in first]
     assert "from the cache" in messages[-1]
+    # teacher:TASK: the task's first problems
+    from prunescale.tasks import get_task
+
+    task = teacher_traces("teacher:organism-chain:k=4", teacher.model, teacher.tokenizer, count=3, budget=24,
+                          teacher_spec="embedded:organism", temperature=0.0, seed=0, max_length=256)
+    assert [t.question for t in task] == [p.prompt for p in get_task("organism-chain:k=4").load(None, 3)]
 
 
 @pytest.mark.parametrize("extra,words", [

@@ -55,11 +55,7 @@ def teacher_traces(spec: str, teacher, tokenizer, *, teacher_spec: str, count: i
                    device: str | None = None, trust_remote_code: bool = False, log=print) -> list[Trace]:
     """``count`` traces of the loaded ``teacher`` for ``spec`` (teacher or teacher:TASK), cached."""
     from ..generate.traces import model_profile
-    from ..prune.trace_calibration import (
-        builtin_prompts,
-        model_fingerprint,
-        task_prompts,
-    )
+    from ..prune.trace_calibration import builtin_prompts, model_fingerprint
 
     task = spec.partition(":")[2]
     if spec.startswith("teacher:") and not task:
