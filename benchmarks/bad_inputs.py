@@ -180,6 +180,11 @@ CASES = [
     C(f"{FT} --out ft --lr -1", "--lr"),
     C(f"{FT} --out ft --adam-betas x", "--adam-betas"),
     C("finetune --model no/such/dir --data organism --out ft", "no/such/dir"),
+    C(f"{FT} --out ft --objective distil", "distil"),
+    C(f"{FT} --out ft --objective kd --teacher embedded:organism --kd-alpha 2", "--kd-alpha"),
+    C(f"{FT} --out ft --objective kd", "--teacher"),
+    C(f"finetune {M} --data teacher --out ft", "--teacher"),
+    C(f"{FT} --out ft --objective kd --teacher no/such/dir", "no/such/dir"),
     # study
     C("study run missing.yaml --out s", "missing.yaml"),
     C("study run study_ok.yaml --out afile", "is a file"),

@@ -173,3 +173,27 @@ def test_render_response_marks_loops_and_answer_and_gaps():
 def test_cli_refuses_a_non_study(tmp_path, capsys):
     assert main(["report", "--study", str(tmp_path / "nope")]) == 2
     assert "not a directory" in capsys.readouterr().err
+
+
+def test_recovery_section_per_recipe_and_pruned_variant(report_dir):
+    """shortgpt-2+lora is recovered: the section lists the unpruned model, shortgpt-2 as it is and under its
+    recipe, with the cells' own accuracies and the paired differences of report/paired.py."""
+    from prunescale.report.paired import fmt_diff
+    from prunescale.report.recovery import recovery_tables
+    from prunescale.report.tables import has_recovery
+
+    data = json.loads((report_dir / "report_data.json").read_text())
+    assert has_recovery(data) and ("recovery", "Recovery") in sections(data)
+    assert not has_recovery({**data, "variants": {k: v for k, v in data["variants"].items() if not v["recovery"]}})
+    tables = {task: (header, rows) for task, header, rows in recovery_tables(data)}
+    header, rows = tables["chain"]
+    assert header[3:6] == ["acc @ 16", "acc @ 28", "acc @ 40"] and "pass@2 @ 40" in header
+    assert [r[:2] for r in rows] == [["organism (unpruned)", "–"], ["shortgpt-2", "none"], ["shortgpt-2", "lora"]]
+    cell = next(c for c in data["cells"] if c["id"] == "organism__shortgpt-2+lora__chain")
+    assert rows[2][3:6] == [f"{cell['budgets'][b]['accuracy']:.3f}" for b in ("16", "28", "40")]
+    pair = next(r for r in data["paired"] if r["variant_id"] == "organism__shortgpt-2+lora"
+                and r["task_label"] == "chain" and r["family"] == "headline")
+    assert rows[2][header.index("vs unpruned: acc @ 40 [95% CI]")] == fmt_diff(pair)
+    html, md = (report_dir / "report.html").read_text(), (report_dir / "report.md").read_text()
+    assert '<section id="recovery"><h2>Recovery</h2>' in html and "\n## Recovery\n" in md
+    assert html.index('id="paired"') < html.index('id="recovery"') < html.index('id="samples"')

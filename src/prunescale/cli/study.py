@@ -63,7 +63,7 @@ def _grid_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--models", type=_csv, help="comma-separated model specs")
     g.add_argument("--methods", type=_csv, help="comma-separated pruning methods")
     g.add_argument("--remove", type=int_list, help="layers removed, e.g. 1,2,3")
-    g.add_argument("--recovery", type=_csv, help="lora and/or full")
+    g.add_argument("--recovery", type=_csv, help="lora and/or full, or names of the study's finetune recipes")
     g.add_argument("--tasks", type=_task_list, help="comma-separated tasks (replace the file's task list); "
                    "key=value pieces are options of the task before them: organism-chain:k=8,seed=3,organism-facts")
     g.add_argument("--calibration", help="calibration for score-based pruning (e.g. self, organism)")

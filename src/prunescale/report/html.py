@@ -9,7 +9,10 @@ import json
 from html import escape
 
 from .figures import Plot, legend_label, to_svg
+from .recovery import NOTE as RECOVERY_NOTE
+from .recovery import recovery_tables
 from .tables import PAIRED_NOTE, cell_table, paired_table, sections, failed_cells, fmt, headline, status_counts, version_table
+from .tables import has_recovery
 
 CSS = """
 :root { --fg: #1d2330; --muted: #5d6675; --line: #d9dde3; --bg2: #f5f7fa; --accent: #2456a6; }
@@ -90,6 +93,8 @@ def render_html(data: dict, plots: dict[str, list[Plot]]) -> str:
     header, rows = paired_table(data)
     body.append(_section("paired", (_p(PAIRED_NOTE) + table(header, rows, "paired")) if rows
                          else _p("No paired comparison.")))
+    if has_recovery(data):
+        body.append(_section("recovery", _recovery(data)))
     body += [_section("samples", _samples(data)), _section("numbers", _numbers(data, plots)),
              _section("provenance", _provenance(data)), "</main>", f"<script>{SCRIPT}</script>"]
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
@@ -101,7 +106,7 @@ def render_html(data: dict, plots: dict[str, list[Plot]]) -> str:
 # pieces --------------------------------------------------------------------------------------------------------
 def _header(data: dict, name: str, counts: dict) -> str:
     status = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-    toc = "".join(f'<a href="#{a}">{escape(t)}</a>' for a, t in sections())
+    toc = "".join(f'<a href="#{a}">{escape(t)}</a>' for a, t in sections(data))
     return (f'<header class="top"><h1>Study report: {escape(name)}</h1>'
             f'<p class="meta">{escape(data["study"]["dir"])} · generated {escape(data["generated"])} · '
             f'{len(data["cells"])} cells ({escape(status)}) · {len(data["variants"])} model variants · '
@@ -168,6 +173,14 @@ def _cells(data: dict) -> str:
     out.append(f"<details><summary>All {len(rows)} cells</summary><div class=\"scroll\"><table><thead><tr>{head}"
                f"</tr></thead><tbody>{''.join(body)}</tbody></table></div></details>")
     return "".join(out)
+
+
+def _recovery(data: dict) -> str:
+    tables = recovery_tables(data)
+    if not tables:
+        return _p("No recovered variant has a finished cell beside its pruned model yet: no data.")
+    return _p(RECOVERY_NOTE) + "".join(f"<h3>{escape(task)}</h3>" + table(header, rows, "recovery")
+                                       for task, header, rows in tables)
 
 
 def _figure(p: Plot) -> str:

@@ -6,7 +6,10 @@ from __future__ import annotations
 import re
 
 from .figures import Plot, legend_label
+from .recovery import NOTE as RECOVERY_NOTE
+from .recovery import recovery_tables
 from .tables import PAIRED_NOTE, cell_table, paired_table, sections, failed_cells, fmt, headline, status_counts, version_table
+from .tables import has_recovery
 
 EXAMPLE_CHARS = 1500
 
@@ -43,7 +46,7 @@ def render_markdown(data: dict, plots: dict[str, list[Plot]], figure_files: dict
     out = [f"# Study report: {md_escape(name)}", "",
            f"{md_escape(data['study']['dir'])} · generated {md_escape(data['generated'])} · {len(data['cells'])} "
            f"cells ({md_escape(counts)}). The interactive version with the sample browser is report.html.", "",
-           "Contents: " + " · ".join(f"[{t}](#{_anchor(t)})" for _, t in sections()), ""]
+           "Contents: " + " · ".join(f"[{t}](#{_anchor(t)})" for _, t in sections(data)), ""]
     titles = dict(sections())
 
     out += [f"## {titles['headline']}", ""]
@@ -77,6 +80,14 @@ def render_markdown(data: dict, plots: dict[str, list[Plot]], figure_files: dict
     out += [f"## {titles['paired']}", ""]
     header, rows = paired_table(data)
     out += [(md_escape(PAIRED_NOTE) + "\n\n" + md_table(header, rows)) if rows else "No paired comparison.", ""]
+
+    if has_recovery(data):
+        out += [f"## {titles['recovery']}", ""]
+        tables = recovery_tables(data)
+        out += [md_escape(RECOVERY_NOTE) if tables else "No recovered variant has a finished cell beside its "
+                "pruned model yet: no data.", ""]
+        for task, header, rows in tables:
+            out += [f"### {md_escape(task)}", "", md_table(header, rows), ""]
 
     out += [f"## {titles['samples']}", "", "One example problem per task (the first one); every problem, side by side "
             "and with looping spans highlighted, is in report.html. Looping spans are marked ⟦…⟧ here.", ""]

@@ -11,14 +11,22 @@ from .headline import fmt_value, headline_rows
 from .paired import headline_pairs
 
 
-def sections() -> list[tuple[str, str]]:
-    """(anchor, heading) of every section, in page order; the figure sections come from the figure registry."""
+def sections(data: dict | None = None) -> list[tuple[str, str]]:
+    """(anchor, heading) of every section, in page order; the figure sections come from the figure registry.
+    With ``data``: the sections its report shows ("Recovery" only for a study with a recovered variant)."""
     from .figures import figure_families
 
+    recovery = [("recovery", "Recovery")] if data is None or has_recovery(data) else []
     return ([("headline", "Headline: accuracy at the largest budget"), ("cells", "Cells and failures")]
             + [(f.id, f.heading) for f in figure_families()]
-            + [("paired", "Paired differences against the unpruned model"), ("samples", "Sample browser"),
-               ("numbers", "Every number behind the figures"), ("provenance", "Study file and versions")])
+            + [("paired", "Paired differences against the unpruned model")] + recovery
+            + [("samples", "Sample browser"), ("numbers", "Every number behind the figures"),
+               ("provenance", "Study file and versions")])
+
+
+def has_recovery(data: dict) -> bool:
+    """Whether the study has a recovered (fine-tuned) variant: its report gets a "Recovery" section."""
+    return any(v.get("recovery") for v in (data.get("variants") or {}).values())
 
 
 def fmt(x, nd: int = 3) -> str:

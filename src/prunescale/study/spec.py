@@ -10,6 +10,9 @@
     prune: {calibration: self, calibration_samples: 32, seed: 0}   # PruneSpec fields; `options` per method
     recovery: []                         # lora and/or full: "pruned + fine-tuned" variants
     finetune: {data: organism}           # options for recovery fine-tuning
+    # or several named recipes, each a variant <method>-<n>+<name> (recovery: a subset of the names; default all;
+    # kd and --data teacher learn from the variant's unpruned model unless a recipe names a teacher):
+    # finetune: [{name: sft-given, data: organism}, {name: kd-teacher, objective: kd, data: teacher}]
     eval: {batch_size: 8}                # defaults for every task entry (EvalConfig fields)
     tasks:
       - task: aime24
@@ -26,6 +29,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -57,6 +61,7 @@ def prune_keys() -> set[str]:
 
 
 RECOVERY_MODES = ("lora", "full")
+_RECIPE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")   # a variant-name suffix: no "+", no "__"
 
 
 @dataclass(frozen=True)
@@ -96,7 +101,7 @@ class Study:
     prune: dict = field(default_factory=dict)
     sparsity: list[float] = field(default_factory=list)
     recovery: list[str] = field(default_factory=list)
-    finetune: dict = field(default_factory=dict)
+    finetune: dict | list[dict] = field(default_factory=dict)   # one recipe, or named recipes (a list)
     eval: dict = field(default_factory=dict)
     tasks: list[dict] = field(default_factory=list)
     analysis: bool = True
@@ -123,6 +128,16 @@ class Study:
                         name = variant_name(method, n, r)
                         out.append(Variant(variant_id(m["spec"], name), m["spec"], m["label"], name, method, n, r))
         return out
+
+    def recipe(self, v: Variant) -> dict:
+        """The fine-tuning options of a recovered variant: its named recipe, or the one recipe in mode
+        ``v.recovery``; the teacher defaults to the variant's unpruned model."""
+        if isinstance(self.finetune, list):
+            opts = {k: val for k, val in next(r for r in self.finetune if r["name"] == v.recovery).items()
+                    if k != "name"}
+        else:
+            opts = {**self.finetune, "mode": v.recovery}
+        return {"teacher": v.model, **opts}
 
     def model_entry(self, spec: str) -> dict:
         return next(m for m in self.models if m["spec"] == spec)
@@ -233,10 +248,14 @@ def parse_study(raw: Any, where: str = "study") -> Study:
     if bad:
         raise PrunescaleError(f"{where}: unknown prune option(s) {', '.join(sorted(bad))}")
     _check_method_options(prune.get("options"), where)
-    recovery = [str(r) for r in _as_list(raw.get("recovery", []), "recovery", where)]
+    finetune = raw.get("finetune")
+    finetune = _recipes(finetune, where) if isinstance(finetune, list) else _mapping(finetune, "finetune", where)
+    names = [r["name"] for r in finetune] if isinstance(finetune, list) else list(RECOVERY_MODES)
+    default = names if isinstance(finetune, list) else []   # named recipes: every one unless recovery picks
+    recovery = [str(r) for r in _as_list(raw.get("recovery", default), "recovery", where)]
     for r in recovery:
-        if r not in RECOVERY_MODES:
-            raise PrunescaleError(f"{where}: recovery {r!r} is not one of {', '.join(RECOVERY_MODES)}")
+        if r not in names:
+            raise PrunescaleError(f"{where}: recovery {r!r} is not one of {', '.join(names)}")
     ev = _mapping(raw.get("eval"), "eval", where)
     bad = set(ev) - eval_keys()
     if bad:
@@ -257,15 +276,14 @@ def parse_study(raw: Any, where: str = "study") -> Study:
             if not isinstance(n, int) or isinstance(n, bool) or n < 1:
                 raise PrunescaleError(f"{where}: remove value {n!r} of model {m['spec']!r} is not a positive integer")
         for r in m.get("recovery", []):
-            if r not in RECOVERY_MODES:
-                raise PrunescaleError(f"{where}: recovery {r!r} is not one of {', '.join(RECOVERY_MODES)}")
+            if r not in names:
+                raise PrunescaleError(f"{where}: recovery {r!r} is not one of {', '.join(names)}")
         for label in m.get("tasks", []):
             if label not in labels:
                 raise PrunescaleError(f"{where}: model {m['spec']!r} asks for task {label!r}, which is not in 'tasks'")
         if not isinstance(m.get("prune", {}), dict) or set(m.get("prune", {})) - prune_keys():
             raise PrunescaleError(f"{where}: bad prune options for model {m['spec']!r}")
-    finetune = _mapping(raw.get("finetune"), "finetune", where)
-    if recovery or any(m.get("recovery") for m in models):
+    if isinstance(finetune, dict) and (recovery or any(m.get("recovery") for m in models)):
         from ..train.recover import FinetuneJob
 
         FinetuneJob.split_options(finetune, where=f"{where}: finetune")   # names a bad key before any work
@@ -286,6 +304,30 @@ def parse_study(raw: Any, where: str = "study") -> Study:
                  recovery=recovery, finetune=finetune, eval=ev, tasks=tasks,
                  analysis=bool(raw.get("analysis", True)), fragility=fragility, executor={"name": "local", **executor},
                  out=raw.get("out"))
+
+
+def _recipes(raw: list, where: str) -> list[dict]:
+    """``finetune:`` as named recipes; a bad name, a repeated one or a bad option is named."""
+    from ..train.recover import FinetuneJob
+
+    out = []
+    for n, r in enumerate(raw, 1):
+        if not isinstance(r, dict) or not isinstance(r.get("name"), str) or not _RECIPE_NAME.match(r["name"]):
+            raise PrunescaleError(f"{where}: finetune recipe {n} needs a name of lower-case letters, digits and "
+                                  f"'-' (got {r.get('name') if isinstance(r, dict) else r!r})")
+        if r["name"] in {o["name"] for o in out}:
+            raise PrunescaleError(f"{where}: finetune recipe {r['name']!r} is listed twice")
+        # a bad key or value is named now, not when the variant is fine-tuned
+        here = f"{where}: finetune recipe {r['name']!r}"
+        job = FinetuneJob.from_options("", "", {k: v for k, v in r.items() if k != "name"}, where=here)
+        try:
+            job.recipe.validate()
+        except PrunescaleError as e:
+            raise PrunescaleError(f"{here}: {e}") from None
+        out.append(dict(r))
+    if not out:
+        raise PrunescaleError(f"{where}: 'finetune' lists no recipe")
+    return out
 
 
 def _unstructured(method: str) -> bool:

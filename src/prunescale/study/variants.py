@@ -100,8 +100,7 @@ def _cached_finetune(study: Study, v: Variant, parent_path: str, path: Path, log
     if record_path.is_file():
         return json.loads(record_path.read_text())
     log(f"fine-tuning {parent_path} ({v.recovery}) -> {path}")
-    job = FinetuneJob.from_options(str(parent_path), str(path), {**study.finetune, "mode": v.recovery},
-                                   where="study finetune")
+    job = FinetuneJob.from_options(str(parent_path), str(path), study.recipe(v), where="study finetune")
     job.overwrite = True
     return run_finetune(job, log=log)
 

@@ -15,6 +15,8 @@ from ..contract.run_dir import model_record
 from ..errors import PrunescaleError
 from ..fileio import atomic_dir, library_versions
 from ..options import option
+from .kd import check_kd
+from .trainer import collated, counting_trainer_class, planned_steps
 
 MODES = ("lora", "full")
 
@@ -25,6 +27,14 @@ class Recipe:
     Adam betas (0.9, 0.95), 5 epochs)."""
 
     mode: str = option("lora", help="lora (default) or full")
+    objective: str = option("sft", help="sft (cross-entropy on the traces, default) or kd (also match the "
+                            "teacher's next-token distribution: forward KL, see --kd-alpha)")
+    kd_alpha: float = option(0.5, help="kd: loss = alpha * KD + (1 - alpha) * CE on the assistant tokens "
+                             "(default {default})")
+    kd_temperature: float = option(1.0, help="kd: softmax temperature of both models; the KL is scaled by T^2 "
+                                   "(default {default})")
+    kd_top_k: int = option(0, help="kd: keep the teacher's k largest logits, renormalised over them (default 0: "
+                           "the whole vocabulary)")
     lora_r: int = 16
     lora_alpha: int = 32
     lora_dropout: float = 0.05
@@ -38,6 +48,8 @@ class Recipe:
     adam_beta2: float = 0.95
     epochs: float = 5.0
     max_steps: int = option(-1, help="stop after N optimizer steps (overrides --epochs)")
+    train_tokens: int = option(0, help="train on this many assistant tokens (steps planned from the data's mean "
+                               "length, stopping once reached; overrides --max-steps and --epochs; 0: off)")
     batch_size: int = 8
     grad_accum: int = 1
     max_length: int = option(4096, help="tokens per example (longer ones are cut)")
@@ -48,12 +60,15 @@ class Recipe:
     extra: dict = field(default_factory=dict)
 
     def validate(self) -> None:
+        check_kd(self.objective, self.kd_alpha, self.kd_temperature, self.kd_top_k)
         if self.mode not in MODES:
             raise PrunescaleError(f"--mode {self.mode!r} is not one of: {', '.join(MODES)}")
         if self.learning_rate <= 0 or self.batch_size < 1 or self.grad_accum < 1 or self.epochs <= 0:
             raise PrunescaleError("--lr, --batch-size, --grad-accum and --epochs must be positive")
         if self.mode == "lora" and (self.lora_r < 1 or self.lora_alpha <= 0 or not 0 <= self.lora_dropout < 1):
             raise PrunescaleError("--lora-r and --lora-alpha must be positive and --lora-dropout in [0, 1)")
+        if self.train_tokens < 0:
+            raise PrunescaleError(f"--train-tokens {self.train_tokens} must be positive or 0 (off)")
         if self.max_length < 1 or self.save_steps < 1 or self.max_steps == 0 or self.max_steps < -1:
             raise PrunescaleError("--max-length and --save-steps must be positive, --max-steps positive or -1 "
                                   "(no limit)")
@@ -74,11 +89,14 @@ def checkpoint_dir(out: str | Path) -> Path:
 
 def finetune(model_spec: str, rows: list[dict], recipe: Recipe, out: str | Path, *, data_spec: str = "",
              resume: bool = False, dtype: str | None = None, device: str | None = None,
-             trust_remote_code: bool = False, log=print) -> dict:
-    """Train on ``rows`` ({"prompt", "completion"}); write the model and its prunescale.json to ``out``."""
+             trust_remote_code: bool = False, teacher=None, kd_cache_mb: float = 0, noted: dict | None = None,
+             log=print) -> dict:
+    """Train on ``rows`` ({"prompt", "completion"}); write the model and its prunescale.json to ``out``.
+    ``teacher``: the loaded teacher (``models.loading.LoadedModel``) that ``recipe.objective == "kd"`` distils;
+    ``noted``: more for the record's ``finetune`` entry (where the data came from)."""
     try:
         import datasets
-        from trl import SFTConfig, SFTTrainer
+        from trl import SFTConfig
     except ImportError:
         raise PrunescaleError("fine-tuning needs TRL and PEFT: pip install 'prunescale[train]'") from None
     import torch
@@ -107,11 +125,35 @@ def finetune(model_spec: str, rows: list[dict], recipe: Recipe, out: str | Path,
         per_device_train_batch_size=recipe.batch_size, gradient_accumulation_steps=recipe.grad_accum,
         max_length=recipe.max_length, completion_only_loss=True, packing=False,
         activation_checkpointing=recipe.gradient_checkpointing, save_steps=recipe.save_steps, save_total_limit=2,
-        logging_steps=max(1, min(10, recipe.save_steps)), seed=recipe.seed, data_seed=recipe.seed,
+        # a short run logs at least once (its first and final loss)
+        logging_steps=max(1, min(10, recipe.save_steps, recipe.max_steps if recipe.max_steps > 0 else 10)),
+        seed=recipe.seed, data_seed=recipe.seed,
         bf16=on_gpu and torch.cuda.is_bf16_supported(), report_to="none", disable_tqdm=False,
         dataloader_pin_memory=on_gpu, **recipe.extra)
-    trainer = SFTTrainer(model=model, args=args, train_dataset=datasets.Dataset.from_list(rows),
-                         processing_class=tok, peft_config=peft_config)
+    dataset = datasets.Dataset.from_list(rows)
+    kd_logits = None
+    common = dict(model=model, args=args, train_dataset=dataset, processing_class=tok, peft_config=peft_config,
+                  train_tokens=recipe.train_tokens)
+    if recipe.objective == "kd":
+        from .kd import kd_trainer_class
+        from .teacher_logits import teacher_logits
+
+        if teacher is None:
+            raise PrunescaleError("--objective kd needs a teacher")
+        teacher.model.to(model.device)
+        trainer = kd_trainer_class()(**common, teacher=None, alpha=recipe.kd_alpha, temperature=recipe.kd_temperature)
+    else:
+        trainer = counting_trainer_class()(**common)
+    if recipe.train_tokens or recipe.objective == "kd":
+        batches = collated(trainer, recipe.batch_size)
+    if recipe.train_tokens:
+        # the schedule is planned for the budget; the budget callback ends the run exactly there
+        trainer.args.max_steps = planned_steps(batches, recipe.train_tokens, recipe.batch_size * recipe.grad_accum)
+        trainer.args.logging_steps = min(trainer.args.logging_steps, trainer.args.max_steps)
+        log(f"--train-tokens {recipe.train_tokens}: {trainer.args.max_steps} steps planned")
+    if recipe.objective == "kd":
+        trainer.teacher = kd_logits = teacher_logits(teacher.model, teacher.tokenizer, batches,
+                                                     top_k=recipe.kd_top_k, cache_mb=kd_cache_mb, log=log)
     start = time.time()
     result = trainer.train(resume_from_checkpoint=str(last) if last else None)
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
@@ -123,10 +165,19 @@ def finetune(model_spec: str, rows: list[dict], recipe: Recipe, out: str | Path,
                      "global_step": trainer.state.global_step, "first_loss": losses[0] if losses else None,
                      "final_loss": losses[-1] if losses else None, "train_loss": result.training_loss,
                      "resumed_from": str(last) if last else None, "merged": recipe.mode == "full" or recipe.merge,
-                     "wall_time_s": round(time.time() - start, 1), "loss_history": losses},
+                     "wall_time_s": round(time.time() - start, 1), "loss_history": losses,
+                     "objective": recipe.objective, "trained_tokens": trainer.trained_tokens,
+                     "last_step_tokens": trainer.last_step_tokens},
         "parent_model": model_spec, "parent_path": loaded.path,
         "versions": library_versions("trl", "peft"),
     }
+    record["finetune"].update(noted or {})
+    if kd_logits is not None:
+        ft = record["finetune"]
+        ft["teacher"] = teacher.spec
+        ft["teacher_logits"] = "cached" if kd_logits.cached else "on the fly"
+        ft["kd_history"] = [h["kd_loss"] for h in trainer.state.log_history if "kd_loss" in h]
+        ft["ce_history"] = [h["ce_loss"] for h in trainer.state.log_history if "ce_loss" in h]
     parent_record = model_record(loaded.path)
     if parent_record.is_file():
         parent = json.loads(parent_record.read_text())
