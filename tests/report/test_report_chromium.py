@@ -97,8 +97,8 @@ def test_report_renders_in_chromium(built_study, tmp_path):
         assert f["width"] > 300 and f["height"] > 150 and f["shapes"] > 20, f
     assert status["options"] == 14 and status["visible_before"] == ["0"] and status["visible_after"] == [status["last"]]
     # incl. "Equal parameter budgets" (15), "Early warning" (16), "Paired differences" (22), "Recovery" (25: this
-    # study has a recovered variant; the report of a study without one has 14 headings)
-    assert len(status["headings"]) == 15
+    # study has a recovered variant; the report of a study without one has 15 headings)
+    assert len(status["headings"]) == 16   # + "Chain length" (24; absent here: one task length)
     assert status["width"] <= 1400   # nothing pushes the page wider than the window
 
     shot = tmp_path / "report.png"
