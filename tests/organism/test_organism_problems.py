@@ -74,5 +74,12 @@ def test_training_traces_carry_step_errors_and_exact_check_passes():
     assert checked["answer"] == checked["gold"] == cur
     twice = make_trace(random.Random(4), 3, p_err=0.5, p_check=1.0, p_recheck=1.0)
     assert twice["passes"] == 2 and twice["thinking"].count(WAIT_LINE) == 2
+    four = make_trace(random.Random(4), 3, p_check=1.0, p_recheck=1.0, max_passes=4)
+    assert four["passes"] == 4 and four["thinking"].count(WAIT_LINE) == 4 and four["answer"] == four["gold"]
+    # max_passes=2 draws exactly as the v2 recipe did: the committed weights' data stream is unchanged
+    for seed in range(20):
+        a, b = random.Random(seed), random.Random(seed)
+        assert make_trace(a, 5, 0.2, 0.5, 0.5) == make_trace(b, 5, 0.2, 0.5, 0.5, max_passes=2)
+        assert a.random() == b.random()
     # seeded: the same generator state gives the same trace
     assert make_trace(random.Random(5), 6, 0.3, 0.5, 0.5) == make_trace(random.Random(5), 6, 0.3, 0.5, 0.5)

@@ -40,3 +40,32 @@ def test_cli_train_writes_a_loadable_model(tmp_path):
         assert "not empty" in str(e)
     else:
         raise AssertionError("expected a refusal")
+
+
+def test_stochastic_depth_skips_the_planned_layers_and_restores_them():
+    import torch
+
+    from prunescale.organism.model import ModelSpec, build_model
+    from prunescale.organism.tokenizer import build_tokenizer
+    from prunescale.organism.train import TrainConfig, drop_plan, dropped_layers
+
+    cfg = TrainConfig(fact_drop=0.3, model=ModelSpec(num_layers=4, hidden=32, intermediate=64))
+    plans = [drop_plan(cfg, s, 0, 0.3) for s in range(200)]
+    assert plans == [drop_plan(cfg, s, 0, 0.3) for s in range(200)]          # seeded
+    share = sum(len(p) for p in plans) / (200 * 4)
+    assert 0.2 < share < 0.4 and all(len(p) < 4 for p in plans)             # about the rate; one layer kept
+    assert drop_plan(cfg, 3, 0, 0.0) == []
+    torch.manual_seed(0)
+    tok = build_tokenizer()
+    model = build_model(cfg.model, tok).eval()
+    layers = list(model.model.layers)
+    ids = torch.tensor([[5, 6, 7, 8]])
+    full = model(input_ids=ids, use_cache=False).logits
+    with dropped_layers(model, [1, 3]):
+        assert list(model.model.layers) == [layers[0], layers[2]]
+        skipped = model(input_ids=ids, use_cache=False).logits
+    assert list(model.model.layers) == layers
+    # the same as a model built without those layers
+    model.model.layers = torch.nn.ModuleList([layers[0], layers[2]])
+    assert torch.allclose(skipped, model(input_ids=ids, use_cache=False).logits)
+    assert not torch.allclose(full, skipped)
