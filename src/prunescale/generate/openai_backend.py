@@ -244,10 +244,10 @@ class OpenAIBackend(Backend):
         return text, ("inferred" if stop else "eos")
 
     # forcing: the shared segment-wise driver ----------------------------------------------------------------
-    def _cut(self, rep: Reply, k: int) -> Reply:
-        """The first ``k`` tokens of a thinking reply (by the local tokenizer, as ``_complete`` counts them)."""
-        ids = self._encode(rep.text)[:k]
-        return Reply(self.tok.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False), k,
+    def _cut(self, rep: Reply, n: int) -> Reply:
+        """The first ``n`` tokens of a thinking reply (by the local tokenizer, as ``_complete`` counts them)."""
+        ids = self._encode(rep.text)[:n]
+        return Reply(self.tok.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False), n,
                      "length", None)
 
     def _one(self, r: Request, f: Forcing, s: Sampling, sweep=()) -> tuple[Sample, Forcer]:

@@ -137,10 +137,10 @@ class VLLMBackend(Backend):
         tokens = len(ids) if ids is not None else len(self._encode(text))
         return Reply(text, tokens, finish, end, ids)
 
-    def _cut(self, rep: Reply, k: int) -> Reply:
-        """The first ``k`` sampled tokens of a thinking reply, as the reply to ``max_tokens=k`` reads."""
-        ids = (rep.ids if rep.ids is not None else self._encode(rep.text))[:k]
-        return Reply(self.tok.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False), k,
+    def _cut(self, rep: Reply, n: int) -> Reply:
+        """The first ``n`` sampled tokens of a thinking reply, as the reply to ``max_tokens=n`` reads."""
+        ids = (rep.ids if rep.ids is not None else self._encode(rep.text))[:n]
+        return Reply(self.tok.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False), n,
                      "length", None, ids)
 
     def generate(self, requests: list[Request], forcing: Forcing, sampling: Sampling) -> list[Sample]:
