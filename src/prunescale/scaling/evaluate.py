@@ -167,10 +167,11 @@ def evaluate(cfg: EvalConfig, backend: Backend, tasks: dict, profile_name: str, 
         work = plan_work(cfg, store, problems, backend.schedules_all)
         total = sum(len(chunk) * len(budgets) for *_, budgets, chunk in work)
         bar = tqdm(total=total, desc="eval", unit="sample", disable=not progress or total == 0)
-        start, counted = time.perf_counter(), [0]
+        start, counted, reported = time.perf_counter(), [0], [0]
 
         def seen(n: int, tokens: int) -> None:
             counted[0] += tokens
+            reported[0] += n
             bar.update(n)
             bar.set_postfix_str(f"{counted[0] / max(time.perf_counter() - start, 1e-9):.1f} tok/s")
 
@@ -178,6 +179,7 @@ def evaluate(cfg: EvalConfig, backend: Backend, tasks: dict, profile_name: str, 
         backend.on_sample = (lambda s: seen(1, s.thinking_tokens + s.answer_tokens)) if backend.schedules_all \
             else None
         forcing = Forcing(budget=None, waits=cfg.waits, answer_tokens=cfg.answer_tokens, max_tokens=cfg.max_tokens)
+        done_items = 0
         for name, budgets, chunk in work:
             task = tasks[name]
             seed_name = getattr(task, "seed_name", name)
@@ -200,6 +202,9 @@ def evaluate(cfg: EvalConfig, backend: Backend, tasks: dict, profile_name: str, 
             store.add(rows)   # every budget of the chunk in one transaction: a kill loses all or none of them
             if not backend.schedules_all:
                 seen(len(rows), sum(r["thinking_tokens"] + r["answer_tokens"] for r in rows))
+            else:   # samples a shared sweep did not generate (a budget its lead never reached) end nowhere
+                seen(sum(len(chunk) * len(budgets) for *_, budgets, chunk in work[:done_items + 1]) - reported[0], 0)
+            done_items += 1
         bar.close()
         rows = [r for r in store.rows(every=True) if r["problem_id"] in hashes.get(r["task"], ())]
         summary = summarize(rows, tasks, cfg)
