@@ -179,8 +179,8 @@ def evaluate(cfg: EvalConfig, backend: Backend, tasks: dict, profile_name: str, 
         backend.on_sample = (lambda s: seen(1, s.thinking_tokens + s.answer_tokens)) if backend.schedules_all \
             else None
         forcing = Forcing(budget=None, waits=cfg.waits, answer_tokens=cfg.answer_tokens, max_tokens=cfg.max_tokens)
-        done_items = 0
         for name, budgets, chunk in work:
+            before = reported[0]
             task = tasks[name]
             seed_name = getattr(task, "seed_name", name)
             reqs = [Request(p.prompt, sample_seed(seed, seed_name, p.id, i), key=(p, seed, i)) for p, seed, i in chunk]
@@ -203,8 +203,7 @@ def evaluate(cfg: EvalConfig, backend: Backend, tasks: dict, profile_name: str, 
             if not backend.schedules_all:
                 seen(len(rows), sum(r["thinking_tokens"] + r["answer_tokens"] for r in rows))
             else:   # samples a shared sweep did not generate (a budget its lead never reached) end nowhere
-                seen(sum(len(chunk) * len(budgets) for *_, budgets, chunk in work[:done_items + 1]) - reported[0], 0)
-            done_items += 1
+                seen(len(rows) - (reported[0] - before), 0)
         bar.close()
         rows = [r for r in store.rows(every=True) if r["problem_id"] in hashes.get(r["task"], ())]
         summary = summarize(rows, tasks, cfg)
