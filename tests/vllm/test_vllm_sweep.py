@@ -47,8 +47,8 @@ def test_greedy_shared_equals_independent(engine, chains, waits):
     assert all(s.forced for s in shared[8])
     if waits:   # Waits before the cut are kept, those after it are not
         assert any(a.waits < b.waits for a, b in zip(shared[24], shared[None]))
-    else:       # some rows ended before 120: that budget's sample is the lead's
-        assert 0 < sum(not s.forced for s in shared[120]) < len(chains)
+    else:       # some rows ended before 64 (that budget's sample is the lead's), some did not
+        assert 0 < sum(not s.forced for s in shared[64]) < len(chains)
     assert n_shared < n_independent
 
 
