@@ -145,3 +145,31 @@ def test_no_replica_answering_is_one_line_error(organism_dir, capsys):
     with pytest.raises(PrunescaleError, match="no server answers"):
         _backend(organism_dir, urls).generate([Request("start=ab steps=2", 0)], Forcing(budget=8), GREEDY)
     assert "secret" not in capsys.readouterr().err
+
+
+# Shared-prefix sweeps ----------------------------------------------------------------------------------------
+@pytest.mark.slow
+@pytest.mark.parametrize("waits", [0, 1])
+def test_shared_sweep_equals_independent(organism_dir, served, waits):
+    """One run per sample at the largest budget, the smaller budgets' answers asked alone: the samples of
+    each budget run on its own, in fewer requests."""
+    from dataclasses import replace
+
+    from prunescale.generate.base import Backend
+    from prunescale.tasks import get_task
+
+    be = _backend(organism_dir, [served], concurrency=4)
+    reqs = [Request(p.prompt, 100 + i, key=(p.id,)) for i, p in
+            enumerate(get_task("organism-chain:k=2-16").load(None, 4))]
+    forcing, budgets = Forcing(budget=None, waits=waits, answer_tokens=24, max_tokens=160), [8, 24, 40, 64, None]
+    strip = lambda out: {b: [replace(s, wall_s=0.0) for s in v] for b, v in out.items()}  # noqa: E731
+    shared = strip(be.generate_sweep(reqs, budgets, forcing, GREEDY))
+    n_shared = sum(be.requests_per_url)
+    independent = strip(Backend.generate_sweep(be, reqs, budgets, forcing, GREEDY))
+    assert shared == independent
+    assert all(s.forced for s in shared[8])
+    if waits:   # Waits before the cut are kept, those after it are not
+        assert any(a.waits < b.waits for a, b in zip(shared[24], shared[None]))
+    else:       # some rows ended before 64: that budget's sample is the lead's
+        assert not all(s.forced for s in shared[64])
+    assert n_shared < sum(be.requests_per_url) - n_shared

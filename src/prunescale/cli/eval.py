@@ -14,7 +14,7 @@ from ..scaling.evaluate import EvalConfig
 from .common import COMMANDS, add_config_args, add_field_args, add_model_args, format_table
 
 # EvalConfig fields offered as flags, in --help order (after the model's); `serve` is a study's only.
-_FLAGS = ["tasks", "data", "question_field", "answer_field", "id_field", "limit", "budgets", "waits", "answer_tokens",
+_FLAGS = ["tasks", "data", "question_field", "answer_field", "id_field", "limit", "budgets", "waits", "sweep", "answer_tokens",
           "max_tokens", "samples", "temperature", "top_p", "seeds", "profile", "think_start", "think_end", "backend",
           "tensor_parallel_size", "gpu_memory_utilization", "max_model_len", "enforce_eager", "base_urls",
           "served_model", "batch_size", "out"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..registry import Registry
 from .profiles import ThinkingProfile
@@ -68,6 +68,12 @@ class Backend:
 
     def generate(self, requests: list[Request], forcing: Forcing, sampling: Sampling) -> list[Sample]:
         raise NotImplementedError
+
+    def generate_sweep(self, requests: list[Request], budgets, forcing: Forcing, sampling: Sampling) -> dict:
+        """``{budget: [Sample]}``: ``requests`` at each of ``budgets`` (``forcing.budget`` is ignored). This default
+        generates each budget on its own; hf, vllm and openai generate one run per sample and derive the smaller
+        budgets from it (``forcing.shared_sweep``: the same samples, greedy or seeded)."""
+        return {b: self.generate(requests, replace(forcing, budget=b), sampling) for b in dict.fromkeys(budgets)}
 
     def render(self, prompt: str) -> str:
         """The full prompt text: chat template plus the opening of the thinking section."""

@@ -15,13 +15,25 @@ A backend supplies only "generate these segments": :func:`run_each` drives one s
 ``complete(segment) -> Reply`` function (a server, from a thread pool); :func:`drive` keeps a continuous
 engine busy through ``submit(key, segment)`` / ``poll() -> [(key, Reply)]`` (vLLM: a continuation is added the
 moment its segment ends, all samples of all problems in flight together).
+
+Shared-prefix sweeps (:func:`plan_sweep`, :func:`shared_sweep`): the run at budget b is, token for token, the
+run at a larger budget up to the moment its count of thinking tokens FIRST reaches b (a spelled-out end may
+lower the count later; the b-run had forced by then). So a sweep generates one lead run per sample at its
+largest budget and derives each smaller b from it: a lead that never reached b is the b-run exactly; else the
+b-run is the lead cut at that first crossing, with the Waits that came before it (``--wait N``: Waits after
+the crossing belong to larger budgets only), the forced end + suffix appended, and only the answer generated.
+By tokens (:class:`TokenForcer`) the lead row forks at the crossing with a copy of its generator state, so
+even a sampled derived answer draws what the b-run would. By segments (:class:`Forcer`) each segment samples
+with the request's seed, so a lead's thinking segment extends the b-run's: the crossing reply is cut at
+``b - used`` tokens and the twin sends the very answer segment the b-run would.
 """
 
 from __future__ import annotations
 
+import copy
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable
 
 from .base import Forcing, Request, Sample
@@ -33,6 +45,37 @@ THINK, ANSWER, DONE = "think", "answer", "done"
 def thinking_cap(forcing: Forcing) -> int:
     """The most thinking tokens a sample may sample: the budget, else the hard token cap."""
     return forcing.budget if forcing.budget is not None else forcing.max_tokens
+
+
+# shared-prefix sweeps -------------------------------------------------------------------------------------------
+def plan_sweep(budgets, max_tokens: int) -> tuple[int | None, list[int], list[int | None]]:
+    """``(lead, derived, alone)``: the budget whose run is generated (the largest thinking cap), the smaller
+    budgets derived from it (ascending, caps strictly below the lead's), and budgets generated on their own (no
+    cap when a budget reaches ``max_tokens``: it stops unfinished there, the budget forces)."""
+    budgets = list(dict.fromkeys(budgets))
+    cap = lambda b: max_tokens if b is None else b  # noqa: E731
+    lead = max(budgets, key=lambda b: (cap(b), b is not None))   # a tie: the budget leads, no cap alone
+    derived = sorted(b for b in budgets if b is not None and b < cap(lead))
+    alone = [b for b in budgets if b != lead and b not in derived]
+    return lead, derived, alone
+
+
+def shared_sweep(generate: Callable, run_lead: Callable, requests: list[Request], budgets, forcing: Forcing,
+                 sampling) -> dict:
+    """``{budget: [Sample]}`` of a sweep generated once per sample: ``run_lead(requests, forcing, derived)``
+    generates the lead runs and returns ``(samples, forks)``, ``forks[i]`` the derived samples of request i by
+    budget (a budget its lead never reached is missing: the lead's sample is that run); ``generate`` makes the
+    budgets generated on their own."""
+    lead, derived, alone = plan_sweep(budgets, forcing.max_tokens)
+    out = {b: generate(requests, replace(forcing, budget=b), sampling) for b in alone}
+    if not derived:
+        out[lead] = generate(requests, replace(forcing, budget=lead), sampling)
+        return out
+    leads, forks = run_lead(requests, replace(forcing, budget=lead), derived)
+    out[lead] = leads
+    for b in derived:
+        out[b] = [f[b] if b in f else replace(s, extra=dict(s.extra)) for s, f in zip(leads, forks)]
+    return out
 
 
 # token by token (hf) -------------------------------------------------------------------------------------------
@@ -57,6 +100,9 @@ class Row:
     complete: bool = False                         # ended by EOS / answer cap, not by the hard token cap
     end_time: float = 0.0
     eos_id: int | None = None                      # the EOS that ended the row (not fed, but written)
+    sweep: list = field(default_factory=list)      # a lead row: smaller budgets still to cross, ascending
+    forks: dict = field(default_factory=dict)      # a lead row: budget -> the row forked where it first reached it
+    forked: list = field(default_factory=list)     # forks made this step, for the backend to add to its batch
 
 
 class TokenForcer:
@@ -121,6 +167,8 @@ class TokenForcer:
                 self.finish(r, finished=True)
                 return None
             r.thinking_tokens += 1
+            if r.sweep and r.thinking_tokens == r.sweep[0]:   # the count first reaches a smaller budget
+                self.fork(r, r.sweep.pop(0), tok)
             if r.thinking_tokens >= r.budget:
                 if forcing.budget is None:   # hard token cap, not a thinking budget: stop unfinished
                     r.ids.append(tok)
@@ -138,6 +186,22 @@ class TokenForcer:
         if r.answer_tokens >= forcing.answer_tokens:
             r.phase = DONE
         return tok
+
+    def fork(self, r: Row, budget: int, tok: int) -> Row:
+        """The row the run at ``budget`` is at this crossing: the same ids (``tok`` fed, as the b-run feeds it),
+        counts and Waits, forced, with a copy of the generator state after ``tok`` was drawn (the b-run draws its
+        answer from that state). Kept in ``r.forks`` and queued in ``r.forked`` for the backend's batch."""
+        gen = r.gen
+        if gen is not None:   # a torch.Generator: a fresh one of its kind, at the same state
+            gen = type(r.gen)()
+            gen.set_state(r.gen.get_state())
+        twin = Row(r.request, budget, r.waits_left, gen, ids=r.ids + [tok], thinking_tokens=budget, forced=True,
+                   waits=r.waits, eos_id=r.eos_id)
+        twin.queue.extend(self.force_ids)
+        twin.phase, twin.think_end_at, twin.think_end_len = ANSWER, len(r.ids) + 1, len(self.end_ids)
+        r.forks[budget] = twin
+        r.forked.append(twin)
+        return twin
 
     def _to_answer(self, r: Row, offset: int) -> None:
         # The end-of-thinking text starts here (forced: after the token being fed now).
@@ -209,8 +273,14 @@ class Forcer:
     as token ids: appended text is encoded piece by piece, as the hf backend feeds it."""
 
     def __init__(self, request: Request, prefix: str, profile: ThinkingProfile, forcing: Forcing,
-                 encode: Callable[[str], list[int]] | None = None):
+                 encode: Callable[[str], list[int]] | None = None, sweep=(),
+                 cut: Callable[[Reply, int], Reply] | None = None):
+        """``sweep`` (a lead run): smaller budgets to fork a twin at; ``cut(reply, k)``: the reply's first ``k``
+        tokens as a ``length`` reply (the backend knows its tokens)."""
         self.r, self.p, self.f, self.prefix, self.encode = request, profile, forcing, prefix, encode
+        self.sweep, self.cut = sorted(sweep), cut
+        self.derived: dict[int, Forcer] = {}   # budget -> the twin forked where the count first reached it
+        self.forked: list[Forcer] = []         # twins not yet handed to the driver
         self.budget = thinking_cap(forcing)
         self.ids = encode(prefix) if encode else None
         self.thinking, self.used, self.waits = "", 0, 0
@@ -243,6 +313,8 @@ class Forcer:
             self.answer_tokens = rep.tokens
             self.complete = rep.finish in ("stop", "length")   # the OpenAI values; others: aborted, filtered
             return self._done()
+        while self.sweep and self.sweep[0] <= self.used + rep.tokens:   # crossed inside this reply
+            self._fork(self.sweep.pop(0), rep)
         self.thinking += rep.text
         self._append(rep.text, rep.ids)
         self.used += rep.tokens
@@ -270,6 +342,21 @@ class Forcer:
         else:
             self._done()
 
+    def _fork(self, budget: int, rep: Reply) -> None:
+        """The b-run's forcer at this crossing: this state, fed the reply cut where the count reaches ``budget``
+        (what the b-run's segment, capped at ``budget - used``, returns): it is forced and asks for its answer."""
+        twin = copy.copy(self)
+        twin.sweep, twin.derived, twin.forked = [], {}, []
+        twin.f, twin.budget = replace(self.f, budget=budget), budget
+        twin.feed(self.cut(rep, budget - self.used))
+        self.derived[budget] = twin
+        self.forked.append(twin)
+
+    def take_forked(self) -> list["Forcer"]:
+        """Twins forked since the last call (their answer segments are still to run)."""
+        out, self.forked = self.forked, []
+        return out
+
     def _done(self) -> None:
         self.phase = DONE
         self.end_time = time.perf_counter()
@@ -284,18 +371,28 @@ class Forcer:
 
 
 def run_each(forcer: Forcer, complete: Callable[[Segment], Reply]) -> Sample:
-    """Drive one sample to its end, one segment at a time."""
+    """Drive one sample to its end, one segment at a time (a lead's twins too, each as it forks)."""
     while (seg := forcer.next()) is not None:
         forcer.feed(complete(seg))
+        for twin in forcer.take_forked():
+            run_each(twin, complete)
     return forcer.sample()
+
+
+def sweep_forks(forcers: list[Forcer]) -> list[dict]:
+    """Per lead forcer, its twins' samples by budget (``shared_sweep``'s ``forks``)."""
+    return [{b: t.sample() for b, t in f.derived.items()} for f in forcers]
 
 
 def drive(forcers: list[Forcer], submit: Callable[[int, Segment], None],
           poll: Callable[[], Iterable[tuple[int, Reply]]],
           on_done: Callable[[Sample], None] | None = None) -> list[Sample]:
     """Drive every sample at once on a continuous engine: each segment's continuation is submitted as soon
-    as the segment ends. ``poll`` returns the segments that ended since the last call (blocking as needed)."""
-    out: list[Sample | None] = [None] * len(forcers)
+    as the segment ends. ``poll`` returns the segments that ended since the last call (blocking as needed).
+    A lead's twins (shared sweep) join as they fork: their answer segments run beside everything else. Returns
+    the samples of ``forcers`` (twins: ``sweep_forks``)."""
+    n, forcers = len(forcers), list(forcers)
+    out: list[Sample | None] = [None] * n
     pending = 0
     for i, f in enumerate(forcers):
         submit(i, f.next())
@@ -305,11 +402,17 @@ def drive(forcers: list[Forcer], submit: Callable[[int, Segment], None],
             pending -= 1
             f = forcers[i]
             f.feed(rep)
+            for twin in f.take_forked():
+                forcers.append(twin)
+                submit(len(forcers) - 1, twin.next())
+                pending += 1
             seg = f.next()
             if seg is None:
-                out[i] = f.sample()
+                sample = f.sample()
+                if i < n:
+                    out[i] = sample
                 if on_done:
-                    on_done(out[i])
+                    on_done(sample)
             else:
                 submit(i, seg)
                 pending += 1

@@ -7,6 +7,10 @@ generator). Text the forcing appends ("Wait", the end-of-thinking
 delimiter and "Final Answer:") is fed as forced tokens through the same decoding loop, so it extends the KV
 cache like any other token: the prompt and what was generated are never re-encoded. Each row samples with its
 own ``torch.Generator`` seeded by its request, so a sample is reproducible on its own.
+
+A shared sweep (``generate_sweep``) runs each sample once at its largest budget; where a row's thinking count
+first reaches a smaller budget it forks (``TokenForcer.fork``): the fork joins the batch as a copy of the row
+(its KV cache, mask and ids, and its generator's state) and decodes only the forced end and the answer.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import torch
 from transformers import DynamicCache
 
 from .base import BACKENDS, Backend, Built, Forcing, Request, Sample, Sampling, profile_for, render_prompt
-from .forcing import Row, TokenForcer, thinking_cap
+from .forcing import Row, TokenForcer, shared_sweep, thinking_cap
 from .profiles import ThinkingProfile
 
 _Row = Row   # the name tests construct rows by
@@ -57,9 +61,22 @@ class HFBackend(Backend):
 
     @torch.no_grad()
     def generate(self, requests: list[Request], forcing: Forcing, sampling: Sampling) -> list[Sample]:
+        return self._run(requests, forcing, sampling)[0]
+
+    def generate_sweep(self, requests: list[Request], budgets, forcing: Forcing, sampling: Sampling) -> dict:
+        """Every budget from one run per sample at the largest (``forcing.shared_sweep``): rows fork where
+        their count first reaches a smaller budget and decode only that budget's answer."""
+        return shared_sweep(self.generate, lambda reqs, f, derived: self._run(reqs, f, sampling, derived),
+                            requests, budgets, forcing, sampling)
+
+    @torch.no_grad()
+    def _run(self, requests: list[Request], forcing: Forcing, sampling: Sampling, sweep=()) -> tuple[list, list]:
+        """The samples of ``requests``, and per request its forks' samples by budget (``sweep``: the smaller
+        budgets the rows fork at)."""
         start = time.perf_counter()
         budget = thinking_cap(forcing)
-        rows = [Row(r, budget, forcing.waits, torch.Generator().manual_seed(r.seed)) for r in requests]
+        rows = [Row(r, budget, forcing.waits, torch.Generator().manual_seed(r.seed), sweep=sorted(sweep))
+                for r in requests]
         prompts = [self.tok(self.render(r.prompt), add_special_tokens=False)["input_ids"] for r in requests]
         width = max(len(p) for p in prompts)
         ids = torch.full((len(rows), width), self.pad, dtype=torch.long)
@@ -75,10 +92,15 @@ class HFBackend(Backend):
             nxt = self._choose(live, logits, sampling, forcing)
             if all(r.finished for r in live):
                 break
-            if self._drop_finished and any(r.finished for r in live):
-                keep = [j for j, r in enumerate(live) if not r.finished]
-                live, nxt = [live[j] for j in keep], [nxt[j] for j in keep]
-                sel = torch.tensor(keep, dtype=torch.long, device=self.device)
+            # the batch rows next step: those still going, then each fork made this step as a copy of its row
+            keep = [j for j, r in enumerate(live) if not (self._drop_finished and r.finished)]
+            forks = [(j, f) for j, r in enumerate(live) for f in r.forked]
+            if forks or len(keep) < len(live):
+                for r in live:
+                    r.forked = []
+                live = [live[j] for j in keep] + [f for _, f in forks]
+                nxt = [nxt[j] for j in keep] + [f.ids[-1] for _, f in forks]   # a fork feeds the crossing token
+                sel = torch.tensor(keep + [j for j, _ in forks], dtype=torch.long, device=self.device)
                 mask, full_ids = mask[sel], full_ids[sel]
                 if cache is not None:
                     cache.batch_select_indices(sel)
@@ -87,10 +109,12 @@ class HFBackend(Backend):
             full_ids = torch.cat([full_ids, col], dim=1)
             logits = self._forward(col if self.use_cache else full_ids, mask, cache)
         now = time.perf_counter()
-        for r in rows:
+        every = rows + [f for r in rows for f in r.forks.values()]
+        for r in every:
             if not r.finished:
                 r.end_time = now
-        return [self.forcer.sample(r, start, self.keep_ids) for r in rows]
+        sample = lambda r: self.forcer.sample(r, start, self.keep_ids)  # noqa: E731
+        return [sample(r) for r in rows], [{b: sample(f) for b, f in r.forks.items()} for r in rows]
 
     def _forward(self, ids, mask, cache):
         pos = (mask.cumsum(-1) - 1).clamp(min=0)

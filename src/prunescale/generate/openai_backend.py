@@ -9,7 +9,9 @@ prompt plus everything generated so far (servers cache the shared prefix). Token
 back: a server that returns more than ``max_tokens`` asked for is not believed; its reply is cut at the limit
 (so a thinking budget holds) and the run warns once. Where thinking ended is read from
 what the server returns (see ``_read_end``): servers may strip a special ``</think>`` from the text. The API
-key comes from an environment variable and is never logged.
+key comes from an environment variable and is never logged. A shared sweep (``generate_sweep``) runs each sample
+at its largest budget and asks only for the answers of smaller budgets (``forcing.shared_sweep``), their
+crossing replies cut with the local tokenizer.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from urllib.parse import urlsplit
 
 from ..errors import PrunescaleError
 from .base import BACKENDS, Backend, Built, Forcing, Request, Sample, Sampling, profile_for, render_prompt
-from .forcing import Forcer, Reply, run_each
+from .forcing import Forcer, Reply, run_each, shared_sweep, sweep_forks
 from .profiles import ThinkingProfile
 
 # vLLM / SGLang extension: keep special tokens (a special </think>, EOS) in the returned text. Servers that
@@ -242,10 +244,24 @@ class OpenAIBackend(Backend):
         return text, ("inferred" if stop else "eos")
 
     # forcing: the shared segment-wise driver ----------------------------------------------------------------
-    def _one(self, r: Request, f: Forcing, s: Sampling) -> Sample:
-        forcer = Forcer(r, self.render(r.prompt), self.profile, f)
-        return run_each(forcer, lambda seg: self._complete(seg.text, seg.max_tokens, seg.stop, seg.seed, s))
+    def _cut(self, rep: Reply, n: int) -> Reply:
+        """The first ``n`` tokens of a thinking reply (by the local tokenizer, as ``_complete`` counts them)."""
+        ids = self._encode(rep.text)[:n]
+        return Reply(self.tok.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False), n,
+                     "length", None)
+
+    def _one(self, r: Request, f: Forcing, s: Sampling, sweep=()) -> tuple[Sample, Forcer]:
+        forcer = Forcer(r, self.render(r.prompt), self.profile, f, sweep=sweep, cut=self._cut)
+        return run_each(forcer, lambda seg: self._complete(seg.text, seg.max_tokens, seg.stop, seg.seed, s)), forcer
+
+    def _run(self, requests: list[Request], forcing: Forcing, sampling: Sampling, sweep=()) -> tuple[list, list]:
+        with ThreadPoolExecutor(max_workers=min(self.concurrency, max(1, len(requests)))) as pool:
+            done = list(pool.map(lambda r: self._one(r, forcing, sampling, sweep), requests))
+        return [s for s, _ in done], sweep_forks([f for _, f in done])
 
     def generate(self, requests: list[Request], forcing: Forcing, sampling: Sampling) -> list[Sample]:
-        with ThreadPoolExecutor(max_workers=min(self.concurrency, max(1, len(requests)))) as pool:
-            return list(pool.map(lambda r: self._one(r, forcing, sampling), requests))
+        return self._run(requests, forcing, sampling)[0]
+
+    def generate_sweep(self, requests: list[Request], budgets, forcing: Forcing, sampling: Sampling) -> dict:
+        return shared_sweep(self.generate, lambda reqs, f, derived: self._run(reqs, f, sampling, derived),
+                            requests, budgets, forcing, sampling)

