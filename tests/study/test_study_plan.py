@@ -35,6 +35,8 @@ def test_tokens_per_sample_independent_and_shared():
         sample_tokens([16], 1, 1, sweep="both")
     cfg = EvalConfig(model="m", tasks=["t"], out=".", budgets=[16, None], samples=3, seeds=[1, 2],
                      answer_tokens=10, max_tokens=100)
+    assert cell_tokens(cfg, problems=5, forced=2) == 5 * 3 * 2 * (100 + 2 * (2 + 10))   # eval's default: shared
+    cfg.sweep = "independent"
     assert cell_tokens(cfg, problems=5, forced=2) == 5 * 3 * 2 * ((16 + 2 + 10) + (100 + 2 + 10))
 
 
@@ -52,7 +54,8 @@ def test_plan_lists_the_studys_cells_with_their_tokens_and_memory():
     plan = plan_study(study, tokens_per_s=1000, device="cpu", log=lambda *a: None)
     assert [c.cell.id for c in plan.cells] == [c.id for c in study.cells()]
     forced = 1 + len("\nFinal Answer:")   # the organism's tokenizer: </think> is one token, the rest characters
-    assert all(c.tokens == 20 * ((16 + forced + 32) + (64 + forced + 32)) for c in plan.cells)
+    # the shared sweep (eval's default): one thinking at 64, a forced end and an answer per budget
+    assert all(c.tokens == 20 * (64 + 2 * (forced + 32)) for c in plan.cells)
     assert all(c.seconds == pytest.approx(c.tokens / 1000) for c in plan.cells)
     base, *pruned = plan.variants
     assert base.params == 102 * 128 + 8 * 213_248 + 128 and base.weight_bytes == base.params * 4   # float32 on CPU
@@ -71,8 +74,7 @@ def test_reference_model_is_planned_offline_from_the_built_in_table(capsys):
     assert base["params"] == 8_190_735_360 and base["layers"] == 36   # Qwen3-8B's published size
     assert base["weight_bytes"] == 2 * 8_190_735_360                  # bfloat16 on vLLM
     aime = next(c for c in data["cells"] if c["cell"] == "Qwen3-8B__base__aime24")
-    assert aime["problems"] == 30 and aime["tokens"] == 30 * 64 * sum(b + 8 + 512 for b in
-                                                                      (512, 1024, 2048, 4096, 8192, 16384))
+    assert aime["problems"] == 30 and aime["tokens"] == 30 * 64 * (16384 + 6 * (8 + 512))   # shared sweep
     assert data["total"]["gpu_hours"] == pytest.approx(data["total"]["seconds"] / 3600, rel=1e-3)
     assert any("built-in table" in a for a in data["assumptions"])
     assert main(["study", "plan", "studies/qwen3-8b-vllm.yaml", "--tokens-per-s", "3000"]) == 0
