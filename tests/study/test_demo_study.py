@@ -14,7 +14,11 @@ def test_demo_study_covers_the_promised_grid():
         {(None, 0)} | {(m, n) for m in ("shortgpt", "reverse", "laco") for n in (1, 2)}
     chain = [c for c in organism if c.kind == "long_chain"]
     facts = [c for c in organism if c.kind == "knowledge"]
-    assert len(facts) == 7 and len(chain) == 21
+    assert len(facts) == 7 and len(chain) == 7 * (3 + 5)
+    # the chain-length view: greedy chains of 1, 2, 4, 8 and 16 steps at a budget every length fits
+    lengths = {c.task for c in chain if c.label.startswith("len-")}
+    assert lengths == {f"organism-chain:k={k}" for k in (1, 2, 4, 8, 16)}
+    assert all(c.eval["temperature"] == 0 and c.eval["budgets"] == [128] for c in chain if c.label.startswith("len-"))
     by_label = {}
     for c in chain:
         by_label.setdefault(c.label, []).append(c)
