@@ -2,7 +2,8 @@
 
 Variants: base (unpruned), shortgpt-1, shortgpt-2, reverse-2, and shortgpt-2+lora (a copy of shortgpt-2 standing
 in for a recovered model, so the report has a recovered line to draw). Cells: each variant on the long-chain task
-(budgets 16, 28 and 40, 2 samples, seeds 0 and 1, 6 problems) and on the knowledge task (budget 16, 8 problems),
+(budgets 16, 28 and 40, 2 samples, seeds 0 and 1, 6 problems) and on the knowledge task (budget 16, 8 problems)
+and on a greedy two-step chain task (budget 16, 4 problems; with the k=8 task it feeds the chain-length figure),
 except reverse-2 on facts, which is recorded as failed in study.sqlite. Every pruned variant gets its early-warning
 predictors (fragility/<id>.json), as a study run writes them.
 """
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-CHAIN, FACTS = "organism-chain:k=8", "organism-facts"
+CHAIN, FACTS, LEN2 = "organism-chain:k=8", "organism-facts", "organism-chain:k=2"
 VARIANTS = [  # (variant, method, n_removed, recovery)
     ("base", None, 0, None),
     ("shortgpt-1", "shortgpt", 1, None),
@@ -38,6 +39,7 @@ prune: {{calibration: organism}}
 tasks:
   - {{task: "{CHAIN}", label: chain, budgets: [16, 28, 40], samples: 2, temperature: 1.0, seeds: [0, 1], limit: 6}}
   - {{task: {FACTS}, label: facts, kind: knowledge, budgets: [16], temperature: 1.0, limit: 8}}
+  - {{task: "{LEN2}", label: len2, budgets: [16], limit: 4}}
 """
 
 
@@ -92,6 +94,7 @@ def build_study(root: Path) -> Path:
             (CHAIN, "chain", "long_chain",
              ["--budgets", "16,28,40", "--samples", "2", "--seeds", "0,1", "--limit", "6"]),
             (FACTS, "facts", "knowledge", ["--budgets", "16", "--limit", "8"]),
+            (LEN2, "len2", "long_chain", ["--budgets", "16", "--limit", "4", "--temperature", "0"]),
         ]:
             cid = cell_id(vid, label)
             cdir = lay.cell_dir(cid)
@@ -99,11 +102,12 @@ def build_study(root: Path) -> Path:
             (cdir / "cell.json").write_text(json.dumps({
                 "id": cid, "variant_id": vid, "task": task, "task_label": label, "kind": kind,
                 "eval": {"budgets": [16, 28, 40] if label == "chain" else [16]}}))
+            temperature = [] if "--temperature" in opts else ["--temperature", "1"]
             t0 = time.time()
             if cid == FAILED_CELL:
                 db.execute("INSERT INTO cells VALUES (?, 'failed', ?, ?, ?, 0.1)", (cid, FAILED_ERROR, t0, t0))
                 continue
-            _cli("eval", "--model", path, "--task", task, "--temperature", "1", "--batch-size", "16",
+            _cli("eval", "--model", path, "--task", task, *temperature, "--batch-size", "16",
                  "--answer-tokens", "32", *opts, "--out", str(cdir))
             _cli("analyze", "--run", str(cdir), "--model-name", name)
             db.execute("INSERT INTO cells VALUES (?, 'done', NULL, ?, ?, ?)", (cid, t0, time.time(), time.time() - t0))

@@ -93,8 +93,8 @@ def test_no_signal_figures_are_one_line_in_both_reports(zero_study):
 
 def test_a_zero_task_is_not_a_column_when_another_has_signal(zero_study):
     data = collect(zero_study)
-    for c in data["cells"]:   # the organism's facts cells at 0 too: only its chain is left to draw
-        if c["id"].startswith("organism__") and c.get("task_label") == "facts" and c.get("has_summary"):
+    for c in data["cells"]:   # the organism's facts and len2 cells at 0 too: only its chain is left to draw
+        if c["id"].startswith("organism__") and c.get("task_label") in ("facts", "len2") and c.get("has_summary"):
             for vals in c["budgets"].values():
                 _zero_everything(vals)
     plots = all_figures(data)

@@ -65,7 +65,7 @@ def test_report_data_numbers_equal_summary_numbers(report_dir):
             got = cells[d.name]["analysis"][str(g["budget"])]
             for key in ("self_bleu", "loop_rate", "verification", "backtracking", "subgoal"):
                 assert got.get(key) == g.get(key)
-    assert checked == 5 * 3 + 4   # 5 chain cells x 3 budgets + 4 facts cells (one failed) x 1 budget
+    assert checked == 5 * 3 + 4 + 5   # 5 chain cells x 3 budgets + 4 facts cells (one failed) + 5 len2 cells
     # the headline (largest budget) and the variants' sizes come through unchanged
     v = data["variants"]["organism__shortgpt-2"]
     vj = json.loads((report_dir / "variants" / "organism__shortgpt-2.json").read_text())
@@ -82,7 +82,7 @@ def test_every_section_heading_present(report_dir):
         assert f"\n## {title}\n" in md
     # one inline SVG per figure, each with a caption; a sample browser with a select of problems
     assert len(re.findall(r'<figure class="report-figure"[^>]*><svg ', html)) == len(figure_families())
-    assert '<select id="sb-select">' in html and html.count('class="sb-problem"') == 6 + 8
+    assert '<select id="sb-select">' in html and html.count('class="sb-problem"') == 6 + 8 + 4
 
 
 def test_html_is_self_contained(report_dir):
