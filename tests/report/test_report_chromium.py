@@ -95,7 +95,7 @@ def test_report_renders_in_chromium(built_study, tmp_path):
     assert {"sequential-organism", "parallel-organism", "equal_params-organism"} <= set(ids) and len(ids) >= 6
     for f in status["figures"]:
         assert f["width"] > 300 and f["height"] > 150 and f["shapes"] > 20, f
-    assert status["options"] == 14 and status["visible_before"] == ["0"] and status["visible_after"] == [status["last"]]
+    assert status["options"] == 18 and status["visible_before"] == ["0"] and status["visible_after"] == [status["last"]]
     # incl. "Equal parameter budgets" (15), "Early warning" (16), "Paired differences" (22), "Recovery" (25: this
     # study has a recovered variant; the report of a study without one has 15 headings)
     assert len(status["headings"]) == 16   # + "Chain length" (24; absent here: one task length)
