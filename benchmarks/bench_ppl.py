@@ -84,10 +84,9 @@ def main():
     worst = max(abs(a - b) / abs(b) for a, b in zip(plan.scores, old.scores) if b)
     assert worst < 1e-4, worst
     rows.append(("whole forward per candidate (same surgery)", secs, mb))
-    if args.method == "chain":
-        args.cached_only = True   # no rebuild-per-candidate reference for chain
     rebuilds = (("deepcopy", rebuilt_deepcopy), ("from_config", rebuilt_from_config))
-    for name, rebuild in rebuilds[:0 if args.cached_only else 2]:
+    skip_rebuilds = args.cached_only or args.method == "chain"   # no rebuild-per-candidate reference for chain
+    for name, rebuild in rebuilds[:0 if skip_rebuilds else 2]:
         (scores, removed), mb, secs = peak_rss_during(rebuild_per_candidate, loaded.model, calib.batches,
                                                       args.remove, rebuild)
         assert removed == plan.removed, (name, removed, plan.removed)

@@ -92,8 +92,8 @@ def build_study(root: Path) -> Path:
             "scores": record.get("scores"), "prune_seconds": record.get("wall_time_s")}, indent=1))
         for task, label, kind, opts in [
             (CHAIN, "chain", "long_chain",
-             ["--budgets", "16,28,40", "--samples", "2", "--seeds", "0,1", "--limit", "6"]),
-            (FACTS, "facts", "knowledge", ["--budgets", "16", "--limit", "8"]),
+             ["--budgets", "16,28,40", "--samples", "2", "--seeds", "0,1", "--limit", "6", "--temperature", "1"]),
+            (FACTS, "facts", "knowledge", ["--budgets", "16", "--limit", "8", "--temperature", "1"]),
             (LEN2, "len2", "long_chain", ["--budgets", "16", "--limit", "4", "--temperature", "0"]),
         ]:
             cid = cell_id(vid, label)
@@ -102,12 +102,11 @@ def build_study(root: Path) -> Path:
             (cdir / "cell.json").write_text(json.dumps({
                 "id": cid, "variant_id": vid, "task": task, "task_label": label, "kind": kind,
                 "eval": {"budgets": [16, 28, 40] if label == "chain" else [16]}}))
-            temperature = [] if "--temperature" in opts else ["--temperature", "1"]
             t0 = time.time()
             if cid == FAILED_CELL:
                 db.execute("INSERT INTO cells VALUES (?, 'failed', ?, ?, ?, 0.1)", (cid, FAILED_ERROR, t0, t0))
                 continue
-            _cli("eval", "--model", path, "--task", task, *temperature, "--batch-size", "16",
+            _cli("eval", "--model", path, "--task", task, "--batch-size", "16",
                  "--answer-tokens", "32", *opts, "--out", str(cdir))
             _cli("analyze", "--run", str(cdir), "--model-name", name)
             db.execute("INSERT INTO cells VALUES (?, 'done', NULL, ?, ?, ?)", (cid, t0, time.time(), time.time() - t0))
