@@ -115,11 +115,12 @@ def run(args: argparse.Namespace) -> int:
 def plan(args: argparse.Namespace) -> int:
     import json
 
-    from ..study.plan import plan_study
+    from ..study.plan import plan_study, startup_seconds
 
     study, _ = build_study(args)
     log = (lambda *a: None) if args.json else print   # noqa: E731 - JSON alone on stdout
-    result = plan_study(study, tokens_per_s=args.tokens_per_s, device=args.device, log=log)
+    result = plan_study(study, tokens_per_s=args.tokens_per_s, device=args.device, log=log,
+                        startup=startup_seconds())
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
         return 0
@@ -136,16 +137,21 @@ def format_plan(p, name: str) -> str:
                            *([f"{c.expected:,}", _duration(c.seconds)] if measured else []),
                            _duration(c.max_seconds), c.longest, c.batch] for c in p.cells])
     variants = format_table(["variant", "layers", "params", "weights", "KV cache", "peak", "tokens at most",
-                             *(["time"] if measured else []), "time at most"],
+                             *(["time"] if measured else []), "time at most", "load + prune"],
                             [[v.variant.id, v.layers, f"{v.params / 1e6:,.1f}M", _gib(v.weight_bytes),
                               _gib(v.kv_bytes), _gib(v.peak_bytes), f"{v.tokens:,}",
-                              *([_duration(v.seconds)] if measured else []), _duration(v.max_seconds)]
+                              *([_duration(v.seconds)] if measured else []), _duration(v.max_seconds),
+                              _duration(v.setup_seconds)]
                              for v in p.variants])
     total = (f"total: {len(p.cells)} cells, {len(p.variants)} variants, {p.tokens:,} tokens at most, "
              + (f"{_duration(p.seconds)} expected, " if measured else "")
              + f"{_duration(p.max_seconds)} at most, peak memory {_gib(p.peak_bytes)}")
     if p.gpu_hours:
         total += f", {p.gpu_hours:,.1f} GPU-hours" + (" expected" if measured else " at most")
+    setup = sum(v.setup_seconds for v in p.variants)
+    total += (f"\nwall time: {_duration(p.wall_seconds)} {'expected' if measured else 'at most'} (start-up "
+              f"{_duration(p.startup_seconds)}, loading and pruning {_duration(setup)}, generation "
+              f"{_duration(p.seconds)}; analysis, fragility and the report not counted)")
     return "\n".join([f"study {name}: plan", "", cells, "", variants, "", total, "", "assumptions:",
                       *(f"  - {a}" for a in p.assumptions)])
 

@@ -3,7 +3,8 @@
 Removing layer i leaves every layer below it computing what it computed before, so one pass of the current
 model per batch stores each decoder layer's input (and its call kwargs: mask, rotary, so sliding/global layer
 types stay right); candidate i then starts from layer i's stored input and runs only the layers above it,
-then the final norm and the output head. Batches outside, candidates inside: memory is one batch's
+then the final norm and the output head, on the scored positions only (``positions``: chain scores the late
+thinking and the answer, and a 49k-vocabulary head costs several layers per token). Batches outside, candidates inside: memory is one batch's
 activations x layers. A model whose head is more than norm + output embeddings (+ Gemma's soft cap) is
 caught on the first batch (its own last-position logits differ from ours) and scored the old way.
 """
@@ -26,9 +27,10 @@ Reduce = Callable[[int, torch.Tensor, torch.Tensor], tuple]
 
 @torch.no_grad()
 def leave_one_out_sums(model, batches, removed: list[int], candidates: list[int], reduce: Reduce,
-                       desc: str) -> dict[int, list[float]] | None:
+                       desc: str, positions: list[torch.Tensor] | None = None) -> dict[int, list[float]] | None:
     """``reduce``'s sums over ``batches`` for the model without ``removed`` and each candidate in turn (original
-    indices); None when the model's head cannot be reproduced (then score with whole-model forwards)."""
+    indices); None when the model's head cannot be reproduced (then score with whole-model forwards).
+    ``positions``: per batch, the next-token targets worth scoring (others get NLL 0), default every target."""
     device = next(model.parameters()).device
     total = len(adapter_for(model).layers(model))
     kept = [j for j in range(total) if j not in set(removed)]
@@ -42,6 +44,8 @@ def leave_one_out_sums(model, batches, removed: list[int], candidates: list[int]
             if calls is None:
                 return None
             target = mask[:, 1:].bool()
+            if positions is not None:
+                target = target & positions[k].to(device).bool()
             for i in candidates:
                 p = kept.index(i)
                 h = calls[p][0]

@@ -118,7 +118,8 @@ class Chain(PruneMethod):
         def reduce(k, nll, target):
             return tuple(x for m in masks[k] for x in (float((nll * m.to(nll.device)).sum()), float(m.sum())))
 
-        sums = leave_one_out_sums(model, batches, removed, left, reduce, desc) if self._cached else None
+        scored = [(late + answer) > 0 for late, answer in masks]   # the head only where the objective looks
+        sums = leave_one_out_sums(model, batches, removed, left, reduce, desc, scored) if self._cached else None
         if sums is None:
             return {i: self.objective(model, batches, masks, removed + [i])
                     for i in tqdm(left, desc=desc, unit="layer")}

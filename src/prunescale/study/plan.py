@@ -3,12 +3,15 @@ them, the tokens each generates at most, the time from a throughput (stated, or 
 backend on its first variant) and the peak memory per variant (weights + KV cache, from the model's shape,
 without loading its weights).
 
-Every number is an upper bound on generation: each sample is counted at its thinking cap, although most end
-earlier. Pruning, calibration, analysis, fragility and the report are not counted.
+Tokens are an upper bound: each sample is counted at its thinking cap, although most end earlier. The wall
+time adds what a run spends outside generation: start-up (this command's own), loading each variant's model
+(timed in the pilot) and pruning (a load, a save and the calibration's generated tokens at most). Analysis,
+fragility and the report are not counted.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 
@@ -45,6 +48,7 @@ class VariantPlan:
     tokens: int = 0
     seconds: float = 0.0
     max_seconds: float = 0.0
+    setup_seconds: float = 0.0   # loading its model (per backend it builds) and, for a pruned one, pruning
 
     @property
     def peak_bytes(self) -> int:
@@ -57,6 +61,13 @@ class StudyPlan:
     variants: list[VariantPlan]
     tokens_per_s: dict[str, float]       # by task label (measured) or "all" (stated)
     assumptions: list[str] = field(default_factory=list)
+    startup_seconds: float = 0.0         # the command's own start-up (imports), measured
+
+    @property
+    def wall_seconds(self) -> float:
+        """Start-up + loading and pruning + expected generation: the run's wall time, without analysis,
+        fragility and the report."""
+        return self.startup_seconds + sum(v.setup_seconds for v in self.variants) + self.seconds
 
     @property
     def tokens(self) -> int:
@@ -87,8 +98,11 @@ class StudyPlan:
             "variants": [{"variant": v.variant.id, "layers": v.layers, "params": v.params,
                           "weight_bytes": v.weight_bytes, "kv_bytes": v.kv_bytes, "peak_bytes": v.peak_bytes,
                           "tokens": v.tokens, "seconds": round(v.seconds, 3),
-                          "max_seconds": round(v.max_seconds, 3)} for v in self.variants],
+                          "max_seconds": round(v.max_seconds, 3), "setup_seconds": round(v.setup_seconds, 3)}
+                         for v in self.variants],
             "total": {"tokens": self.tokens, "seconds": round(self.seconds, 3),
+                      "startup_seconds": round(self.startup_seconds, 3),
+                      "wall_seconds": round(self.wall_seconds, 3),
                       "max_seconds": round(self.max_seconds, 3), "peak_bytes": self.peak_bytes,
                       "gpu_hours": round(self.gpu_hours, 3)},
             "tokens_per_s": {k: round(t, 3) for k, t in self.tokens_per_s.items()},
@@ -146,10 +160,12 @@ class _ModelFacts:
     profile: object = None
 
 
-def plan_study(study: Study, tokens_per_s: float | None = None, device: str | None = None, log=print) -> StudyPlan:
+def plan_study(study: Study, tokens_per_s: float | None = None, device: str | None = None, log=print,
+               startup: float = 0.0) -> StudyPlan:
     """The plan of every cell and variant. ``tokens_per_s``: the decode throughput to assume (time at most);
     without it, a pilot per task entry with the study's backend on the first variant measures the throughput
-    and the thinking lengths (:func:`pilot`)."""
+    and the thinking lengths (:func:`pilot`). ``startup``: seconds a run spends before its first variant
+    (the CLI passes its own, :func:`startup_seconds`)."""
     from ..models.shapes import model_shape
     from ..scaling.evaluate import EvalConfig
 
@@ -179,7 +195,7 @@ def plan_study(study: Study, tokens_per_s: float | None = None, device: str | No
         configs[cell.id] = cfg
     if any(getattr(c, "sweep", None) for c in configs.values()):
         assumptions.append("sweep: shared = one thinking at the largest budget, an answer per budget")
-    rates = _timing(cells, configs, facts, tokens_per_s, assumptions, log)
+    rates, load = _timing(cells, configs, facts, tokens_per_s, assumptions, log)
     variants = []
     for v in study.variants():
         mine = [c for c in cells if c.cell.variant.id == v.id]
@@ -189,9 +205,11 @@ def plan_study(study: Study, tokens_per_s: float | None = None, device: str | No
         shape = facts[v.model].shape.without(v.n_removed)
         dtype = _dtype(cfg, device)
         kv = max(shape.kv_bytes(c.batch * c.longest, _dtype(configs[c.cell.id], device)) for c in mine)
+        engines = len({configs[c.cell.id].backend_options() for c in mine})   # a variant builds one per option set
+        setup = engines * load + (_prune_seconds(study, v, load, min(rates.values())) if v.method else 0.0)
         variants.append(VariantPlan(v, shape.layers, shape.params, shape.weight_bytes(dtype), kv,
                                     sum(c.tokens for c in mine), sum(c.seconds for c in mine),
-                                    sum(c.max_seconds for c in mine)))
+                                    sum(c.max_seconds for c in mine), setup))
     dtypes = sorted({_dtype(cfg, device) for cfg in configs.values()})
     assumptions.append(f"memory: weights (parameters x {'/'.join(dtypes)} bytes; pruned variants lose their "
                        "removed layers' parameters, unstructured ones keep every weight) + KV cache "
@@ -202,9 +220,47 @@ def plan_study(study: Study, tokens_per_s: float | None = None, device: str | No
                            "length; the engine takes gpu_memory_utilization of each GPU and preempts or queues what "
                            "does not fit, so 'peak' is what full concurrency would use (at least weights + one "
                            "sequence's KV)")
-    assumptions.append("time: generation only (no pruning, calibration, analysis, fragility, report, model "
-                       "loading); pruned variants as fast as the first")
-    return StudyPlan(cells, variants, rates, assumptions)
+    assumptions.append(f"wall time: start-up (this command's own, {startup:.1f} s) + model loading "
+                       + (f"({load:.1f} s per variant and backend, timed in the pilot)" if load else
+                          "(not counted: no pilot with a stated throughput)")
+                       + " + pruning (a load and a save, plus the calibration's generated tokens at most, "
+                       "calibration_samples x max_seq_len, at the " + ("slowest pilot" if load else "stated") + " throughput, "
+                       "though pruning generates with hf) + generation; "
+                       "analysis, fragility and the report not counted; pruned variants as fast as the first")
+    return StudyPlan(cells, variants, rates, assumptions, startup)
+
+
+def _prune_seconds(study: Study, v: Variant, load: float, rate: float) -> float:
+    """A pruned variant's pruning: load the model, save the pruned one (about a load), and generate its
+    calibration (``self`` / ``traces``: samples x max_seq_len tokens at most) where the method needs one."""
+    from ..prune.base import METHODS
+    from ..prune.trace_calibration import is_traces
+    from .variants import prune_spec
+
+    spec = prune_spec(study, v)
+    try:
+        method = METHODS.get(spec.method)
+    except Exception:   # noqa: BLE001 - an unknown method fails when the run prunes, with its own message
+        return 2 * load
+    generated = method.needs_calibration and (spec.calibration == "self" or is_traces(spec.calibration or "")
+                                              or str(spec.calibration or "").startswith("self:"))
+    return 2 * load + (spec.calibration_samples * spec.max_seq_len / rate if generated else 0.0)
+
+
+def startup_seconds() -> float:
+    """Seconds since this process started, once torch and transformers are imported (Linux /proc; 0
+    elsewhere): the start-up a run pays too."""
+    import torch  # noqa: F401 - their import is most of a run's start-up
+    import transformers  # noqa: F401
+
+    try:
+        with open(f"/proc/{os.getpid()}/stat") as f:
+            start_ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/uptime") as f:
+            uptime = float(f.read().split()[0])
+        return max(uptime - start_ticks / os.sysconf("SC_CLK_TCK"), 0.0)
+    except (OSError, ValueError, IndexError):
+        return 0.0
 
 
 def _schedules_all(backend: str) -> bool:
@@ -280,17 +336,18 @@ def _timing(cells: list[CellPlan], configs: dict, facts: dict, tokens_per_s: flo
                            "throughput, an upper bound")
         for c in cells:
             c.seconds = c.max_seconds = c.tokens / tokens_per_s
-        return {"all": float(tokens_per_s)}
+        return {"all": float(tokens_per_s)}, 0.0
     first = cells[0].cell.variant.id
-    rates = {}
+    rates, loads = {}, []
     for label in dict.fromkeys(c.cell.label for c in cells):
         # the first variant's cell of this task entry (the model the study starts with)
         mine = [c for c in cells if c.cell.label == label]
         probe = next((c for c in mine if c.cell.variant.id == first), mine[0])
         cfg = configs[probe.cell.id]
         forced = facts[probe.cell.variant.model].forced + cfg.waits * facts[probe.cell.variant.model].wait
-        rate, lengths, cap = pilot(cfg, probe.batch, forced, log=log)
+        rate, lengths, cap, load = pilot(cfg, probe.batch, forced, log=log)
         rates[label] = rate
+        loads.append(load)
         ran_out = sum(r for *_, r in lengths)
         assumptions.append(f"{label}: pilot of {len(lengths)} samples on {probe.cell.variant.model} ({cfg.backend}, "
                            f"thinking cap {cap}): {rate:.1f} tokens/s, mean thinking "
@@ -304,13 +361,15 @@ def _timing(cells: list[CellPlan], configs: dict, facts: dict, tokens_per_s: flo
             c.seconds, c.max_seconds = c.expected / rate, c.tokens / rate
     assumptions.append("time: expected tokens (pilot lengths on the first variant, pruned variants assumed to think "
                        "as long) / the pilot's throughput; 'at most': every sample at its cap")
-    return rates
+    return rates, max(loads)
 
 
-def pilot(cfg, batch: int, forced: int = 0, cap_limit: int = PILOT_CAP, log=print) -> tuple[float, list[tuple[int, int, bool]], int]:
+def pilot(cfg, batch: int, forced: int = 0, cap_limit: int = PILOT_CAP,
+          log=print) -> tuple[float, list[tuple[int, int, bool]], int, float]:
     """Generate ``batch`` samples of the cell's first problems (its seeds and samples in the run's order) at its
     largest thinking cap (at most ``cap_limit``), after a one-token warm-up: (generated tokens/s, per sample
-    (thinking tokens, answer tokens, ran out of thinking), the cap used). Tokens counted as the plan counts them:
+    (thinking tokens, answer tokens, ran out of thinking), the cap used, seconds to build the backend: load the
+model, start the engine). Tokens counted as the plan counts them:
     thinking + answer, and the ``forced`` text's tokens where thinking ran out."""
     from ..generate.base import Forcing, Request, Sampling, build
     from ..scaling.evaluate import build_tasks, load_problems, sample_seed
@@ -324,7 +383,9 @@ def pilot(cfg, batch: int, forced: int = 0, cap_limit: int = PILOT_CAP, log=prin
     cap = min(max(b if b is not None else cfg.max_tokens for b in cfg.budgets), cap_limit)
     sampling = Sampling(temperature=cfg.temperature, top_p=cfg.top_p)
     log(f"pilot: {cfg.backend} backend, {cfg.model}, {len(reqs)} samples of {name} at thinking cap {cap}")
+    start = time.perf_counter()
     built = build(cfg.backend_options())
+    load = time.perf_counter() - start
     try:
         built.backend.generate(reqs[:1], Forcing(budget=1, answer_tokens=1), sampling)   # first-call costs
         start = time.perf_counter()
@@ -334,4 +395,4 @@ def pilot(cfg, batch: int, forced: int = 0, cap_limit: int = PILOT_CAP, log=prin
     finally:
         built.backend.close()
     tokens = sum(s.thinking_tokens + s.answer_tokens + (forced if s.forced else 0) for s in out)
-    return tokens / max(wall, 1e-9), [(s.thinking_tokens, s.answer_tokens, s.forced) for s in out], cap
+    return tokens / max(wall, 1e-9), [(s.thinking_tokens, s.answer_tokens, s.forced) for s in out], cap, load
