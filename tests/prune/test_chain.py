@@ -173,4 +173,5 @@ def test_cached_scores_equal_whole_model_forwards(organism, calibration, weight)
     for key, column in old.details["layer_columns"].items():
         assert new.details["layer_columns"][key] == pytest.approx(column, abs=1e-6)
     batches = len(calibration.batches)
-    assert plans[True, "passes"] == batches * (1 + 3) and plans[False, "passes"] == batches * (1 + 8 + 7 + 6)
+    # cached: one capture pass per batch and round, the unpruned objective read from round 1's
+    assert plans[True, "passes"] == batches * 3 and plans[False, "passes"] == batches * (1 + 8 + 7 + 6)

@@ -284,5 +284,6 @@ def test_ppl_cached_layer_inputs_equal_whole_model_forwards(iterative):
         assert plans[True].details["rounds"] == [
             {**r, "ppl": pytest.approx(r["ppl"], rel=1e-6)} for r in plans[False].details["rounds"]]
     rounds, batches = (3 if iterative else 1), len(calib.batches)
-    assert plans[True, "passes"] == batches * (rounds + 1)                      # + the base perplexity
+    assert plans[True, "passes"] == batches * rounds   # the base perplexity read from round 1's capture pass
+    assert plans[True].details["base_ppl"] == pytest.approx(plans[False].details["base_ppl"], rel=1e-6)
     assert plans[False, "passes"] == batches * (8 + (7 + 6 if iterative else 0) + 1)

@@ -27,14 +27,17 @@ Reduce = Callable[[int, torch.Tensor, torch.Tensor], tuple]
 
 @torch.no_grad()
 def leave_one_out_sums(model, batches, removed: list[int], candidates: list[int], reduce: Reduce,
-                       desc: str, positions: list[torch.Tensor] | None = None) -> dict[int, list[float]] | None:
+                       desc: str, positions: list[torch.Tensor] | None = None,
+                       current: bool = False) -> dict[int | None, list[float]] | None:
     """``reduce``'s sums over ``batches`` for the model without ``removed`` and each candidate in turn (original
     indices); None when the model's head cannot be reproduced (then score with whole-model forwards).
-    ``positions``: per batch, the next-token targets worth scoring (others get NLL 0), default every target."""
+    ``positions``: per batch, the next-token targets worth scoring (others get NLL 0), default every target.
+    ``current``: also the sums of the model without ``removed`` alone (key None), from the capture pass's
+    last hidden state: no forward of its own."""
     device = next(model.parameters()).device
     total = len(adapter_for(model).layers(model))
     kept = [j for j in range(total) if j not in set(removed)]
-    out = {i: None for i in candidates}
+    out = {i: None for i in ([None] if current else []) + list(candidates)}
     with without_layers(model, removed), tqdm(total=len(batches) * len(candidates), desc=desc, unit="layer") as bar:
         layers = adapter_for(model).layers(model)
         head = _Head(model)
@@ -46,17 +49,20 @@ def leave_one_out_sums(model, batches, removed: list[int], candidates: list[int]
             target = mask[:, 1:].bool()
             if positions is not None:
                 target = target & positions[k].to(device).bool()
-            for i in candidates:
-                p = kept.index(i)
-                h = calls[p][0]
-                for q in range(p + 1, len(layers)):
-                    h = _hidden_out(layers[q](h, **calls[q][1]))
+            for i in out:
+                if i is None:   # the current model: the capture pass's own last layer output
+                    h = calls["last"]
+                else:
+                    p = kept.index(i)
+                    h = calls[p][0]
+                    for q in range(p + 1, len(layers)):
+                        h = _hidden_out(layers[q](h, **calls[q][1]))
                 logits = head(h[:, :-1][target])
                 nll = torch.zeros(target.shape, dtype=torch.float64, device=device)
                 nll[target] = F.cross_entropy(logits, ids[:, 1:][target], reduction="none").double()
                 sums = reduce(k, nll, target)
                 out[i] = list(sums) if out[i] is None else [a + s for a, s in zip(out[i], sums)]
-                bar.update(1)
+                bar.update(i is not None)
     return out
 
 
@@ -91,7 +97,7 @@ def _capture(model, layers, head, ids, mask, check: bool):
     try:
         if not check:
             model.base_model(input_ids=ids, attention_mask=mask, use_cache=False)
-            return calls
+            return {**calls, "last": last["h"]}
         if not head.usable or "logits_to_keep" not in inspect.signature(model.forward).parameters:
             return None
         ref = model(input_ids=ids, attention_mask=mask, use_cache=False, logits_to_keep=1).logits[:, -1].float()
@@ -100,4 +106,4 @@ def _capture(model, layers, head, ids, mask, check: bool):
             h.remove()
     ours = head(last["h"][:, -1])
     tol = max(64 * torch.finfo(last["h"].dtype).eps, 1e-4) * float(ref.abs().max()) + 1e-6
-    return calls if ours.shape == ref.shape and float((ours - ref).abs().max()) <= tol else None
+    return {**calls, "last": last["h"]} if ours.shape == ref.shape and float((ours - ref).abs().max()) <= tol else None

@@ -111,18 +111,21 @@ class Chain(PruneMethod):
             late, answer = region_losses(model, batches, masks)
         return late + self.settings["answer_weight"] * answer, late, answer
 
-    def candidates(self, model, batches, masks, removed: list[int], desc: str) -> dict[int, tuple]:
-        """:meth:`objective` without ``removed`` and each layer left in turn, from cached layer inputs."""
+    def candidates(self, model, batches, masks, removed: list[int], desc: str,
+                   current: bool = False) -> dict[int | None, tuple]:
+        """:meth:`objective` without ``removed`` and each layer left in turn, from cached layer inputs;
+        ``current``: also without ``removed`` alone (key None)."""
         left = [i for i in range(num_layers(model)) if i not in removed]
 
         def reduce(k, nll, target):
             return tuple(x for m in masks[k] for x in (float((nll * m.to(nll.device)).sum()), float(m.sum())))
 
         scored = [(late + answer) > 0 for late, answer in masks]   # the head only where the objective looks
-        sums = leave_one_out_sums(model, batches, removed, left, reduce, desc, scored) if self._cached else None
+        sums = leave_one_out_sums(model, batches, removed, left, reduce, desc, scored,
+                                  current=current) if self._cached else None
         if sums is None:
-            return {i: self.objective(model, batches, masks, removed + [i])
-                    for i in tqdm(left, desc=desc, unit="layer")}
+            return {i: self.objective(model, batches, masks, removed + ([] if i is None else [i]))
+                    for i in tqdm(([None] if current else []) + left, desc=desc, unit="layer")}
         out = {}
         for i, (late, n_late, answer, n_answer) in sums.items():
             late, answer = late / n_late if n_late else 0.0, answer / n_answer if n_answer else 0.0
@@ -135,10 +138,10 @@ class Chain(PruneMethod):
         passes = 1 + sum(total - r for r in range(n))
         print(f"chain: {passes} forward passes over the {len(calibration.sequences)} calibration texts "
               f"(at most n_remove x n_layers + 1 = {n} x {total} + 1)", file=sys.stderr)
-        current = self.objective(model, batches, masks, [])
-        removed, rounds, first = [], [], {}
+        removed, rounds, first, current = [], [], {}, None
         for r in range(n):
-            absolute = self.candidates(model, batches, masks, removed, f"chain: round {r + 1}")
+            absolute = self.candidates(model, batches, masks, removed, f"chain: round {r + 1}", current=r == 0)
+            current = absolute.pop(None, current)   # round 1: the unpruned model's, from the same pass
             scored = {i: tuple(a - c for a, c in zip(v, current)) for i, v in absolute.items()}
             first = first or scored
             pick = min(scored, key=lambda i: (scored[i][0], i))

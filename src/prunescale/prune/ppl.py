@@ -53,15 +53,17 @@ def perplexity(model, batches) -> float:
 
 
 def leave_one_out(model, batches, removed: list[int], candidates: list[int], desc: str,
-                  cached: bool = True) -> dict[int, float]:
+                  cached: bool = True, current: bool = False) -> dict[int | None, float]:
     """Perplexity of the model without ``removed`` and each candidate in turn (the model is left as it was);
-    ``cached=False``: a whole-model forward per candidate (the reference the cached path is tested against)."""
-    sums = leave_one_out_sums(model, batches, removed, candidates, _nll_count, desc) if cached else None
+    ``current``: also without ``removed`` alone (key None); ``cached=False``: a whole-model forward per
+    candidate (the reference the cached path is tested against)."""
+    sums = leave_one_out_sums(model, batches, removed, candidates, _nll_count, desc,
+                              current=current) if cached else None
     if sums is not None:
         return {i: math.exp(nll / max(count, 1)) for i, (nll, count) in sums.items()}
     out = {}
-    for i in tqdm(candidates, desc=desc, unit="layer"):
-        with without_layers(model, removed + [i]):
+    for i in tqdm(([None] if current else []) + list(candidates), desc=desc, unit="layer"):
+        with without_layers(model, removed + ([] if i is None else [i])):
             out[i] = perplexity(model, batches)
     return out
 
@@ -81,9 +83,10 @@ class Perplexity(PruneMethod):
 
     def plan(self, model, n, calibration=None) -> PruneResult:
         total, batches = num_layers(model), calibration.batches
-        first = leave_one_out(model, batches, [], list(range(total)), "ppl: leave-one-out", self._cached)
+        first = leave_one_out(model, batches, [], list(range(total)), "ppl: leave-one-out", self._cached,
+                              current=True)
         scores = [first[i] for i in range(total)]
-        details = {"base_ppl": perplexity(model, batches), "iterative": bool(self.settings["iterative"])}
+        details = {"base_ppl": first.pop(None), "iterative": bool(self.settings["iterative"])}
         if not self.settings["iterative"]:
             removed = ascending(scores, n)
         else:   # round r removes the layer whose removal, after rounds 1..r-1, leaves the lowest perplexity
