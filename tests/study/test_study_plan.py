@@ -117,3 +117,7 @@ def test_measured_plan_predicts_a_tiny_study_within_a_factor_of_two(tmp_path):
         seconds = db.execute("SELECT SUM(seconds) FROM cells").fetchone()[0]
     assert seconds < wall
     assert 0.5 < plan.seconds / seconds < 2, (plan.seconds, seconds)
+    # the wall time adds loading (timed in the pilot) and pruning; TINY has no fragility, no report written here
+    assert plan.startup_seconds == 0 and plan.fragility_seconds == 0
+    assert plan.report_seconds == 0.5 * len(plan.cells) and sum(v.setup_seconds for v in plan.variants) > 0
+    assert 0.5 < (plan.wall_seconds - plan.report_seconds) / wall < 2, (plan.wall_seconds, wall)

@@ -151,7 +151,8 @@ def format_plan(p, name: str) -> str:
     setup = sum(v.setup_seconds for v in p.variants)
     total += (f"\nwall time: {_duration(p.wall_seconds)} {'expected' if measured else 'at most'} (start-up "
               f"{_duration(p.startup_seconds)}, loading and pruning {_duration(setup)}, generation "
-              f"{_duration(p.seconds)}; analysis, fragility and the report not counted)")
+              f"{_duration(p.seconds)}, fragility {_duration(p.fragility_seconds)}, report "
+              f"{_duration(p.report_seconds)}; analysis not counted)")
     return "\n".join([f"study {name}: plan", "", cells, "", variants, "", total, "", "assumptions:",
                       *(f"  - {a}" for a in p.assumptions)])
 

@@ -5,8 +5,9 @@ without loading its weights).
 
 Tokens are an upper bound: each sample is counted at its thinking cap, although most end earlier. The wall
 time adds what a run spends outside generation: start-up (this command's own), loading each variant's model
-(timed in the pilot) and pruning (a load, a save and the calibration's generated tokens at most). Analysis,
-fragility and the report are not counted.
+(timed in the pilot), pruning (a load, a save and the calibration's generated tokens at most), the fragility
+predictors where they run (as much again per pruned variant) and the report (per cell). Analysis is not
+counted.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from .spec import Cell, Study, Variant
 # Without the model's tokenizer (a hub id planned offline): the forced text ("</think>" + "\n\nFinal Answer:"),
 # a "Wait", and the longest rendered prompt, in tokens.
 ASSUMED_FORCED, ASSUMED_WAIT, ASSUMED_PROMPT = 8, 2, 512
+REPORT_SECONDS_PER_CELL = 0.5   # measured: studies/thinking.yaml's report, 39 cells in 18.6 s on a 2-core CPU
 VLLM_MAX_SEQS = 256    # vLLM's default max_num_seqs: sequences it decodes at once
 PILOT_CAP = 512        # the pilot's thinking cap at most (a larger budget: samples that reach it count as capped)
 
@@ -62,12 +64,14 @@ class StudyPlan:
     tokens_per_s: dict[str, float]       # by task label (measured) or "all" (stated)
     assumptions: list[str] = field(default_factory=list)
     startup_seconds: float = 0.0         # the command's own start-up (imports), measured
+    fragility_seconds: float = 0.0       # the early-warning predictors of the pruned variants, where they run
+    report_seconds: float = 0.0
 
     @property
     def wall_seconds(self) -> float:
-        """Start-up + loading and pruning + expected generation: the run's wall time, without analysis,
-        fragility and the report."""
-        return self.startup_seconds + sum(v.setup_seconds for v in self.variants) + self.seconds
+        """Start-up + loading and pruning + expected generation + fragility + report: the run's wall time."""
+        return (self.startup_seconds + sum(v.setup_seconds for v in self.variants) + self.seconds
+                + self.fragility_seconds + self.report_seconds)
 
     @property
     def tokens(self) -> int:
@@ -102,6 +106,8 @@ class StudyPlan:
                          for v in self.variants],
             "total": {"tokens": self.tokens, "seconds": round(self.seconds, 3),
                       "startup_seconds": round(self.startup_seconds, 3),
+                      "fragility_seconds": round(self.fragility_seconds, 3),
+                      "report_seconds": round(self.report_seconds, 3),
                       "wall_seconds": round(self.wall_seconds, 3),
                       "max_seconds": round(self.max_seconds, 3), "peak_bytes": self.peak_bytes,
                       "gpu_hours": round(self.gpu_hours, 3)},
@@ -196,7 +202,7 @@ def plan_study(study: Study, tokens_per_s: float | None = None, device: str | No
     if any(getattr(c, "sweep", None) for c in configs.values()):
         assumptions.append("sweep: shared = one thinking at the largest budget, an answer per budget")
     rates, load = _timing(cells, configs, facts, tokens_per_s, assumptions, log)
-    variants = []
+    variants, pruning = [], {}
     for v in study.variants():
         mine = [c for c in cells if c.cell.variant.id == v.id]
         if not mine:
@@ -206,7 +212,8 @@ def plan_study(study: Study, tokens_per_s: float | None = None, device: str | No
         dtype = _dtype(cfg, device)
         kv = max(shape.kv_bytes(c.batch * c.longest, _dtype(configs[c.cell.id], device)) for c in mine)
         engines = len({configs[c.cell.id].backend_options() for c in mine})   # a variant builds one per option set
-        setup = engines * load + (_prune_seconds(study, v, load, min(rates.values())) if v.method else 0.0)
+        pruning[v.id] = _prune_seconds(study, v, load, min(rates.values())) if v.method else 0.0
+        setup = engines * load + pruning[v.id]
         variants.append(VariantPlan(v, shape.layers, shape.params, shape.weight_bytes(dtype), kv,
                                     sum(c.tokens for c in mine), sum(c.seconds for c in mine),
                                     sum(c.max_seconds for c in mine), setup))
@@ -220,14 +227,26 @@ def plan_study(study: Study, tokens_per_s: float | None = None, device: str | No
                            "length; the engine takes gpu_memory_utilization of each GPU and preempts or queues what "
                            "does not fit, so 'peak' is what full concurrency would use (at least weights + one "
                            "sequence's KV)")
+    fragility = sum(pruning[v.variant.id] for v in variants if v.variant.method
+                    and _fragility_runs(study, facts[v.variant.model].shape.params))
+    report = REPORT_SECONDS_PER_CELL * len(cells)
     assumptions.append(f"wall time: start-up (this command's own, {startup:.1f} s) + model loading "
                        + (f"({load:.1f} s per variant and backend, timed in the pilot)" if load else
                           "(not counted: no pilot with a stated throughput)")
                        + " + pruning (a load and a save, plus the calibration's generated tokens at most, "
-                       "calibration_samples x max_seq_len, at the " + ("slowest pilot" if load else "stated") + " throughput, "
-                       "though pruning generates with hf) + generation; "
-                       "analysis, fragility and the report not counted; pruned variants as fast as the first")
-    return StudyPlan(cells, variants, rates, assumptions, startup)
+                       "calibration_samples x max_seq_len, at the " + ("slowest pilot" if load else "stated")
+                       + " throughput, though pruning generates with hf) + generation + fragility (where it runs: "
+                       "as much as each pruned variant's pruning) + the report "
+                       f"({REPORT_SECONDS_PER_CELL:g} s per cell, as measured on a 2-core CPU); analysis not "
+                       "counted; pruned variants as fast as the first")
+    return StudyPlan(cells, variants, rates, assumptions, startup, fragility, report)
+
+
+def _fragility_runs(study: Study, params: int) -> bool:
+    """Whether ``study run`` scores the early-warning predictors of a model this size (fragility: auto = small)."""
+    from ..fragility.study import SMALL_PARAMS
+
+    return study.fragility is True or (study.fragility == "auto" and params <= SMALL_PARAMS)
 
 
 def _prune_seconds(study: Study, v: Variant, load: float, rate: float) -> float:
