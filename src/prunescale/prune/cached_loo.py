@@ -4,8 +4,8 @@ Removing layer i leaves every layer below it computing what it computed before, 
 model per batch stores each decoder layer's input (and its call kwargs: mask, rotary, so sliding/global layer
 types stay right); candidate i then starts from layer i's stored input and runs only the layers above it,
 then the final norm and the output head, on the scored positions only (``positions``: chain scores the late
-thinking and the answer, and a 49k-vocabulary head costs several layers per token). Batches outside, candidates inside: memory is one batch's
-activations x layers. A model whose head is more than norm + output embeddings (+ Gemma's soft cap) is
+thinking and the answer, and a 49k-vocabulary head costs several layers per token). Batches outside,
+candidates inside: memory is one batch's activations x layers. A model whose head is more than norm + output embeddings (+ Gemma's soft cap) is
 caught on the first batch (its own last-position logits differ from ours) and scored the old way.
 """
 
