@@ -254,6 +254,7 @@ def _prune_seconds(study: Study, v: Variant, load: float, rate: float) -> float:
     calibration (``self`` / ``traces``: samples x max_seq_len tokens at most) where the method needs one."""
     from ..prune.base import METHODS
     from ..prune.trace_calibration import is_traces
+    from ..sources import parse_source
     from .variants import prune_spec
 
     spec = prune_spec(study, v)
@@ -261,8 +262,8 @@ def _prune_seconds(study: Study, v: Variant, load: float, rate: float) -> float:
         method = METHODS.get(spec.method)
     except Exception:   # noqa: BLE001 - an unknown method fails when the run prunes, with its own message
         return 2 * load
-    generated = method.needs_calibration and (spec.calibration == "self" or is_traces(spec.calibration or "")
-                                              or str(spec.calibration or "").startswith("self:"))
+    calib = spec.calibration or ""   # generated as load_calibration generates: traces, self, self:FILE
+    generated = method.needs_calibration and (calib == "self" or is_traces(calib) or parse_source(calib).kind == "self")
     return 2 * load + (spec.calibration_samples * spec.max_seq_len / rate if generated else 0.0)
 
 
