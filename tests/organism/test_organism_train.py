@@ -69,3 +69,17 @@ def test_stochastic_depth_skips_the_planned_layers_and_restores_them():
     model.model.layers = torch.nn.ModuleList([layers[0], layers[2]])
     assert torch.allclose(skipped, model(input_ids=ids, use_cache=False).logits)
     assert not torch.allclose(full, skipped)
+
+
+def test_fact_drop_starts_at_fact_drop_from_and_spares_chains():
+    from prunescale.organism.train import TrainConfig, step_groups
+
+    chains = [([1] * n, [1] * n, {}) for n in (10, 12)]
+    facts = [([2] * 5, [2] * 5, {}) for _ in range(3)]
+    cfg = TrainConfig(fact_drop=0.2, fact_drop_from=600, micro_tokens=0)
+    before, after = step_groups(cfg, 599, chains, facts), step_groups(cfg, 600, chains, facts)
+    assert [rate for _, rate in before] == [0.0, 0.0] and [rate for _, rate in after] == [0.0, 0.2]
+    assert [len(g) for g, _ in after] == [2, 3] and after[1][0] == facts       # facts apart from chains
+    # without any drop: one stream of length-sorted micro-batches, as the v2 recipe trained
+    plain = step_groups(TrainConfig(micro_tokens=30), 0, chains, facts)
+    assert all(rate == 0.0 for _, rate in plain) and sum(len(g) for g, _ in plain) == 5

@@ -38,6 +38,8 @@ def register(subparsers) -> None:
                    help="most check passes in a training trace (default %(default)s)")
     t.add_argument("--fact-drop", type=float, default=d.fact_drop,
                    help="layer drop probability on fact batches: stochastic depth (default %(default)s)")
+    t.add_argument("--fact-drop-from", type=int, default=d.fact_drop_from,
+                   help="first training step with --fact-drop (default %(default)s)")
     t.add_argument("--chain-drop", type=float, default=d.chain_drop,
                    help="layer drop probability on chain batches (default %(default)s)")
     t.add_argument("--layers", type=int, default=d.model.num_layers, help="decoder layers (default %(default)s)")
@@ -73,7 +75,7 @@ def _train(args) -> int:
 
     out = check_out_dir(args.out, empty=True, overwrite=args.force, overwrite_flag="--force")
     for flag, least in (("steps", 1), ("threads", 1), ("chain_batch", 1), ("eval_every", 1), ("fact_batch", 0),
-                        ("micro_tokens", 0), ("max_passes", 1), ("layers", 1), ("hidden", 4), ("intermediate", 1)):
+                        ("micro_tokens", 0), ("fact_drop_from", 0), ("max_passes", 1), ("layers", 1), ("hidden", 4), ("intermediate", 1)):
         if getattr(args, flag) < least:
             raise PrunescaleError(f"--{flag.replace('_', '-')} {getattr(args, flag)} must be at least {least}")
     if not args.lr > 0 or args.lr == float("inf"):
@@ -82,7 +84,7 @@ def _train(args) -> int:
                       fact_batch=args.fact_batch, threads=args.threads, eval_every=args.eval_every,
                       step_error=args.step_error, check_rate=args.check_rate, recheck_rate=args.recheck_rate,
                       micro_tokens=args.micro_tokens, max_passes=args.max_passes, fact_drop=args.fact_drop,
-                      chain_drop=args.chain_drop,
+                      fact_drop_from=args.fact_drop_from, chain_drop=args.chain_drop,
                       model=ModelSpec(num_layers=args.layers, hidden=args.hidden, intermediate=args.intermediate))
     if cfg.model.hidden % cfg.model.heads:
         raise PrunescaleError(f"--hidden {args.hidden} must be a multiple of {cfg.model.heads} (attention heads)")
@@ -101,7 +103,7 @@ def _command(args) -> str:
     return (f"prunescale organism train --out {args.out} --seed {args.seed} --steps {args.steps} --lr {args.lr} "
             f"--chain-batch {args.chain_batch} --fact-batch {args.fact_batch} --step-error {args.step_error} "
             f"--check-rate {args.check_rate} --recheck-rate {args.recheck_rate} --max-passes {args.max_passes} "
-            f"--fact-drop {args.fact_drop} --chain-drop {args.chain_drop} --layers {args.layers} "
+            f"--fact-drop {args.fact_drop} --fact-drop-from {args.fact_drop_from} --chain-drop {args.chain_drop} --layers {args.layers} "
             f"--hidden {args.hidden} --intermediate {args.intermediate} --micro-tokens {args.micro_tokens} "
             f"--threads {args.threads}")
 

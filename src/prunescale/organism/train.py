@@ -56,6 +56,7 @@ class TrainConfig:
     recheck_rate: float = 0.3      # share of checked traces with a further pass (each, up to max_passes)
     max_passes: int = 2            # most check passes in a training trace (natural ones + what --wait N forces)
     fact_drop: float = 0.0         # layer drop probability on fact micro-batches (stochastic depth)
+    fact_drop_from: int = 0        # first step with fact drop (before it, every layer runs: see RECIPE.json)
     chain_drop: float = 0.0        # layer drop probability on chain micro-batches
     micro_tokens: int = 2048       # padded tokens per micro-batch (0: the whole step in one batch)
     threads: int = 0               # torch threads (0: leave torch's default)
@@ -244,6 +245,18 @@ def drop_plan(cfg: TrainConfig, step: int, group: int, rate: float) -> list[int]
     return drop if len(drop) < n else drop[1:]
 
 
+def step_groups(cfg: TrainConfig, step: int, chains: list, facts: list) -> list[tuple[list, float]]:
+    """The micro-batches of one step, each with the layer drop rate it trains under."""
+    if cfg.fact_drop or cfg.chain_drop:   # v3: facts and chains apart, each with its own drop rate
+        # Fact drop starts late: from step 0 it kept the check pass's long-range lookup from forming (docs/organism.md).
+        fact_rate = cfg.fact_drop if step >= cfg.fact_drop_from else 0.0
+        return [(g, cfg.chain_drop) for g in micro_batches(chains, cfg.micro_tokens)] + \
+               [(g, fact_rate) for g in micro_batches(facts, cfg.micro_tokens) if g]
+    if cfg.micro_tokens:
+        return [(g, 0.0) for g in micro_batches(chains + facts, cfg.micro_tokens)]
+    return [(g, 0.0) for g in (chains, facts) if g]   # the v1 recipe: chains and facts as two batches
+
+
 def masked_loss(model, rows, pad_id: int, drop: list[int] | None = None):
     ids, lab, att = collate(rows, pad_id)
     with dropped_layers(model, drop or []):
@@ -290,13 +303,7 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None,
         n_tok = sum(sum(1 for y in r[1][1:] if y != IGNORE) for r in rows)
         opt.zero_grad(set_to_none=True)
         total = 0.0
-        if cfg.fact_drop or cfg.chain_drop:   # v3: facts and chains apart, each with its own drop rate
-            groups = [(g, cfg.chain_drop) for g in micro_batches(chains, cfg.micro_tokens)] + \
-                     [(g, cfg.fact_drop) for g in micro_batches(facts, cfg.micro_tokens) if g]
-        elif cfg.micro_tokens:
-            groups = [(g, 0.0) for g in micro_batches(rows, cfg.micro_tokens)]
-        else:   # the v1 recipe: chains and facts as two batches
-            groups = [(g, 0.0) for g in (chains, facts) if g]
+        groups = step_groups(cfg, step, chains, facts)
         for gi, (group, rate) in enumerate(groups):
             part, _ = masked_loss(model, group, pad, drop_plan(cfg, step, gi, rate))
             (part / n_tok).backward()
@@ -365,7 +372,7 @@ def write_recipe(out_dir: str | os.PathLike, cfg: TrainConfig, history: list[dic
                       f"p_recheck={cfg.recheck_rate}, max_passes={cfg.max_passes}); a fraction {cfg.trunc_frac} "
                       "budget-forced at a random cut",
             "stochastic_depth": f"each decoder layer skipped with probability {cfg.fact_drop} in a fact micro-batch "
-                                f"and {cfg.chain_drop} in a chain micro-batch (random.Random('drop|{cfg.seed}|"
+                                f"(from step {cfg.fact_drop_from}) and {cfg.chain_drop} in a chain micro-batch (random.Random('drop|{cfg.seed}|"
                                 "<step>|<micro-batch>'), one draw per layer); facts and chains in separate "
                                 "micro-batches",
             "errors_and_checks": "a written step is wrong with probability p_err (one letter replaced; the chain "
