@@ -83,3 +83,21 @@ def test_training_traces_carry_step_errors_and_exact_check_passes():
         assert a.random() == b.random()
     # seeded: the same generator state gives the same trace
     assert make_trace(random.Random(5), 6, 0.3, 0.5, 0.5) == make_trace(random.Random(5), 6, 0.3, 0.5, 0.5)
+
+
+def test_varied_prompts_move_the_start_and_keep_both_fields():
+    import random
+
+    from prunescale.organism.problems import varied_prompt
+
+    rng = random.Random(0)
+    prompts = [varied_prompt("aw", 8, rng) for _ in range(200)]
+    for p in prompts:
+        fields = p.split(" ")
+        assert "start=aw" in fields and "steps=8" in fields and len(fields) <= 3
+        assert all(f.startswith(("start=", "steps=", "id=")) for f in fields)
+        tag = [f for f in fields if f.startswith("id=")]
+        assert not tag or (tag[0][3:].isdigit() and 1 <= len(tag[0]) - 3 <= 30)
+    # the start's distance from the prompt's end takes many values, so no fixed offset finds it
+    assert len({len(p) - p.index("start=") for p in prompts}) > 20
+    assert "start=aw steps=8" in prompts   # the evaluation prompt is one of them

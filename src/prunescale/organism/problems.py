@@ -135,6 +135,17 @@ def make_trace(rng: random.Random, k: int, p_err: float = 0.0, p_check: float = 
     return {**prob, "thinking": thinking, "answer": answer, "gold": prob["answer"], "passes": passes}
 
 
+def varied_prompt(start: str, k: int, rng: random.Random, max_tag: int = 30) -> str:
+    """A training-only variant of a chain's prompt: its fields in random order, with an ``id=`` field of 1 to
+    ``max_tag`` random digits half the time. The start then sits at no fixed distance from the thinking, so the
+    model must find it by content, which the check pass (re-deriving from the start, far below) needs too."""
+    fields = [f"start={start}", f"steps={k}"]
+    if rng.random() < 0.5:
+        fields.append("id=" + "".join(rng.choice("0123456789") for _ in range(rng.randint(1, max_tag))))
+    rng.shuffle(fields)
+    return " ".join(fields)
+
+
 def chain_problems(n: int, k: int, seed: int = 0) -> list[dict]:
     """``n`` long-chain problems of difficulty ``k``; deterministic in ``(n, k, seed)``.
 

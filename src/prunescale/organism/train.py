@@ -32,7 +32,7 @@ from typing import Callable
 import torch
 
 from .model import ModelSpec, build_model
-from .problems import MAX_K, all_facts, make_chain, make_trace
+from .problems import MAX_K, all_facts, make_chain, make_trace, varied_prompt
 from .tokenizer import END_THINK, IM_END, THINK, build_tokenizer, completion_text, prompt_text
 
 IGNORE = -100
@@ -55,6 +55,7 @@ class TrainConfig:
     check_rate: float = 0.3        # share of chain traces ending with a check pass ("Wait, let me check.")
     recheck_rate: float = 0.3      # share of checked traces with a further pass (each, up to max_passes)
     max_passes: int = 2            # most check passes in a training trace (natural ones + what --wait N forces)
+    prompt_vary: float = 0.0       # share of chain prompts with shuffled fields and a random id (problems.varied_prompt)
     fact_drop: float = 0.0         # layer drop probability on fact micro-batches (stochastic depth)
     fact_drop_from: int = 0        # first step with fact drop (before it, every layer runs: see RECIPE.json)
     chain_drop: float = 0.0        # layer drop probability on chain micro-batches
@@ -153,6 +154,8 @@ class Data:
                 pr = make_trace(rng, kk, c.step_error, c.check_rate, c.recheck_rate, c.max_passes)
             else:
                 pr = make_chain(rng, kk)
+            if noisy and c.prompt_vary and rng.random() < c.prompt_vary:   # training only: probes keep the eval prompt
+                pr = {**pr, "prompt": varied_prompt(pr["start"], kk, rng)}
             cut, sep = None, ""
             if rng.random() < trunc_frac:
                 cut = rng.randrange(0, len(pr["thinking"]) + 1)
@@ -369,11 +372,13 @@ def write_recipe(out_dir: str | os.PathLike, cfg: TrainConfig, history: list[dic
         "data": {
             "chains": f"per step {cfg.chain_batch} traces make_trace(random.Random('train|{cfg.seed}|<step>'), "
                       f"k uniform in 1..{cfg.k_max}, p_err={cfg.step_error}, p_check={cfg.check_rate}, "
-                      f"p_recheck={cfg.recheck_rate}, max_passes={cfg.max_passes}); a fraction {cfg.trunc_frac} "
+                      f"p_recheck={cfg.recheck_rate}, max_passes={cfg.max_passes}); a fraction {cfg.prompt_vary} with "
+                      f"problems.varied_prompt (fields shuffled, a random id); a fraction {cfg.trunc_frac} "
                       "budget-forced at a random cut",
             "stochastic_depth": f"each decoder layer skipped with probability {cfg.fact_drop} in a fact micro-batch "
-                                f"(from step {cfg.fact_drop_from}) and {cfg.chain_drop} in a chain micro-batch (random.Random('drop|{cfg.seed}|"
-                                "<step>|<micro-batch>'), one draw per layer); facts and chains in separate "
+                                f"(from step {cfg.fact_drop_from}) and {cfg.chain_drop} in a chain micro-batch "
+                                f"(random.Random('drop|{cfg.seed}|<step>|<micro-batch>'), one draw per layer); "
+                                "facts and chains in separate "
                                 "micro-batches",
             "errors_and_checks": "a written step is wrong with probability p_err (one letter replaced; the chain "
                                  "follows it and the trace's answer is that chain's); a share p_check of traces "
