@@ -166,6 +166,14 @@ def test_organism_check_settings(capsys, tmp_path, monkeypatch, args, words):
     fails(capsys, tmp_path, ["organism", "check", *args], *words)
 
 
+@pytest.mark.parametrize("args,words", [
+    (["--prompt-vary", "1.5"], ["--prompt-vary 1.5"]), (["--fact-drop", "-0.1"], ["--fact-drop -0.1"]),
+    (["--fact-drop-from", "-1"], ["--fact-drop-from -1"]), (["--max-passes", "0"], ["--max-passes 0"]),
+])
+def test_organism_train_settings(capsys, tmp_path, args, words):
+    fails(capsys, tmp_path, ["organism", "train", "--out", str(tmp_path / "m"), *args], *words)
+
+
 def test_fragility_out_under_a_file_is_refused_before_any_work(capsys, tmp_path, monkeypatch):
     no_work(monkeypatch)
     (tmp_path / "existing_file").write_text("x")
