@@ -78,7 +78,8 @@ def _train(args) -> int:
 
     out = check_out_dir(args.out, empty=True, overwrite=args.force, overwrite_flag="--force")
     for flag, least in (("steps", 1), ("threads", 1), ("chain_batch", 1), ("eval_every", 1), ("fact_batch", 0),
-                        ("micro_tokens", 0), ("fact_drop_from", 0), ("max_passes", 1), ("layers", 1), ("hidden", 4), ("intermediate", 1)):
+                        ("micro_tokens", 0), ("fact_drop_from", 0), ("max_passes", 1), ("layers", 1), ("hidden", 4),
+                        ("intermediate", 1)):
         if getattr(args, flag) < least:
             raise PrunescaleError(f"--{flag.replace('_', '-')} {getattr(args, flag)} must be at least {least}")
     if not args.lr > 0 or args.lr == float("inf"):
@@ -87,8 +88,7 @@ def _train(args) -> int:
                       fact_batch=args.fact_batch, threads=args.threads, eval_every=args.eval_every,
                       step_error=args.step_error, check_rate=args.check_rate, recheck_rate=args.recheck_rate,
                       micro_tokens=args.micro_tokens, max_passes=args.max_passes, prompt_vary=args.prompt_vary,
-                      fact_drop=args.fact_drop,
-                      fact_drop_from=args.fact_drop_from, chain_drop=args.chain_drop,
+                      fact_drop=args.fact_drop, fact_drop_from=args.fact_drop_from, chain_drop=args.chain_drop,
                       model=ModelSpec(num_layers=args.layers, hidden=args.hidden, intermediate=args.intermediate))
     if cfg.model.hidden % cfg.model.heads:
         raise PrunescaleError(f"--hidden {args.hidden} must be a multiple of {cfg.model.heads} (attention heads)")
@@ -107,8 +107,8 @@ def _command(args) -> str:
     return (f"prunescale organism train --out {args.out} --seed {args.seed} --steps {args.steps} --lr {args.lr} "
             f"--chain-batch {args.chain_batch} --fact-batch {args.fact_batch} --step-error {args.step_error} "
             f"--check-rate {args.check_rate} --recheck-rate {args.recheck_rate} --max-passes {args.max_passes} "
-            f"--prompt-vary {args.prompt_vary} "
-            f"--fact-drop {args.fact_drop} --fact-drop-from {args.fact_drop_from} --chain-drop {args.chain_drop} --layers {args.layers} "
+            f"--prompt-vary {args.prompt_vary} --fact-drop {args.fact_drop} --fact-drop-from {args.fact_drop_from} "
+            f"--chain-drop {args.chain_drop} --layers {args.layers} "
             f"--hidden {args.hidden} --intermediate {args.intermediate} --micro-tokens {args.micro_tokens} "
             f"--threads {args.threads}")
 

@@ -55,7 +55,7 @@ class TrainConfig:
     check_rate: float = 0.3        # share of chain traces ending with a check pass ("Wait, let me check.")
     recheck_rate: float = 0.3      # share of checked traces with a further pass (each, up to max_passes)
     max_passes: int = 2            # most check passes in a training trace (natural ones + what --wait N forces)
-    prompt_vary: float = 0.0       # share of chain prompts with shuffled fields and a random id (problems.varied_prompt)
+    prompt_vary: float = 0.0       # share of chain prompts with fields shuffled, a random id (varied_prompt)
     fact_drop: float = 0.0         # layer drop probability on fact micro-batches (stochastic depth)
     fact_drop_from: int = 0        # first step with fact drop (before it, every layer runs: see RECIPE.json)
     chain_drop: float = 0.0        # layer drop probability on chain micro-batches
@@ -378,8 +378,7 @@ def write_recipe(out_dir: str | os.PathLike, cfg: TrainConfig, history: list[dic
             "stochastic_depth": f"each decoder layer skipped with probability {cfg.fact_drop} in a fact micro-batch "
                                 f"(from step {cfg.fact_drop_from}) and {cfg.chain_drop} in a chain micro-batch "
                                 f"(random.Random('drop|{cfg.seed}|<step>|<micro-batch>'), one draw per layer); "
-                                "facts and chains in separate "
-                                "micro-batches",
+                                "facts and chains in separate micro-batches",
             "errors_and_checks": "a written step is wrong with probability p_err (one letter replaced; the chain "
                                  "follows it and the trace's answer is that chain's); a share p_check of traces "
                                  "ends with 'Wait, let me check.' and every step re-derived exactly from the start "
