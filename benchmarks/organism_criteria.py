@@ -10,6 +10,7 @@ Prints a table per study and one line per target: PASS / FAIL and the numbers it
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -19,7 +20,9 @@ import yaml
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from prunescale.contract.study_dir import StudyDir  # noqa: E402
+from prunescale.contract.study_dir import CellInfo, StudyDir  # noqa: E402
+from prunescale.organism.problems import chain_failure  # noqa: E402
+from prunescale.scaling.store import Store  # noqa: E402
 from prunescale.study.headline import collect_cells  # noqa: E402
 
 KS = (1, 2, 4, 8, 16)
@@ -74,6 +77,31 @@ def table(root):
     return got
 
 
+def failures(root):
+    """{variant: {k: (early, late, wrong step)}}: why the wrong full-budget answers are wrong. A pruned model that
+    stops at the wrong step count has broken the chain's length bookkeeping, not a step; only the third column
+    is the per-step damage that compounds."""
+    lay = StudyDir(root)
+    names = {vid: v.variant for vid, v in lay.variants().items()}
+    got = {}
+    for d in lay.cell_dirs():
+        cell = lay.cell(d.name)
+        if not (cell.cell_json.is_file() and cell.summary_json.is_file()):
+            continue
+        info = CellInfo.read(cell.cell_json)
+        if not re.fullmatch(r"k\d+", info.task_label):
+            continue
+        k, why = int(info.task_label[1:]), []
+        store = Store(cell.store, readonly=True)
+        try:
+            why = [chain_failure(r["text"], k) for r in store.rows(columns=["text", "correct"]) if not r["correct"]]
+        finally:
+            store.close()
+        got.setdefault(names.get(info.variant_id, info.variant_id), {})[k] = tuple(
+            why.count(w) for w in ("early", "late", "step"))
+    return got
+
+
 def acc(t, variant, label, budget="1024", metric="accuracy"):
     vals = t[variant][label][budget]
     if "@" in metric:
@@ -91,7 +119,8 @@ def main():
     args = ap.parse_args()
     out = Path(args.out or tempfile.mkdtemp(prefix="organism-criteria-"))
     base = table(run(base_study(args.model, args.seed, args.problems), out / "base"))["base"]
-    t = table(run(pruned_study(args.model, args.seed, args.problems), out / "pruned"))
+    pruned = run(pruned_study(args.model, args.seed, args.problems), out / "pruned")
+    t = table(pruned)
     checks = []
 
     def check(name, ok, detail):
@@ -103,6 +132,10 @@ def main():
         ks = "  ".join(f"{acc(t, v, f'k{k}'):.2f} " for k in KS)
         bud = " ".join(f"{acc(t, v, 'k8-budgets', str(b)):.2f}" for b in BUDGETS_K8)
         print(f"{v:<12} {ks}  {acc(t, v, 'facts', '64'):.2f}    {bud}")
+    print("\nwrong answers at full budget: stopped early / late / right count, a wrong step")
+    print("variant      " + "  ".join(f"k={k:<8}" for k in KS))
+    for v, row in failures(pruned).items():
+        print(f"{v:<12} " + "  ".join("{:>2}/{:>2}/{:>2}   ".format(*row[k]) for k in KS if k in row))
     print()
     b8, bf = acc(t, "base", "k8"), acc(t, "base", "facts", "64")
     check("base k=8 greedy >= 0.95", b8 >= 0.95, f"{b8:.2f}")

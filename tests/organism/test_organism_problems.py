@@ -1,7 +1,9 @@
 """The organism's problem generators and grading: seeded, deterministic, correct by construction."""
 
+import random
+
 from prunescale.organism import chain_problems, extract_answer, fact_problems, grade
-from prunescale.organism.problems import FACTS, MAX_K, STEP, step
+from prunescale.organism.problems import FACTS, MAX_K, STEP, chain_failure, corrupt, noisy_states, render_trace, step
 
 
 def test_chain_generator_is_seeded_and_deterministic():
@@ -101,3 +103,20 @@ def test_varied_prompts_move_the_start_and_keep_both_fields():
     # the start's distance from the prompt's end takes many values, so no fixed offset finds it
     assert len({len(p) - p.index("start=") for p in prompts}) > 20
     assert "start=aw steps=8" in prompts   # the evaluation prompt is one of them
+
+
+def test_chain_failure_tells_a_broken_stop_from_a_wrong_step():
+    start, k = "aw", 4
+    states = noisy_states(start, k, random.Random(0), 0.0)
+    right, _ = render_trace(start, states)
+    wrong_step = right.replace(f"4 {states[3]}", f"4 {corrupt(states[3], random.Random(1))}")
+    early, _ = render_trace(start, states[:2])
+    late, _ = render_trace(start, noisy_states(start, 6, random.Random(0), 0.0))
+    checked, _ = render_trace(start, states, passes=2)        # check lines are not forward steps
+    wrap = "{}\n</think>\nFinal Answer: {}".format
+    assert chain_failure(wrap(wrong_step, "zz"), k) == "step"
+    assert chain_failure(wrap(early, states[1]), k) == "early"
+    assert chain_failure(wrap(late, "zz"), k) == "late"
+    assert chain_failure(wrap(checked, "zz"), k) == "step"
+    # A step line written after the end of thinking (a garbled answer) does not count.
+    assert chain_failure(wrap(early, "x") + "\n3 ab\n4 cd", k) == "early"

@@ -22,6 +22,7 @@ Every generator is a pure function of its arguments: the same ``(n, k, seed)`` g
 from __future__ import annotations
 
 import random
+import re
 import string
 
 ALPHABET = string.ascii_lowercase
@@ -231,3 +232,13 @@ def extract_answer(text: str) -> str:
 def grade(completion: str, answer: str) -> bool:
     """Exact match: the extracted answer equals ``answer`` after stripping whitespace (case-sensitive)."""
     return extract_answer(completion) == answer.strip()
+
+
+_STEP_LINE = re.compile(r"^\d+ [a-z]{2}", re.M)   # a forward step line ("3 kn"); check lines start "check"
+
+
+def chain_failure(completion: str, k: int) -> str:
+    """Why a wrong chain answer is wrong: ``early`` / ``late`` (the thinking has fewer / more forward steps than
+    ``k``: the stop decision broke) or ``step`` (k steps, one of them wrong: the per-step damage that compounds)."""
+    n = len(_STEP_LINE.findall(completion.split("</think>")[0]))
+    return "early" if n < k else "late" if n > k else "step"
