@@ -2,8 +2,11 @@
 
 import random
 
+import pytest
+
 from prunescale.organism import chain_problems, extract_answer, fact_problems, grade
-from prunescale.organism.problems import FACTS, MAX_K, STEP, chain_failure, corrupt, noisy_states, render_trace, step
+from prunescale.organism.problems import (FACTS, MAX_K, STEP, WAIT_LINE, chain_failure, corrupt, make_trace,
+                                         noisy_states, render_trace, step)
 
 
 def test_chain_generator_is_seeded_and_deterministic():
@@ -120,3 +123,22 @@ def test_chain_failure_tells_a_broken_stop_from_a_wrong_step():
     assert chain_failure(wrap(checked, "zz"), k) == "step"
     # A step line written after the end of thinking (a garbled answer) does not count.
     assert chain_failure(wrap(early, "x") + "\n3 ab\n4 cd", k) == "early"
+
+
+def test_count_down_numbers_steps_left_and_keeps_every_character_count():
+    states = noisy_states("aw", 12, random.Random(0), 0.0)
+    up, a_up = render_trace("aw", states, passes=1)
+    down, a_down = render_trace("aw", states, passes=1, count="down")
+    assert a_up == a_down == states[-1]
+    assert len(up) == len(down)                 # same thinking budget per chain length
+    lines = down.splitlines()
+    assert lines[0] == f"12 {states[0]}" and lines[11] == f"1 {states[11]}."
+    assert lines[12] == WAIT_LINE and lines[13].startswith("check 12 ") and lines[-1].startswith("check 1 ")
+    # a longer chain passes through every count a shorter one writes (nested), not so counting up
+    short, _ = render_trace("aw", states[:4], count="down")
+    assert [ln.split()[0] for ln in short.splitlines()] == [ln.split()[0] for ln in lines[8:12]]
+    assert chain_failure(down + "\n</think>\nFinal Answer: zz", 12) == "step"
+    trace = make_trace(random.Random(3), 5, p_check=1.0, count="down")
+    assert trace["thinking"].startswith("5 ") and "\ncheck 1 " in trace["thinking"]
+    with pytest.raises(ValueError, match="sideways"):
+        render_trace("aw", states, count="sideways")

@@ -28,6 +28,7 @@ def test_cli_train_writes_a_loadable_model(tmp_path):
     recipe = json.loads((out / "RECIPE.json").read_text())
     assert recipe["config"]["steps"] == 2 and recipe["config"]["seed"] == 0
     assert "organism train --out" in recipe["command"]
+    assert recipe["config"]["count"] == "up" and "--count up" in recipe["command"]
     model = AutoModelForCausalLM.from_pretrained(out)
     tok = AutoTokenizer.from_pretrained(out)
     assert model.config.num_hidden_layers >= 8
@@ -83,3 +84,18 @@ def test_fact_drop_starts_at_fact_drop_from_and_spares_chains():
     # without any drop: one stream of length-sorted micro-batches, as the v2 recipe trained
     plain = step_groups(TrainConfig(micro_tokens=30), 0, chains, facts)
     assert all(rate == 0.0 for _, rate in plain) and sum(len(g) for g, _ in plain) == 5
+
+
+def test_count_down_reaches_the_training_rows():
+    from prunescale.organism.tokenizer import build_tokenizer
+    from prunescale.organism.train import Data
+
+    tok = build_tokenizer()
+    rows = {}
+    for count in ("up", "down"):
+        data = Data(TrainConfig(count=count, prompt_vary=0.0), tok)
+        chains, _ = data.batch(0)
+        rows[count] = [tok.decode(ids) for ids, _, _ in chains]
+    # the same problems and noise, numbered the other way: same lengths, different text
+    assert [len(r) for r in rows["up"]] == [len(r) for r in rows["down"]]
+    assert rows["up"] != rows["down"]

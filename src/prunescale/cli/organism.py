@@ -36,6 +36,9 @@ def register(subparsers) -> None:
                    help="share of checked traces with a second pass (default %(default)s)")
     t.add_argument("--max-passes", type=int, default=d.max_passes,
                    help="most check passes in a training trace (default %(default)s)")
+    t.add_argument("--count", choices=("up", "down"), default=d.count,
+                   help="number the step lines 1..k (up) or k..1 (down: the stop is read off the line above) "
+                        "(default %(default)s)")
     t.add_argument("--prompt-vary", type=float, default=d.prompt_vary,
                    help="share of chain prompts with fields shuffled and a random id, so the start is found by "
                         "content (default %(default)s)")
@@ -87,7 +90,8 @@ def _train(args) -> int:
     cfg = TrainConfig(seed=args.seed, steps=args.steps, lr=args.lr, chain_batch=args.chain_batch,
                       fact_batch=args.fact_batch, threads=args.threads, eval_every=args.eval_every,
                       step_error=args.step_error, check_rate=args.check_rate, recheck_rate=args.recheck_rate,
-                      micro_tokens=args.micro_tokens, max_passes=args.max_passes, prompt_vary=args.prompt_vary,
+                      micro_tokens=args.micro_tokens, max_passes=args.max_passes, count=args.count,
+                      prompt_vary=args.prompt_vary,
                       fact_drop=args.fact_drop, fact_drop_from=args.fact_drop_from, chain_drop=args.chain_drop,
                       model=ModelSpec(num_layers=args.layers, hidden=args.hidden, intermediate=args.intermediate))
     if cfg.model.hidden % cfg.model.heads:
@@ -107,6 +111,7 @@ def _command(args) -> str:
     return (f"prunescale organism train --out {args.out} --seed {args.seed} --steps {args.steps} --lr {args.lr} "
             f"--chain-batch {args.chain_batch} --fact-batch {args.fact_batch} --step-error {args.step_error} "
             f"--check-rate {args.check_rate} --recheck-rate {args.recheck_rate} --max-passes {args.max_passes} "
+            f"--count {args.count} "
             f"--prompt-vary {args.prompt_vary} --fact-drop {args.fact_drop} --fact-drop-from {args.fact_drop_from} "
             f"--chain-drop {args.chain_drop} --layers {args.layers} "
             f"--hidden {args.hidden} --intermediate {args.intermediate} --micro-tokens {args.micro_tokens} "

@@ -61,16 +61,16 @@ def step(state: str) -> str:
     return "".join(STEP[c] for c in state)
 
 
-def make_chain(rng: random.Random, k: int) -> dict:
+def make_chain(rng: random.Random, k: int, count: str = "up") -> dict:
     """One long-chain problem with ``k`` steps drawn from ``rng`` (a ``random.Random``); ``thinking`` is the
-    clean worked solution (no step error, no check)."""
+    clean worked solution (no step error, no check), its lines numbered as ``count`` says (:func:`render_trace`)."""
     if not 1 <= k <= MAX_K:
         raise ValueError(f"k must be in 1..{MAX_K}, got {k}")
     start = "".join(rng.choice(ALPHABET) for _ in range(WIDTH))
     states = [start]
     for _ in range(k):
         states.append(step(states[-1]))
-    thinking, _ = render_trace(start, states[1:], passes=0)
+    thinking, _ = render_trace(start, states[1:], passes=0, count=count)
     return {"prompt": f"start={start} steps={k}", "answer": states[-1], "k": k, "start": start,
             "thinking": thinking}
 
@@ -103,11 +103,21 @@ def noisy_states(start: str, k: int, rng: random.Random, p_err: float) -> list[s
     return out
 
 
-def render_trace(start: str, states: list[str], passes: int = 0) -> tuple[str, str]:
+COUNTS = ("up", "down")
+
+
+def render_trace(start: str, states: list[str], passes: int = 0, count: str = "up") -> tuple[str, str]:
     """(thinking, answer) for a chain that wrote ``states`` followed by ``passes`` check passes: lines
     ``i state``, the last one ending with a period; each pass ``Wait, let me check.`` then ``check i state.``
-    per step, re-derived from the start. The answer is the last state written."""
-    lines = [f"{i} {s}" for i, s in enumerate(states, 1)]
+    per step, re-derived from the start. The answer is the last state written.
+
+    ``count="down"`` numbers the lines k, k-1, ..., 1 (the steps left, this one included) instead of 1..k: the
+    same characters, but the stop is read off the line above (after ``1``) instead of comparing the line number
+    with ``steps=`` in the prompt, and a k-step chain passes through every count a shorter one does."""
+    if count not in COUNTS:
+        raise ValueError(f"count must be one of {COUNTS}, got {count!r}")
+    number = (lambda i: i) if count == "up" else (lambda i: len(states) + 1 - i)
+    lines = [f"{number(i)} {s}" for i, s in enumerate(states, 1)]
     lines[-1] += "."
     last = states[-1]
     for _ in range(passes):
@@ -115,24 +125,24 @@ def render_trace(start: str, states: list[str], passes: int = 0) -> tuple[str, s
         cur = start
         for i in range(len(states)):
             cur = step(cur)
-            lines.append(f"check {i + 1} {cur}.")
+            lines.append(f"check {number(i + 1)} {cur}.")
         last = cur
     return "\n".join(lines), last
 
 
 def make_trace(rng: random.Random, k: int, p_err: float = 0.0, p_check: float = 0.0,
-               p_recheck: float = 0.0, max_passes: int = 2) -> dict:
+               p_recheck: float = 0.0, max_passes: int = 2, count: str = "up") -> dict:
     """A training trace: :func:`make_chain`'s problem with step errors at rate ``p_err``, and with probability
     ``p_check`` a check pass; each further pass, up to ``max_passes``, follows with probability ``p_recheck``.
     ``answer`` is the trace's own answer (wrong when an error went unchecked); ``gold`` the problem's."""
-    prob = make_chain(rng, k)
+    prob = make_chain(rng, k, count)
     states = noisy_states(prob["start"], k, rng, p_err)
     passes = 0
     if p_check and rng.random() < p_check:
         passes = 1
         while passes < max_passes and rng.random() < p_recheck:
             passes += 1
-    thinking, answer = render_trace(prob["start"], states, passes)
+    thinking, answer = render_trace(prob["start"], states, passes, count)
     return {**prob, "thinking": thinking, "answer": answer, "gold": prob["answer"], "passes": passes}
 
 

@@ -55,6 +55,7 @@ class TrainConfig:
     check_rate: float = 0.3        # share of chain traces ending with a check pass ("Wait, let me check.")
     recheck_rate: float = 0.3      # share of checked traces with a further pass (each, up to max_passes)
     max_passes: int = 2            # most check passes in a training trace (natural ones + what --wait N forces)
+    count: str = "up"              # step lines numbered 1..k ("up") or k..1 ("down"; problems.render_trace)
     prompt_vary: float = 0.0       # share of chain prompts with fields shuffled, a random id (varied_prompt)
     fact_drop: float = 0.0         # layer drop probability on fact micro-batches (stochastic depth)
     fact_drop_from: int = 0        # first step with fact drop (before it, every layer runs: see RECIPE.json)
@@ -151,9 +152,9 @@ class Data:
         for _ in range(n):
             kk = k if k is not None else rng.randint(1, c.k_max)
             if noisy and (c.step_error or c.check_rate):
-                pr = make_trace(rng, kk, c.step_error, c.check_rate, c.recheck_rate, c.max_passes)
+                pr = make_trace(rng, kk, c.step_error, c.check_rate, c.recheck_rate, c.max_passes, c.count)
             else:
-                pr = make_chain(rng, kk)
+                pr = make_chain(rng, kk, c.count)
             if noisy and c.prompt_vary and rng.random() < c.prompt_vary:   # training only: probes keep the eval prompt
                 pr = {**pr, "prompt": varied_prompt(pr["start"], kk, rng)}
             cut, sep = None, ""
@@ -293,7 +294,7 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None,
     held_facts = data.fact_rows(heldout_rng, min(128, len(data.facts)))
     # checked traces with many step errors: are the check lines exact, and is the answer the corrected one?
     held_check = [example(data.enc, data.prompt(t["prompt"]), t["thinking"], t["answer"])
-                  for t in (make_trace(heldout_rng, 8, 0.3, 1.0, 0.0) for _ in range(32))] \
+                  for t in (make_trace(heldout_rng, 8, 0.3, 1.0, 0.0, count=cfg.count) for _ in range(32))] \
         if cfg.check_rate else []
     history: list[dict] = []
     t0 = time.time()
@@ -372,7 +373,7 @@ def write_recipe(out_dir: str | os.PathLike, cfg: TrainConfig, history: list[dic
         "data": {
             "chains": f"per step {cfg.chain_batch} traces make_trace(random.Random('train|{cfg.seed}|<step>'), "
                       f"k uniform in 1..{cfg.k_max}, p_err={cfg.step_error}, p_check={cfg.check_rate}, "
-                      f"p_recheck={cfg.recheck_rate}, max_passes={cfg.max_passes}); a fraction {cfg.prompt_vary} with "
+                      f"p_recheck={cfg.recheck_rate}, max_passes={cfg.max_passes}, count={cfg.count!r}); a fraction {cfg.prompt_vary} with "
                       f"problems.varied_prompt (fields shuffled, a random id); a fraction {cfg.trunc_frac} "
                       "budget-forced at a random cut",
             "stochastic_depth": f"each decoder layer skipped with probability {cfg.fact_drop} in a fact micro-batch "
