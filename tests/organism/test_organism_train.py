@@ -99,3 +99,27 @@ def test_count_down_reaches_the_training_rows():
     # the same problems and noise, numbered the other way: same lengths, different text
     assert [len(r) for r in rows["up"]] == [len(r) for r in rows["down"]]
     assert rows["up"] != rows["down"]
+
+
+def test_count_down_is_recorded_and_its_transcripts_follow(tmp_path):
+    from transformers import AutoConfig
+
+    from prunescale.organism import WEIGHTS_DIR
+    from prunescale.organism.model import ModelSpec, build_model
+    from prunescale.organism.tokenizer import build_tokenizer
+    from prunescale.organism.train import save
+    from prunescale.organism.transcripts import calibration_texts, model_count
+    from prunescale.prune.calibration import load_calibration
+    from prunescale.train.data import load_traces
+
+    tok = build_tokenizer()
+    save(build_model(ModelSpec(num_layers=2, hidden=32, intermediate=64), tok), tok, tmp_path / "m", count="down")
+    loaded = AutoModelForCausalLM.from_pretrained(tmp_path / "m")
+    assert model_count(loaded.config) == "down"
+    assert model_count(AutoConfig.from_pretrained(WEIGHTS_DIR)) == "up"     # weights from before the option
+    # calibration text and recovery data are written the way the model counts
+    calib = load_calibration("organism", loaded, tok, samples=4, max_seq_len=512)
+    assert calib.sequences[1] == tok(calibration_texts(tok, 4, count="down")[1])["input_ids"]
+    assert calib.sequences[1] != tok(calibration_texts(tok, 4, count="up")[1])["input_ids"]
+    chains = [t for t in load_traces("organism", samples=8, organism_count="down") if t.thinking]
+    assert chains[1].thinking.splitlines()[0].startswith("2 ")      # k = 2 counts 2, 1

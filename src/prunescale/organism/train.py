@@ -334,18 +334,20 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None,
             log(json.dumps(rec))
             run_loss, run_n = 0.0, 0
     if out_dir is not None:
-        save(model, tokenizer, out_dir)
+        save(model, tokenizer, out_dir, count=cfg.count)
     return model, tokenizer, history
 
 
-def save(model, tokenizer, out_dir: str | os.PathLike) -> Path:
-    """``save_pretrained`` both, with the chat template kept inside tokenizer_config.json."""
+def save(model, tokenizer, out_dir: str | os.PathLike, count: str = "up") -> Path:
+    """``save_pretrained`` both, with the chat template kept inside tokenizer_config.json; ``organism_count``
+    in config.json says how its step lines are numbered, so its transcripts are written the same way."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.bos_token_id = None
     model.config.thinking_profile = "organism"   # read by generate.profiles.detect_profile
+    model.config.organism_count = count
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     jinja = out / "chat_template.jinja"

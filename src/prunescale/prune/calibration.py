@@ -52,8 +52,8 @@ def load_calibration(spec: str, model, tokenizer, *, samples: int = 32, max_seq_
                               batch_size=batch_size, seed=seed)
     else:
         if spec == "organism":
-            from ..organism.transcripts import calibration_texts
-            texts = calibration_texts(tokenizer, samples, seed=seed)
+            from ..organism.transcripts import calibration_texts, model_count
+            texts = calibration_texts(tokenizer, samples, seed=seed, count=model_count(model.config))
         elif source.kind == "file":
             texts = _read_file(source.value)[:samples]
         elif source.kind == "hf":

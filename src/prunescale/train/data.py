@@ -30,12 +30,14 @@ class Trace:
 
 
 def load_traces(spec: str, *, samples: int | None = None, seed: int = 0, question_field: str | None = None,
-                thinking_field: str | None = None, answer_field: str | None = None) -> list[Trace]:
+                thinking_field: str | None = None, answer_field: str | None = None,
+                organism_count: str = "up") -> list[Trace]:
     fields = (question_field, thinking_field, answer_field)
     if spec == "organism":
         from ..organism.transcripts import transcripts
 
-        traces = [Trace(p["prompt"], p["thinking"], p["answer"]) for p in transcripts(samples or 2000, seed=seed)]
+        traces = [Trace(p["prompt"], p["thinking"], p["answer"]) for p in transcripts(samples or 2000, seed=seed,
+                                                                                 count=organism_count)]
     elif (source := parse_source(spec)).kind == "self":
         traces = _self_traces(Path(source.value))
     elif source.kind == "hf":

@@ -87,6 +87,7 @@ def run_finetune(job: FinetuneJob, log=print) -> dict:
     from transformers import AutoConfig, AutoTokenizer
 
     from ..models.loading import resolve_path
+    from ..organism.transcripts import model_count
     from .data import load_traces
     from .render import render
     from .sft import finetune
@@ -126,7 +127,8 @@ def run_finetune(job: FinetuneJob, log=print) -> dict:
                                 device=job.device, trust_remote_code=job.trust_remote_code, log=log)
     else:
         traces = load_traces(job.data, samples=job.samples, seed=job.recipe.seed, question_field=job.question_field,
-                             thinking_field=job.thinking_field, answer_field=job.answer_field)
+                             thinking_field=job.thinking_field, answer_field=job.answer_field,
+                             organism_count=model_count(config))
     if job.recipe.objective != "kd":
         teacher = None   # its traces are made: free it before the student loads
     rows = render(traces, tok, config, name_hint=job.model)
