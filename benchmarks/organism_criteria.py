@@ -91,7 +91,7 @@ def failures(root):
         info = CellInfo.read(cell.cell_json)
         if not re.fullmatch(r"k\d+", info.task_label):
             continue
-        k, why = int(info.task_label[1:]), []
+        k = int(info.task_label[1:])
         store = Store(cell.store, readonly=True)
         try:
             why = [chain_failure(r["text"], k) for r in store.rows(columns=["text", "correct"]) if not r["correct"]]

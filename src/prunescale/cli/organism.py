@@ -18,6 +18,7 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("organism", help="the embedded reasoning organism (train / check)")
     sub = p.add_subparsers(dest="organism_cmd", required=True)
 
+    from ..organism.problems import COUNTS
     from ..organism.train import TrainConfig
 
     d = TrainConfig()
@@ -36,7 +37,7 @@ def register(subparsers) -> None:
                    help="share of checked traces with a second pass (default %(default)s)")
     t.add_argument("--max-passes", type=int, default=d.max_passes,
                    help="most check passes in a training trace (default %(default)s)")
-    t.add_argument("--count", choices=("up", "down"), default=d.count,
+    t.add_argument("--count", choices=COUNTS, default=d.count,
                    help="number the step lines 1..k (up) or k..1 (down: the stop is read off the line above) "
                         "(default %(default)s)")
     t.add_argument("--prompt-vary", type=float, default=d.prompt_vary,
