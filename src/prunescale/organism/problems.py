@@ -244,11 +244,11 @@ def grade(completion: str, answer: str) -> bool:
     return extract_answer(completion) == answer.strip()
 
 
-_STEP_LINE = re.compile(r"^\d+ [a-z]{2}", re.M)   # a forward step line ("3 kn"); check lines start "check"
+STEP_LINE = re.compile(r"^\d+ ([a-z]{2})", re.M)   # a forward step line ("3 kn"), its state; checks start "check"
 
 
 def chain_failure(completion: str, k: int) -> str:
     """Why a wrong chain answer is wrong: ``early`` / ``late`` (the thinking has fewer / more forward steps than
     ``k``: the stop decision broke) or ``step`` (k steps, one of them wrong: the per-step damage that compounds)."""
-    n = len(_STEP_LINE.findall(completion.split("</think>")[0]))
+    n = len(STEP_LINE.findall(completion.split("</think>")[0]))
     return "early" if n < k else "late" if n > k else "step"
