@@ -245,6 +245,7 @@ def grade(completion: str, answer: str) -> bool:
 
 
 STEP_LINE = re.compile(r"^\d+ ([a-z]{2})", re.M)   # a forward step line ("3 kn"), its state; checks start "check"
+CHECK_LINE = re.compile(r"^check \d+ ([a-z]+)", re.M)   # a check-pass line ("check 3 kn."), its state
 
 
 def chain_failure(completion: str, k: int) -> str:

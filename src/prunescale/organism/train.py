@@ -32,7 +32,7 @@ from typing import Callable
 import torch
 
 from .model import ModelSpec, build_model
-from .problems import MAX_K, STEP_LINE, all_facts, make_chain, make_trace, varied_prompt
+from .problems import CHECK_LINE, MAX_K, STEP_LINE, all_facts, make_chain, make_trace, varied_prompt
 from .tokenizer import END_THINK, IM_END, THINK, build_tokenizer, completion_text, prompt_text
 
 IGNORE = -100
@@ -116,7 +116,7 @@ def example(enc: Encoder, prompt: str, thinking: str, answer: str, cut: int | No
     # each thinking line is "<i> <state>": the state letters are the computed ones
     look = [[body + j for j in range(m.start(1), m.end(1))] for m in STEP_LINE.finditer(shown)]
     checks = [[body + j for j in range(m.start(1), m.end(1))]
-              for m in re.finditer(r"^check \d+ ([a-z]+)", shown, re.M)]
+              for m in CHECK_LINE.finditer(shown)]
     ids = p + c
     answer_at = len(ids) - len(enc(" " + answer + IM_END))
     return ids, labels, {"look": look, "checks": checks, "answer": answer_at}
