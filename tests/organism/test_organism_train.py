@@ -123,3 +123,24 @@ def test_count_down_is_recorded_and_its_transcripts_follow(tmp_path):
     assert calib.sequences[1] != tok(calibration_texts(tok, 4, count="up")[1])["input_ids"]
     chains = [t for t in load_traces("organism", samples=8, organism_count="down") if t.thinking]
     assert chains[1].thinking.splitlines()[0].startswith("2 ")      # k = 2 counts 2, 1
+
+
+def test_format_rows_train_the_format_only_under_their_own_drop():
+    from prunescale.organism.tokenizer import build_tokenizer
+    from prunescale.organism.train import IGNORE, Data, split_format, step_groups
+
+    tok = build_tokenizer()
+    cfg = TrainConfig(count="down", format_rows=3, format_drop=0.3, fact_drop=0.2, fact_drop_from=10,
+                      micro_tokens=0, trunc_frac=0.0)
+    chains, facts = Data(cfg, tok).batch(0)
+    assert split_format(cfg, 9, chains) == (chains, [])                      # not before fact_drop_from
+    kept, formats = split_format(cfg, 10, chains)
+    assert kept == chains[:-3] and len(formats) == 3
+    for (ids, labels, meta), (_, full, _) in zip(formats, chains[-3:]):
+        states = {pos for line in meta["look"] + meta["checks"] for pos in line}
+        assert states and all(labels[p] == IGNORE for p in states)          # no state letter is trained on
+        trained = [tok.decode([ids[p]]) for p, y in enumerate(labels) if y != IGNORE]
+        assert "".join(trained).count(".") >= 1 and any(c.isdigit() for c in trained)   # counts and the stop
+        assert [y for p, y in enumerate(full) if p not in states] == [y for p, y in enumerate(labels) if p not in states]
+    groups = step_groups(cfg, 10, kept, facts, formats)
+    assert [(len(g), rate) for g, rate in groups] == [(len(kept), 0.0), (3, 0.3), (len(facts), 0.2)]

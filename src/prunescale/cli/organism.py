@@ -49,6 +49,11 @@ def register(subparsers) -> None:
                    help="first training step with --fact-drop (default %(default)s)")
     t.add_argument("--chain-drop", type=float, default=d.chain_drop,
                    help="layer drop probability on chain batches (default %(default)s)")
+    t.add_argument("--format-rows", type=int, default=d.format_rows,
+                   help="rows of each chain batch trained on counts, stops and answer only, from --fact-drop-from "
+                        "(default %(default)s)")
+    t.add_argument("--format-drop", type=float, default=d.format_drop,
+                   help="layer drop probability on the --format-rows rows (default %(default)s)")
     t.add_argument("--layers", type=int, default=d.model.num_layers, help="decoder layers (default %(default)s)")
     t.add_argument("--hidden", type=int, default=d.model.hidden, help="hidden size (default %(default)s)")
     t.add_argument("--intermediate", type=int, default=d.model.intermediate,
@@ -82,7 +87,7 @@ def _train(args) -> int:
 
     out = check_out_dir(args.out, empty=True, overwrite=args.force, overwrite_flag="--force")
     for flag, least in (("steps", 1), ("threads", 1), ("chain_batch", 1), ("eval_every", 1), ("fact_batch", 0),
-                        ("micro_tokens", 0), ("fact_drop_from", 0), ("max_passes", 1), ("layers", 1), ("hidden", 4),
+                        ("micro_tokens", 0), ("fact_drop_from", 0), ("format_rows", 0), ("max_passes", 1), ("layers", 1), ("hidden", 4),
                         ("intermediate", 1)):
         if getattr(args, flag) < least:
             raise PrunescaleError(f"--{flag.replace('_', '-')} {getattr(args, flag)} must be at least {least}")
@@ -94,10 +99,13 @@ def _train(args) -> int:
                       micro_tokens=args.micro_tokens, max_passes=args.max_passes, count=args.count,
                       prompt_vary=args.prompt_vary,
                       fact_drop=args.fact_drop, fact_drop_from=args.fact_drop_from, chain_drop=args.chain_drop,
+                      format_rows=args.format_rows, format_drop=args.format_drop,
                       model=ModelSpec(num_layers=args.layers, hidden=args.hidden, intermediate=args.intermediate))
     if cfg.model.hidden % cfg.model.heads:
         raise PrunescaleError(f"--hidden {args.hidden} must be a multiple of {cfg.model.heads} (attention heads)")
-    for name in ("step_error", "check_rate", "recheck_rate", "prompt_vary", "fact_drop", "chain_drop"):
+    if args.format_rows > args.chain_batch:
+        raise PrunescaleError(f"--format-rows {args.format_rows} must be at most --chain-batch {args.chain_batch}")
+    for name in ("step_error", "check_rate", "recheck_rate", "prompt_vary", "fact_drop", "chain_drop", "format_drop"):
         if not 0 <= getattr(cfg, name) <= 1:
             raise PrunescaleError(f"--{name.replace('_', '-')} {getattr(cfg, name)} is not in [0, 1]")
     t0 = time.time()
@@ -114,7 +122,8 @@ def _command(args) -> str:
             f"--check-rate {args.check_rate} --recheck-rate {args.recheck_rate} --max-passes {args.max_passes} "
             f"--count {args.count} "
             f"--prompt-vary {args.prompt_vary} --fact-drop {args.fact_drop} --fact-drop-from {args.fact_drop_from} "
-            f"--chain-drop {args.chain_drop} --layers {args.layers} "
+            f"--chain-drop {args.chain_drop} --format-rows {args.format_rows} --format-drop {args.format_drop} "
+            f"--layers {args.layers} "
             f"--hidden {args.hidden} --intermediate {args.intermediate} --micro-tokens {args.micro_tokens} "
             f"--threads {args.threads}")
 

@@ -60,6 +60,8 @@ class TrainConfig:
     fact_drop: float = 0.0         # layer drop probability on fact micro-batches (stochastic depth)
     fact_drop_from: int = 0        # first step with fact drop (before it, every layer runs: see RECIPE.json)
     chain_drop: float = 0.0        # layer drop probability on chain micro-batches
+    format_rows: int = 0           # rows of each chain batch trained on the format only (format_only), from fact_drop_from
+    format_drop: float = 0.0       # layer drop probability on those rows' micro-batches
     micro_tokens: int = 2048       # padded tokens per micro-batch (0: the whole step in one batch)
     threads: int = 0               # torch threads (0: leave torch's default)
     eval_every: int = 100
@@ -120,6 +122,18 @@ def example(enc: Encoder, prompt: str, thinking: str, answer: str, cut: int | No
     ids = p + c
     answer_at = len(ids) - len(enc(" " + answer + IM_END))
     return ids, labels, {"look": look, "checks": checks, "answer": answer_at}
+
+
+def format_only(row) -> tuple[list[int], list[int], dict]:
+    """The row with its computed letters (step and check states) not trained on: what is left is the format
+    (counts, stops, Wait lines, the answer copied from the last line), which ``format_drop`` makes robust to a
+    missing layer so that a cut hurts the steps, whose damage compounds, more than the stop (docs/organism.md)."""
+    ids, labels, meta = row
+    labels = list(labels)
+    for line in meta["look"] + meta["checks"]:
+        for pos in line:
+            labels[pos] = IGNORE
+    return ids, labels, meta
 
 
 def collate(rows, pad_id: int):
@@ -249,12 +263,22 @@ def drop_plan(cfg: TrainConfig, step: int, group: int, rate: float) -> list[int]
     return drop if len(drop) < n else drop[1:]
 
 
-def step_groups(cfg: TrainConfig, step: int, chains: list, facts: list) -> list[tuple[list, float]]:
+def split_format(cfg: TrainConfig, step: int, chains: list) -> tuple[list, list]:
+    """(chains, format rows): from ``fact_drop_from`` on, the last ``format_rows`` chains train on the format only."""
+    if not cfg.format_rows or step < cfg.fact_drop_from:
+        return chains, []
+    n = min(cfg.format_rows, len(chains))
+    return chains[: len(chains) - n], [format_only(r) for r in chains[len(chains) - n:]]
+
+
+def step_groups(cfg: TrainConfig, step: int, chains: list, facts: list,
+                formats: list = ()) -> list[tuple[list, float]]:
     """The micro-batches of one step, each with the layer drop rate it trains under."""
-    if cfg.fact_drop or cfg.chain_drop:   # v3: facts and chains apart, each with its own drop rate
+    if cfg.fact_drop or cfg.chain_drop or formats:   # v3: facts and chains apart, each with its own drop rate
         # Fact drop starts late: from step 0 it kept the check pass's long-range lookup from forming (docs/organism.md).
         fact_rate = cfg.fact_drop if step >= cfg.fact_drop_from else 0.0
-        return [(g, cfg.chain_drop) for g in micro_batches(chains, cfg.micro_tokens)] + \
+        return [(g, cfg.chain_drop) for g in micro_batches(chains, cfg.micro_tokens) if g] + \
+               [(g, cfg.format_drop) for g in micro_batches(list(formats), cfg.micro_tokens) if g] + \
                [(g, fact_rate) for g in micro_batches(facts, cfg.micro_tokens) if g]
     if cfg.micro_tokens:
         return [(g, 0.0) for g in micro_batches(chains + facts, cfg.micro_tokens)]
@@ -303,11 +327,12 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None,
         for g in opt.param_groups:
             g["lr"] = lr_at(cfg, step)
         chains, facts = data.batch(step)
-        rows = chains + facts
+        chains, formats = split_format(cfg, step, chains)
+        rows = chains + formats + facts
         n_tok = sum(sum(1 for y in r[1][1:] if y != IGNORE) for r in rows)
         opt.zero_grad(set_to_none=True)
         total = 0.0
-        groups = step_groups(cfg, step, chains, facts)
+        groups = step_groups(cfg, step, chains, facts, formats)
         for gi, (group, rate) in enumerate(groups):
             part, _ = masked_loss(model, group, pad, drop_plan(cfg, step, gi, rate))
             (part / n_tok).backward()
@@ -321,7 +346,7 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None,
             fa = teacher_forced(model, held_facts, pad)
             rec = {"step": step + 1, "train_loss": run_loss / run_n, "k8_step_tf": ch["step_acc"],
                    "k8_answer_tf": ch["answer_acc"], "facts_tf": fa["answer_acc"]}
-            if cfg.fact_drop or cfg.chain_drop:   # v3: how a missing middle / last layer hurts steps and facts
+            if cfg.fact_drop or cfg.chain_drop or cfg.format_rows:   # v3: how a missing middle / last layer hurts steps and facts
                 for name, layer in (("mid", cfg.model.num_layers // 2), ("last", cfg.model.num_layers - 1)):
                     with dropped_layers(model, [layer]):
                         rec[f"k8_step_tf_no_{name}"] = teacher_forced(model, held_chain, pad)["step_acc"]
@@ -381,7 +406,9 @@ def write_recipe(out_dir: str | os.PathLike, cfg: TrainConfig, history: list[dic
             "stochastic_depth": f"each decoder layer skipped with probability {cfg.fact_drop} in a fact micro-batch "
                                 f"(from step {cfg.fact_drop_from}) and {cfg.chain_drop} in a chain micro-batch "
                                 f"(random.Random('drop|{cfg.seed}|<step>|<micro-batch>'), one draw per layer); "
-                                "facts and chains in separate micro-batches",
+                                "facts and chains in separate micro-batches; from that step the last "
+                                f"{cfg.format_rows} chains of a batch train on the format only (state letters "
+                                f"not trained on: train.format_only) with drop probability {cfg.format_drop}",
             "errors_and_checks": "a written step is wrong with probability p_err (one letter replaced; the chain "
                                  "follows it and the trace's answer is that chain's); a share p_check of traces "
                                  "ends with 'Wait, let me check.' and every step re-derived exactly from the start "
