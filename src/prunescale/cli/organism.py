@@ -87,8 +87,8 @@ def _train(args) -> int:
 
     out = check_out_dir(args.out, empty=True, overwrite=args.force, overwrite_flag="--force")
     for flag, least in (("steps", 1), ("threads", 1), ("chain_batch", 1), ("eval_every", 1), ("fact_batch", 0),
-                        ("micro_tokens", 0), ("fact_drop_from", 0), ("format_rows", 0), ("max_passes", 1), ("layers", 1), ("hidden", 4),
-                        ("intermediate", 1)):
+                        ("micro_tokens", 0), ("fact_drop_from", 0), ("format_rows", 0), ("max_passes", 1),
+                        ("layers", 1), ("hidden", 4), ("intermediate", 1)):
         if getattr(args, flag) < least:
             raise PrunescaleError(f"--{flag.replace('_', '-')} {getattr(args, flag)} must be at least {least}")
     if not args.lr > 0 or args.lr == float("inf"):

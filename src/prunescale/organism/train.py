@@ -60,7 +60,7 @@ class TrainConfig:
     fact_drop: float = 0.0         # layer drop probability on fact micro-batches (stochastic depth)
     fact_drop_from: int = 0        # first step with fact drop (before it, every layer runs: see RECIPE.json)
     chain_drop: float = 0.0        # layer drop probability on chain micro-batches
-    format_rows: int = 0           # rows of each chain batch trained on the format only (format_only), from fact_drop_from
+    format_rows: int = 0           # chain rows per batch trained on the format only (format_only), from fact_drop_from
     format_drop: float = 0.0       # layer drop probability on those rows' micro-batches
     micro_tokens: int = 2048       # padded tokens per micro-batch (0: the whole step in one batch)
     threads: int = 0               # torch threads (0: leave torch's default)
