@@ -56,6 +56,8 @@ def test_stochastic_depth_skips_the_planned_layers_and_restores_them():
     share = sum(len(p) for p in plans) / (200 * 4)
     assert 0.2 < share < 0.4 and all(len(p) < 4 for p in plans)             # about the rate; one layer kept
     assert drop_plan(cfg, 3, 0, 0.0) == []
+    tops = [drop_plan(cfg, s, 0, 0.5, top=1) for s in range(100)]
+    assert set(map(tuple, tops)) == {(), (3,)}                              # only the last layer, about half the time
     torch.manual_seed(0)
     tok = build_tokenizer()
     model = build_model(cfg.model, tok).eval()
@@ -79,11 +81,11 @@ def test_fact_drop_starts_at_fact_drop_from_and_spares_chains():
     facts = [([2] * 5, [2] * 5, {}) for _ in range(3)]
     cfg = TrainConfig(fact_drop=0.2, fact_drop_from=600, micro_tokens=0)
     before, after = step_groups(cfg, 599, chains, facts), step_groups(cfg, 600, chains, facts)
-    assert [rate for _, rate in before] == [0.0, 0.0] and [rate for _, rate in after] == [0.0, 0.2]
-    assert [len(g) for g, _ in after] == [2, 3] and after[1][0] == facts       # facts apart from chains
+    assert [rate for _, rate, _ in before] == [0.0, 0.0] and [rate for _, rate, _ in after] == [0.0, 0.2]
+    assert [len(g) for g, _, _ in after] == [2, 3] and after[1][0] == facts       # facts apart from chains
     # without any drop: one stream of length-sorted micro-batches, as the v2 recipe trained
     plain = step_groups(TrainConfig(micro_tokens=30), 0, chains, facts)
-    assert all(rate == 0.0 for _, rate in plain) and sum(len(g) for g, _ in plain) == 5
+    assert all(rate == 0.0 for _, rate, _ in plain) and sum(len(g) for g, _, _ in plain) == 5
 
 
 def test_count_down_reaches_the_training_rows():
@@ -143,4 +145,7 @@ def test_format_rows_train_the_format_only_under_their_own_drop():
         assert "".join(trained).count(".") >= 1 and any(c.isdigit() for c in trained)   # counts and the stop
         assert [y for p, y in enumerate(full) if p not in states] == [y for p, y in enumerate(labels) if p not in states]
     groups = step_groups(cfg, 10, kept, facts, formats)
-    assert [(len(g), rate) for g, rate in groups] == [(len(kept), 0.0), (3, 0.3), (len(facts), 0.2)]
+    assert [(len(g), rate, top) for g, rate, top in groups] == [(len(kept), 0.0, 0), (3, 0.3, 0), (len(facts), 0.2, 0)]
+    # --format-drop-top: the format rows (only) drop among the last N layers
+    top = TrainConfig(**{**cfg.__dict__, "format_drop_top": 2})
+    assert [t for _, _, t in step_groups(top, 10, kept, facts, formats)] == [0, 2, 0]

@@ -54,6 +54,8 @@ def register(subparsers) -> None:
                         "(default %(default)s)")
     t.add_argument("--format-drop", type=float, default=d.format_drop,
                    help="layer drop probability on the --format-rows rows (default %(default)s)")
+    t.add_argument("--format-drop-top", type=int, default=d.format_drop_top,
+                   help="format rows drop only among the last N layers (0: any layer; default %(default)s)")
     t.add_argument("--layers", type=int, default=d.model.num_layers, help="decoder layers (default %(default)s)")
     t.add_argument("--hidden", type=int, default=d.model.hidden, help="hidden size (default %(default)s)")
     t.add_argument("--intermediate", type=int, default=d.model.intermediate,
@@ -87,7 +89,8 @@ def _train(args) -> int:
 
     out = check_out_dir(args.out, empty=True, overwrite=args.force, overwrite_flag="--force")
     for flag, least in (("steps", 1), ("threads", 1), ("chain_batch", 1), ("eval_every", 1), ("fact_batch", 0),
-                        ("micro_tokens", 0), ("fact_drop_from", 0), ("format_rows", 0), ("max_passes", 1),
+                        ("micro_tokens", 0), ("fact_drop_from", 0), ("format_rows", 0), ("format_drop_top", 0),
+                        ("max_passes", 1),
                         ("layers", 1), ("hidden", 4), ("intermediate", 1)):
         if getattr(args, flag) < least:
             raise PrunescaleError(f"--{flag.replace('_', '-')} {getattr(args, flag)} must be at least {least}")
@@ -100,6 +103,7 @@ def _train(args) -> int:
                       prompt_vary=args.prompt_vary,
                       fact_drop=args.fact_drop, fact_drop_from=args.fact_drop_from, chain_drop=args.chain_drop,
                       format_rows=args.format_rows, format_drop=args.format_drop,
+                      format_drop_top=args.format_drop_top,
                       model=ModelSpec(num_layers=args.layers, hidden=args.hidden, intermediate=args.intermediate))
     if cfg.model.hidden % cfg.model.heads:
         raise PrunescaleError(f"--hidden {args.hidden} must be a multiple of {cfg.model.heads} (attention heads)")
@@ -123,6 +127,7 @@ def _command(args) -> str:
             f"--count {args.count} "
             f"--prompt-vary {args.prompt_vary} --fact-drop {args.fact_drop} --fact-drop-from {args.fact_drop_from} "
             f"--chain-drop {args.chain_drop} --format-rows {args.format_rows} --format-drop {args.format_drop} "
+            f"--format-drop-top {args.format_drop_top} "
             f"--layers {args.layers} "
             f"--hidden {args.hidden} --intermediate {args.intermediate} --micro-tokens {args.micro_tokens} "
             f"--threads {args.threads}")

@@ -62,6 +62,7 @@ class TrainConfig:
     chain_drop: float = 0.0        # layer drop probability on chain micro-batches
     format_rows: int = 0           # chain rows per batch trained on the format only (format_only), from fact_drop_from
     format_drop: float = 0.0       # layer drop probability on those rows' micro-batches
+    format_drop_top: int = 0       # format rows drop only among the last N layers (0: any layer)
     micro_tokens: int = 2048       # padded tokens per micro-batch (0: the whole step in one batch)
     threads: int = 0               # torch threads (0: leave torch's default)
     eval_every: int = 100
@@ -253,13 +254,15 @@ class dropped_layers:
         self.model.model.layers = self.layers
 
 
-def drop_plan(cfg: TrainConfig, step: int, group: int, rate: float) -> list[int]:
-    """Layers a micro-batch skips: each independently with probability ``rate`` (seeded; one is always kept)."""
+def drop_plan(cfg: TrainConfig, step: int, group: int, rate: float, top: int = 0) -> list[int]:
+    """Layers a micro-batch skips: each independently with probability ``rate`` (seeded; one is always kept);
+    with ``top``, only the last ``top`` layers can be skipped."""
     if not rate:
         return []
     rng = random.Random(f"drop|{cfg.seed}|{step}|{group}")
     n = cfg.model.num_layers
-    drop = [i for i in range(n) if rng.random() < rate]
+    pool = range(n - min(top, n), n) if top else range(n)
+    drop = [i for i in pool if rng.random() < rate]
     return drop if len(drop) < n else drop[1:]
 
 
@@ -272,17 +275,21 @@ def split_format(cfg: TrainConfig, step: int, chains: list) -> tuple[list, list]
 
 
 def step_groups(cfg: TrainConfig, step: int, chains: list, facts: list,
-                formats: list = ()) -> list[tuple[list, float]]:
-    """The micro-batches of one step, each with the layer drop rate it trains under."""
+                formats: list = ()) -> list[tuple[list, float, int]]:
+    """The micro-batches of one step, each with the layer drop rate it trains under and the layers it may drop
+    from (``top``: the last N; 0: any, see :func:`drop_plan`)."""
     if cfg.fact_drop or cfg.chain_drop or formats:   # v3: facts and chains apart, each with its own drop rate
         # Fact drop starts late: from step 0 it kept the check pass's long-range lookup from forming (docs/organism.md).
         fact_rate = cfg.fact_drop if step >= cfg.fact_drop_from else 0.0
-        return [(g, cfg.chain_drop) for g in micro_batches(chains, cfg.micro_tokens) if g] + \
-               [(g, cfg.format_drop) for g in micro_batches(list(formats), cfg.micro_tokens) if g] + \
-               [(g, fact_rate) for g in micro_batches(facts, cfg.micro_tokens) if g]
+        # Format rows may drop only the top layers: the format (counts, stop) learns to do without the layers that
+        # reverse and laco remove, while the steps, trained with every layer, keep using them (docs/organism.md).
+        return [(g, cfg.chain_drop, 0) for g in micro_batches(chains, cfg.micro_tokens) if g] + \
+               [(g, cfg.format_drop, cfg.format_drop_top) for g in micro_batches(list(formats), cfg.micro_tokens)
+                if g] + \
+               [(g, fact_rate, 0) for g in micro_batches(facts, cfg.micro_tokens) if g]
     if cfg.micro_tokens:
-        return [(g, 0.0) for g in micro_batches(chains + facts, cfg.micro_tokens)]
-    return [(g, 0.0) for g in (chains, facts) if g]   # the v1 recipe: chains and facts as two batches
+        return [(g, 0.0, 0) for g in micro_batches(chains + facts, cfg.micro_tokens)]
+    return [(g, 0.0, 0) for g in (chains, facts) if g]   # the v1 recipe: chains and facts as two batches
 
 
 def masked_loss(model, rows, pad_id: int, drop: list[int] | None = None):
@@ -333,8 +340,8 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None,
         opt.zero_grad(set_to_none=True)
         total = 0.0
         groups = step_groups(cfg, step, chains, facts, formats)
-        for gi, (group, rate) in enumerate(groups):
-            part, _ = masked_loss(model, group, pad, drop_plan(cfg, step, gi, rate))
+        for gi, (group, rate, top) in enumerate(groups):
+            part, _ = masked_loss(model, group, pad, drop_plan(cfg, step, gi, rate, top))
             (part / n_tok).backward()
             total += part.item()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -408,7 +415,9 @@ def write_recipe(out_dir: str | os.PathLike, cfg: TrainConfig, history: list[dic
                                 f"(random.Random('drop|{cfg.seed}|<step>|<micro-batch>'), one draw per layer); "
                                 "facts and chains in separate micro-batches; from that step the last "
                                 f"{cfg.format_rows} chains of a batch train on the format only (state letters "
-                                f"not trained on: train.format_only) with drop probability {cfg.format_drop}",
+                                f"not trained on: train.format_only) with drop probability {cfg.format_drop}"
+                                + (f" on each of the last {cfg.format_drop_top} layers only" if cfg.format_drop_top
+                                   else ""),
             "errors_and_checks": "a written step is wrong with probability p_err (one letter replaced; the chain "
                                  "follows it and the trace's answer is that chain's); a share p_check of traces "
                                  "ends with 'Wait, let me check.' and every step re-derived exactly from the start "
