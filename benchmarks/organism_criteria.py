@@ -78,9 +78,10 @@ def table(root):
 
 
 def failures(root):
-    """{variant: {k: (early, late, wrong step)}}: why the wrong full-budget answers are wrong. A pruned model that
-    stops at the wrong step count has broken the chain's length bookkeeping, not a step; only the third column
-    is the per-step damage that compounds."""
+    """{variant: {k: (early, late, answer, wrong step)}}: why the wrong full-budget answers are wrong. A pruned
+    model that stops at the wrong step count has broken the chain's length bookkeeping, and one whose answer is
+    not its last line has broken the copy, not a step; only the last column is the per-step damage that
+    compounds."""
     lay = StudyDir(root)
     names = {vid: v.variant for vid, v in lay.variants().items()}
     got = {}
@@ -98,7 +99,7 @@ def failures(root):
         finally:
             store.close()
         got.setdefault(names.get(info.variant_id, info.variant_id), {})[k] = tuple(
-            why.count(w) for w in ("early", "late", "step"))
+            why.count(w) for w in ("early", "late", "answer", "step"))
     return got
 
 
@@ -132,10 +133,10 @@ def main():
         ks = "  ".join(f"{acc(t, v, f'k{k}'):.2f} " for k in KS)
         bud = " ".join(f"{acc(t, v, 'k8-budgets', str(b)):.2f}" for b in BUDGETS_K8)
         print(f"{v:<12} {ks}  {acc(t, v, 'facts', '64'):.2f}    {bud}")
-    print("\nwrong answers at full budget: stopped early / late / right count, a wrong step")
-    print("variant      " + "  ".join(f"k={k:<8}" for k in KS))
+    print("\nwrong answers at full budget: stopped early / late / answer not the last line / a wrong step")
+    print("variant      " + "  ".join(f"k={k:<11}" for k in KS))
     for v, row in failures(pruned).items():
-        print(f"{v:<12} " + "  ".join("{:>2}/{:>2}/{:>2}   ".format(*row[k]) for k in KS if k in row))
+        print(f"{v:<12} " + "  ".join("{:>2}/{:>2}/{:>2}/{:>2}   ".format(*row[k]) for k in KS if k in row))
     print()
     b8, bf = acc(t, "base", "k8"), acc(t, "base", "facts", "64")
     check("base k=8 greedy >= 0.95", b8 >= 0.95, f"{b8:.2f}")

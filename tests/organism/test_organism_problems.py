@@ -117,10 +117,14 @@ def test_chain_failure_tells_a_broken_stop_from_a_wrong_step():
     late, _ = render_trace(start, noisy_states(start, 6, random.Random(0), 0.0))
     checked, _ = render_trace(start, states, passes=2)        # check lines are not forward steps
     wrap = "{}\n</think>\nFinal Answer: {}".format
-    assert chain_failure(wrap(wrong_step, "zz"), k) == "step"
+    bad = corrupt(states[3], random.Random(1))
+    assert chain_failure(wrap(wrong_step, bad), k) == "step"          # the answer copies the wrong last line
+    assert chain_failure(wrap(wrong_step, "zz"), k) == "answer"
+    assert chain_failure(wrap(right, "zz"), k) == "answer"             # right steps, the copy broke
     assert chain_failure(wrap(early, states[1]), k) == "early"
     assert chain_failure(wrap(late, "zz"), k) == "late"
-    assert chain_failure(wrap(checked, "zz"), k) == "step"
+    assert chain_failure(wrap(checked.replace(f"check 4 {states[3]}", f"check 4 {bad}"), bad), k) == "step"
+    assert chain_failure(wrap(checked, "zz"), k) == "answer"          # the answer copies the last check line
     # A step line written after the end of thinking (a garbled answer) does not count.
     assert chain_failure(wrap(early, "x") + "\n3 ab\n4 cd", k) == "early"
 
@@ -137,7 +141,8 @@ def test_count_down_numbers_steps_left_and_keeps_every_character_count():
     # a longer chain passes through every count a shorter one writes (nested), not so counting up
     short, _ = render_trace("aw", states[:4], count="down")
     assert [ln.split()[0] for ln in short.splitlines()] == [ln.split()[0] for ln in lines[8:12]]
-    assert chain_failure(down + "\n</think>\nFinal Answer: zz", 12) == "step"
+    assert chain_failure(down + "\n</think>\nFinal Answer: zz", 12) == "answer"
+    assert chain_failure(down + f"\n</think>\nFinal Answer: {states[-1]}", 12) == "step"
     trace = make_trace(random.Random(3), 5, p_check=1.0, count="down")
     assert trace["thinking"].startswith("5 ") and "\ncheck 1 " in trace["thinking"]
     with pytest.raises(ValueError, match="sideways"):

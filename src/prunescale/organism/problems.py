@@ -246,10 +246,16 @@ def grade(completion: str, answer: str) -> bool:
 
 STEP_LINE = re.compile(r"^\d+ ([a-z]{2})", re.M)   # a forward step line ("3 kn"), its state; checks start "check"
 CHECK_LINE = re.compile(r"^check \d+ ([a-z]+)", re.M)   # a check-pass line ("check 3 kn."), its state
+LAST_STATE = re.compile(r"^(?:check )?\d+ ([a-z]{2})", re.M)   # any step or check line: the answer copies the last
 
 
 def chain_failure(completion: str, k: int) -> str:
     """Why a wrong chain answer is wrong: ``early`` / ``late`` (the thinking has fewer / more forward steps than
-    ``k``: the stop decision broke) or ``step`` (k steps, one of them wrong: the per-step damage that compounds)."""
-    n = len(STEP_LINE.findall(completion.split("</think>")[0]))
-    return "early" if n < k else "late" if n > k else "step"
+    ``k``: the stop decision broke), ``answer`` (k steps, but the answer is not the last state written: the copy
+    into the answer line broke) or ``step`` (k steps, one of them wrong: the per-step damage that compounds)."""
+    thinking = completion.split("</think>")[0]
+    n = len(STEP_LINE.findall(thinking))
+    if n != k:
+        return "early" if n < k else "late"
+    last = [m.group(1) for m in LAST_STATE.finditer(thinking)]
+    return "answer" if last and extract_answer(completion.split("</think>")[-1]) != last[-1] else "step"
