@@ -171,6 +171,8 @@ def test_organism_check_settings(capsys, tmp_path, monkeypatch, args, words):
     (["--fact-drop-from", "-1"], ["--fact-drop-from -1"]), (["--max-passes", "0"], ["--max-passes 0"]),
     (["--format-drop", "2"], ["--format-drop 2"]), (["--format-rows", "-1"], ["--format-rows -1"]),
     (["--format-rows", "40", "--chain-batch", "32"], ["--format-rows 40", "--chain-batch 32"]),
+    (["--format-drop-top", "9", "--layers", "8"], ["--format-drop-top 9", "--layers 8"]),
+    (["--format-drop-top", "-1"], ["--format-drop-top -1"]),
 ])
 def test_organism_train_settings(capsys, tmp_path, args, words):
     fails(capsys, tmp_path, ["organism", "train", "--out", str(tmp_path / "m"), *args], *words)

@@ -107,6 +107,8 @@ def _train(args) -> int:
                       model=ModelSpec(num_layers=args.layers, hidden=args.hidden, intermediate=args.intermediate))
     if cfg.model.hidden % cfg.model.heads:
         raise PrunescaleError(f"--hidden {args.hidden} must be a multiple of {cfg.model.heads} (attention heads)")
+    if args.format_drop_top > args.layers:
+        raise PrunescaleError(f"--format-drop-top {args.format_drop_top} must be at most --layers {args.layers}")
     if args.format_rows > args.chain_batch:
         raise PrunescaleError(f"--format-rows {args.format_rows} must be at most --chain-batch {args.chain_batch}")
     for name in ("step_error", "check_rate", "recheck_rate", "prompt_vary", "fact_drop", "chain_drop", "format_drop"):

@@ -246,16 +246,17 @@ def grade(completion: str, answer: str) -> bool:
 
 STEP_LINE = re.compile(r"^\d+ ([a-z]{2})", re.M)   # a forward step line ("3 kn"), its state; checks start "check"
 CHECK_LINE = re.compile(r"^check \d+ ([a-z]+)", re.M)   # a check-pass line ("check 3 kn."), its state
-LAST_STATE = re.compile(r"^(?:check )?\d+ ([a-z]{2})", re.M)   # any step or check line: the answer copies the last
 
 
 def chain_failure(completion: str, k: int) -> str:
     """Why a wrong chain answer is wrong: ``early`` / ``late`` (the thinking has fewer / more forward steps than
     ``k``: the stop decision broke), ``answer`` (k steps, but the answer is not the last state written: the copy
     into the answer line broke) or ``step`` (k steps, one of them wrong: the per-step damage that compounds)."""
-    thinking = completion.split("</think>")[0]
-    n = len(STEP_LINE.findall(thinking))
-    if n != k:
-        return "early" if n < k else "late"
-    last = [m.group(1) for m in LAST_STATE.finditer(thinking)]
-    return "answer" if last and extract_answer(completion.split("</think>")[-1]) != last[-1] else "step"
+    parts = completion.split("</think>")
+    thinking, after = parts[0], parts[-1]
+    steps = list(STEP_LINE.finditer(thinking))
+    if len(steps) != k:
+        return "early" if len(steps) < k else "late"
+    # the answer copies the last state written: the last forward line, or the last check line after it
+    last = max(steps[-1:] + list(CHECK_LINE.finditer(thinking))[-1:], key=lambda m: m.start(), default=None)
+    return "answer" if last and extract_answer(after) != last.group(1) else "step"
