@@ -173,6 +173,8 @@ def test_organism_check_settings(capsys, tmp_path, monkeypatch, args, words):
     (["--format-rows", "40", "--chain-batch", "32"], ["--format-rows 40", "--chain-batch 32"]),
     (["--format-drop-top", "9", "--layers", "8"], ["--format-drop-top 9", "--layers 8"]),
     (["--format-drop-top", "-1"], ["--format-drop-top -1"]),
+    (["--chain-drop-spare-top", "7", "--layers", "8"], ["--chain-drop-spare-top 7", "--layers - 2 = 6"]),
+    (["--chain-drop-spare-top", "-1"], ["--chain-drop-spare-top -1"]),
 ])
 def test_organism_train_settings(capsys, tmp_path, args, words):
     fails(capsys, tmp_path, ["organism", "train", "--out", str(tmp_path / "m"), *args], *words)

@@ -125,6 +125,9 @@ def test_chain_failure_tells_a_broken_stop_from_a_wrong_step():
     assert chain_failure(wrap(late, "zz"), k) == "late"
     assert chain_failure(wrap(checked.replace(f"check 4 {states[3]}", f"check 4 {bad}"), bad), k) == "step"
     assert chain_failure(wrap(checked, "zz"), k) == "answer"          # the answer copies the last check line
+    # A raw decode ends with the end-of-turn token: the copy is judged without it.
+    assert chain_failure(wrap(wrong_step, bad) + "<|im_end|>", k) == "step"
+    assert chain_failure(wrap(right, "zz") + "<|im_end|>", k) == "answer"
     # A step line written after the end of thinking (a garbled answer) does not count.
     assert chain_failure(wrap(early, "x") + "\n3 ab\n4 cd", k) == "early"
 

@@ -48,7 +48,7 @@ def test_stochastic_depth_skips_the_planned_layers_and_restores_them():
 
     from prunescale.organism.model import ModelSpec, build_model
     from prunescale.organism.tokenizer import build_tokenizer
-    from prunescale.organism.train import TrainConfig, drop_plan, dropped_layers
+    from prunescale.organism.train import TrainConfig, drop_plan, drop_pool, dropped_layers
 
     cfg = TrainConfig(fact_drop=0.3, model=ModelSpec(num_layers=4, hidden=32, intermediate=64))
     plans = [drop_plan(cfg, s, 0, 0.3) for s in range(200)]
@@ -56,8 +56,11 @@ def test_stochastic_depth_skips_the_planned_layers_and_restores_them():
     share = sum(len(p) for p in plans) / (200 * 4)
     assert 0.2 < share < 0.4 and all(len(p) < 4 for p in plans)             # about the rate; one layer kept
     assert drop_plan(cfg, 3, 0, 0.0) == []
-    tops = [drop_plan(cfg, s, 0, 0.5, top=1) for s in range(100)]
+    tops = [drop_plan(cfg, s, 0, 0.5, drop_pool(4, top=1)) for s in range(100)]
     assert set(map(tuple, tops)) == {(), (3,)}                              # only the last layer, about half the time
+    assert drop_pool(4) == (0, 1, 2, 3) and drop_pool(8, spare_top=2) == (1, 2, 3, 4, 5)
+    spared = [drop_plan(cfg, s, 0, 0.5, drop_pool(4, spare_top=1)) for s in range(100)]
+    assert set(map(tuple, spared)) == {(), (1,), (2,), (1, 2)}              # never the first or the last layer
     torch.manual_seed(0)
     tok = build_tokenizer()
     model = build_model(cfg.model, tok).eval()
@@ -145,7 +148,12 @@ def test_format_rows_train_the_format_only_under_their_own_drop():
         assert "".join(trained).count(".") >= 1 and any(c.isdigit() for c in trained)   # counts and the stop
         assert [y for p, y in enumerate(full) if p not in states] == [y for p, y in enumerate(labels) if p not in states]
     groups = step_groups(cfg, 10, kept, facts, formats)
-    assert [(len(g), rate, top) for g, rate, top in groups] == [(len(kept), 0.0, 0), (3, 0.3, 0), (len(facts), 0.2, 0)]
+    assert [(len(g), rate, pool) for g, rate, pool in groups] == [(len(kept), 0.0, ()), (3, 0.3, ()),
+                                                                   (len(facts), 0.2, ())]
     # --format-drop-top: the format rows (only) drop among the last N layers
     top = TrainConfig(**{**cfg.__dict__, "format_drop_top": 2})
-    assert [t for _, _, t in step_groups(top, 10, kept, facts, formats)] == [0, 2, 0]
+    assert [p for _, _, p in step_groups(top, 10, kept, facts, formats)] == [(), (6, 7), ()]
+    # --chain-drop-spare-top: chains drop from fact_drop_from on, never layer 0 nor the last N
+    spare = TrainConfig(**{**cfg.__dict__, "chain_drop": 0.05, "chain_drop_spare_top": 2})
+    assert step_groups(spare, 10, kept, facts, formats)[0][1:] == (0.05, (1, 2, 3, 4, 5))
+    assert step_groups(spare, 9, kept, facts)[0][1] == 0.0                      # not before that step

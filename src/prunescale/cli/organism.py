@@ -46,9 +46,12 @@ def register(subparsers) -> None:
     t.add_argument("--fact-drop", type=float, default=d.fact_drop,
                    help="layer drop probability on fact batches: stochastic depth (default %(default)s)")
     t.add_argument("--fact-drop-from", type=int, default=d.fact_drop_from,
-                   help="first training step with --fact-drop (default %(default)s)")
+                   help="first training step with --fact-drop and --chain-drop (default %(default)s)")
     t.add_argument("--chain-drop", type=float, default=d.chain_drop,
-                   help="layer drop probability on chain batches (default %(default)s)")
+                   help="layer drop probability on chain batches, from --fact-drop-from (default %(default)s)")
+    t.add_argument("--chain-drop-spare-top", type=int, default=d.chain_drop_spare_top,
+                   help="chain batches never drop the first layer nor the last N (0: any layer; default "
+                        "%(default)s)")
     t.add_argument("--format-rows", type=int, default=d.format_rows,
                    help="rows of each chain batch trained on counts, stops and answer only, from --fact-drop-from "
                         "(default %(default)s)")
@@ -90,6 +93,7 @@ def _train(args) -> int:
     out = check_out_dir(args.out, empty=True, overwrite=args.force, overwrite_flag="--force")
     for flag, least in (("steps", 1), ("threads", 1), ("chain_batch", 1), ("eval_every", 1), ("fact_batch", 0),
                         ("micro_tokens", 0), ("fact_drop_from", 0), ("format_rows", 0), ("format_drop_top", 0),
+                        ("chain_drop_spare_top", 0),
                         ("max_passes", 1),
                         ("layers", 1), ("hidden", 4), ("intermediate", 1)):
         if getattr(args, flag) < least:
@@ -102,13 +106,16 @@ def _train(args) -> int:
                       micro_tokens=args.micro_tokens, max_passes=args.max_passes, count=args.count,
                       prompt_vary=args.prompt_vary,
                       fact_drop=args.fact_drop, fact_drop_from=args.fact_drop_from, chain_drop=args.chain_drop,
-                      format_rows=args.format_rows, format_drop=args.format_drop,
+                      chain_drop_spare_top=args.chain_drop_spare_top, format_rows=args.format_rows, format_drop=args.format_drop,
                       format_drop_top=args.format_drop_top,
                       model=ModelSpec(num_layers=args.layers, hidden=args.hidden, intermediate=args.intermediate))
     if cfg.model.hidden % cfg.model.heads:
         raise PrunescaleError(f"--hidden {args.hidden} must be a multiple of {cfg.model.heads} (attention heads)")
     if args.format_drop_top > args.layers:
         raise PrunescaleError(f"--format-drop-top {args.format_drop_top} must be at most --layers {args.layers}")
+    if args.chain_drop_spare_top > args.layers - 2:
+        raise PrunescaleError(f"--chain-drop-spare-top {args.chain_drop_spare_top} must be at most --layers - 2 "
+                              f"= {args.layers - 2} (a layer must be left to drop)")
     if args.format_rows > args.chain_batch:
         raise PrunescaleError(f"--format-rows {args.format_rows} must be at most --chain-batch {args.chain_batch}")
     for name in ("step_error", "check_rate", "recheck_rate", "prompt_vary", "fact_drop", "chain_drop", "format_drop"):
@@ -128,7 +135,7 @@ def _command(args) -> str:
             f"--check-rate {args.check_rate} --recheck-rate {args.recheck_rate} --max-passes {args.max_passes} "
             f"--count {args.count} "
             f"--prompt-vary {args.prompt_vary} --fact-drop {args.fact_drop} --fact-drop-from {args.fact_drop_from} "
-            f"--chain-drop {args.chain_drop} --format-rows {args.format_rows} --format-drop {args.format_drop} "
+            f"--chain-drop {args.chain_drop} --chain-drop-spare-top {args.chain_drop_spare_top} --format-rows {args.format_rows} --format-drop {args.format_drop} "
             f"--format-drop-top {args.format_drop_top} "
             f"--layers {args.layers} "
             f"--hidden {args.hidden} --intermediate {args.intermediate} --micro-tokens {args.micro_tokens} "

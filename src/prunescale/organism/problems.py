@@ -259,4 +259,5 @@ def chain_failure(completion: str, k: int) -> str:
         return "early" if len(steps) < k else "late"
     # the answer copies the last state written: the last forward line, or the last check line after it
     last = max(steps[-1:] + list(CHECK_LINE.finditer(thinking))[-1:], key=lambda m: m.start(), default=None)
-    return "answer" if last and extract_answer(after) != last.group(1) else "step"
+    # a raw decode may end with "<|im_end|>": the answer is what comes before any special token
+    return "answer" if last and extract_answer(after.split("<|")[0]) != last.group(1) else "step"

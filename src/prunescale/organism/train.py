@@ -59,7 +59,8 @@ class TrainConfig:
     prompt_vary: float = 0.0       # share of chain prompts with fields shuffled, a random id (varied_prompt)
     fact_drop: float = 0.0         # layer drop probability on fact micro-batches (stochastic depth)
     fact_drop_from: int = 0        # first step with fact drop (before it, every layer runs: see RECIPE.json)
-    chain_drop: float = 0.0        # layer drop probability on chain micro-batches
+    chain_drop: float = 0.0        # layer drop probability on chain micro-batches (from fact_drop_from)
+    chain_drop_spare_top: int = 0  # chain rows never drop layer 0 nor the last N layers (0: any layer)
     format_rows: int = 0           # chain rows per batch trained on the format only (format_only), from fact_drop_from
     format_drop: float = 0.0       # layer drop probability on those rows' micro-batches
     format_drop_top: int = 0       # format rows drop only among the last N layers (0: any layer)
@@ -254,15 +255,24 @@ class dropped_layers:
         self.model.model.layers = self.layers
 
 
-def drop_plan(cfg: TrainConfig, step: int, group: int, rate: float, top: int = 0) -> list[int]:
-    """Layers a micro-batch skips: each independently with probability ``rate`` (seeded; one is always kept);
-    with ``top``, only the last ``top`` layers can be skipped."""
+def drop_pool(n: int, top: int = 0, spare_top: int = 0) -> tuple[int, ...]:
+    """Layers a micro-batch may skip: the last ``top``, or every layer but the first and the last ``spare_top``,
+    or (neither) any layer."""
+    if top:
+        return tuple(range(n - min(top, n), n))
+    if spare_top:
+        return tuple(range(1, max(1, n - spare_top)))
+    return tuple(range(n))
+
+
+def drop_plan(cfg: TrainConfig, step: int, group: int, rate: float, pool: tuple[int, ...] = ()) -> list[int]:
+    """Layers a micro-batch skips: each of ``pool`` (default: every layer, see :func:`drop_pool`) independently
+    with probability ``rate`` (seeded; one layer is always kept)."""
     if not rate:
         return []
     rng = random.Random(f"drop|{cfg.seed}|{step}|{group}")
     n = cfg.model.num_layers
-    pool = range(n - min(top, n), n) if top else range(n)
-    drop = [i for i in pool if rng.random() < rate]
+    drop = [i for i in (pool or range(n)) if rng.random() < rate]
     return drop if len(drop) < n else drop[1:]
 
 
@@ -275,21 +285,24 @@ def split_format(cfg: TrainConfig, step: int, chains: list) -> tuple[list, list]
 
 
 def step_groups(cfg: TrainConfig, step: int, chains: list, facts: list,
-                formats: list = ()) -> list[tuple[list, float, int]]:
+                formats: list = ()) -> list[tuple[list, float, tuple[int, ...]]]:
     """The micro-batches of one step, each with the layer drop rate it trains under and the layers it may drop
-    from (``top``: the last N; 0: any, see :func:`drop_plan`)."""
+    (:func:`drop_pool`; empty: any)."""
     if cfg.fact_drop or cfg.chain_drop or formats:   # v3: facts and chains apart, each with its own drop rate
-        # Fact drop starts late: from step 0 it kept the check pass's long-range lookup from forming (docs/organism.md).
-        fact_rate = cfg.fact_drop if step >= cfg.fact_drop_from else 0.0
+        # Drop starts late: from step 0 it kept the check pass's long-range lookup from forming (docs/organism.md).
+        late = step >= cfg.fact_drop_from
+        fact_rate, chain_rate = (cfg.fact_drop, cfg.chain_drop) if late else (0.0, 0.0)
+        n = cfg.model.num_layers
         # Format rows may drop only the top layers: the format (counts, stop) learns to do without the layers that
         # reverse and laco remove, while the steps, trained with every layer, keep using them (docs/organism.md).
-        return [(g, cfg.chain_drop, 0) for g in micro_batches(chains, cfg.micro_tokens) if g] + \
-               [(g, cfg.format_drop, cfg.format_drop_top) for g in micro_batches(list(formats), cfg.micro_tokens)
-                if g] + \
-               [(g, fact_rate, 0) for g in micro_batches(facts, cfg.micro_tokens) if g]
+        fmt = drop_pool(n, top=cfg.format_drop_top) if cfg.format_drop_top else ()
+        chain = drop_pool(n, spare_top=cfg.chain_drop_spare_top) if cfg.chain_drop_spare_top else ()
+        return [(g, chain_rate, chain) for g in micro_batches(chains, cfg.micro_tokens) if g] + \
+               [(g, cfg.format_drop, fmt) for g in micro_batches(list(formats), cfg.micro_tokens) if g] + \
+               [(g, fact_rate, ()) for g in micro_batches(facts, cfg.micro_tokens) if g]
     if cfg.micro_tokens:
-        return [(g, 0.0, 0) for g in micro_batches(chains + facts, cfg.micro_tokens)]
-    return [(g, 0.0, 0) for g in (chains, facts) if g]   # the v1 recipe: chains and facts as two batches
+        return [(g, 0.0, ()) for g in micro_batches(chains + facts, cfg.micro_tokens)]
+    return [(g, 0.0, ()) for g in (chains, facts) if g]   # the v1 recipe: chains and facts as two batches
 
 
 def masked_loss(model, rows, pad_id: int, drop: list[int] | None = None):
@@ -340,8 +353,8 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None,
         opt.zero_grad(set_to_none=True)
         total = 0.0
         groups = step_groups(cfg, step, chains, facts, formats)
-        for gi, (group, rate, top) in enumerate(groups):
-            part, _ = masked_loss(model, group, pad, drop_plan(cfg, step, gi, rate, top))
+        for gi, (group, rate, pool) in enumerate(groups):
+            part, _ = masked_loss(model, group, pad, drop_plan(cfg, step, gi, rate, pool))
             (part / n_tok).backward()
             total += part.item()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -412,7 +425,9 @@ def write_recipe(out_dir: str | os.PathLike, cfg: TrainConfig, history: list[dic
                       "budget-forced at a random cut",
             "stochastic_depth": f"each decoder layer skipped with probability {cfg.fact_drop} in a fact micro-batch "
                                 f"(from step {cfg.fact_drop_from}) and {cfg.chain_drop} in a chain micro-batch "
-                                f"(random.Random('drop|{cfg.seed}|<step>|<micro-batch>'), one draw per layer); "
+                                + (f"(never layer 0 nor the last {cfg.chain_drop_spare_top}) "
+                                   if cfg.chain_drop_spare_top else "")
+                                + f"(random.Random('drop|{cfg.seed}|<step>|<micro-batch>'), one draw per layer); "
                                 "facts and chains in separate micro-batches; from that step the last "
                                 f"{cfg.format_rows} chains of a batch train on the format only (state letters "
                                 f"not trained on: train.format_only) with drop probability {cfg.format_drop}"

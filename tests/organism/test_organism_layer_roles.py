@@ -1,0 +1,18 @@
+"""benchmarks/organism_layer_roles.py on the committed organism: one row per layer removed, the unpruned first."""
+import importlib.util
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_layer_roles_split_chain_damage_by_part(capsys):
+    spec = importlib.util.spec_from_file_location("layer_roles", ROOT / "benchmarks" / "organism_layer_roles.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.main(["--k", "4", "--n", "12"]) == 0
+    rows = [line.split("|") for line in capsys.readouterr().out.splitlines()[2:]]
+    assert [r[0].strip() for r in rows] == ["none", *map(str, range(8))]
+    table = {r[0].strip(): [float(x) for x in r[1:]] for r in rows}
+    assert table["none"] == [1.0, 1.0, 1.0, 1.0, 1.0]          # the committed model knows every part
+    assert max(table["0"]) < 0.5                               # nothing works without the first layer
+    assert all(0 <= x <= 1 for r in table.values() for x in r)
