@@ -175,6 +175,7 @@ def test_organism_check_settings(capsys, tmp_path, monkeypatch, args, words):
     (["--format-drop-top", "-1"], ["--format-drop-top -1"]),
     (["--chain-drop-spare-top", "7", "--layers", "8"], ["--chain-drop-spare-top 7", "--layers - 2 = 6"]),
     (["--chain-drop-spare-top", "-1"], ["--chain-drop-spare-top -1"]),
+    (["--split-rows", "-1"], ["--split-rows -1"]),
 ])
 def test_organism_train_settings(capsys, tmp_path, args, words):
     fails(capsys, tmp_path, ["organism", "train", "--out", str(tmp_path / "m"), *args], *words)

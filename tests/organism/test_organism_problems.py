@@ -1,6 +1,7 @@
 """The organism's problem generators and grading: seeded, deterministic, correct by construction."""
 
 import random
+import string
 
 import pytest
 
@@ -150,3 +151,21 @@ def test_count_down_numbers_steps_left_and_keeps_every_character_count():
     assert trace["thinking"].startswith("5 ") and "\ncheck 1 " in trace["thinking"]
     with pytest.raises(ValueError, match="sideways"):
         render_trace("aw", states, count="sideways")
+
+
+def test_chain_avoiding_never_reads_an_avoided_letter():
+    from prunescale.organism.problems import STEP_LINE, chain_avoiding, cycle_order
+
+    order = cycle_order()
+    assert sorted(order) == list(string.ascii_lowercase) and all(STEP[a] == b for a, b in zip(order, order[1:]))
+    half = set(order[:13])
+    rng = random.Random(3)
+    probs = [chain_avoiding(rng, half, "down") for _ in range(300)]
+    assert probs == [chain_avoiding(r, half, "down") for r in [random.Random(3)] for _ in range(300)]   # seeded
+    for p in probs:
+        read = [p["start"]] + STEP_LINE.findall(p["thinking"])[:-1]     # every state a step reads
+        assert not set("".join(read)) & half
+        assert p["answer"] == STEP_LINE.findall(p["thinking"])[-1] and 1 <= p["k"] <= 13
+    assert {p["k"] for p in probs} == set(range(1, 14))                 # every length the free arc allows
+    with pytest.raises(ValueError):
+        chain_avoiding(rng, set(order))

@@ -132,7 +132,7 @@ def test_count_down_is_recorded_and_its_transcripts_follow(tmp_path):
 
 def test_format_rows_train_the_format_only_under_their_own_drop():
     from prunescale.organism.tokenizer import build_tokenizer
-    from prunescale.organism.train import IGNORE, Data, split_format, step_groups
+    from prunescale.organism.train import IGNORE, Data, drop_plan, split_format, step_groups
 
     tok = build_tokenizer()
     cfg = TrainConfig(count="down", format_rows=3, format_drop=0.3, fact_drop=0.2, fact_drop_from=10,
@@ -157,3 +157,10 @@ def test_format_rows_train_the_format_only_under_their_own_drop():
     spare = TrainConfig(**{**cfg.__dict__, "chain_drop": 0.05, "chain_drop_spare_top": 2})
     assert step_groups(spare, 10, kept, facts, formats)[0][1:] == (0.05, (1, 2, 3, 4, 5))
     assert step_groups(spare, 9, kept, facts)[0][1] == 0.0                      # not before that step
+    # --split-rows: their own micro-batches, always without the last layer
+    split = TrainConfig(**{**cfg.__dict__, "split_rows": 4})
+    rows = Data(split, tok).split_rows(10)
+    assert len(rows) == 4 and rows == Data(split, tok).split_rows(10)
+    groups = step_groups(split, 10, kept, facts, formats, rows)
+    assert groups[-1] == (rows, 1.0, (7,))
+    assert drop_plan(split, 10, len(groups) - 1, *groups[-1][1:]) == [7]

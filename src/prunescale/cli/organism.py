@@ -59,6 +59,9 @@ def register(subparsers) -> None:
                    help="layer drop probability on the --format-rows rows (default %(default)s)")
     t.add_argument("--format-drop-top", type=int, default=d.format_drop_top,
                    help="format rows drop only among the last N layers (0: any layer; default %(default)s)")
+    t.add_argument("--split-rows", type=int, default=d.split_rows,
+                   help="extra chain rows per step, from --fact-drop-from, trained without the last layer; their "
+                        "steps avoid the first half of the step cycle (default %(default)s)")
     t.add_argument("--layers", type=int, default=d.model.num_layers, help="decoder layers (default %(default)s)")
     t.add_argument("--hidden", type=int, default=d.model.hidden, help="hidden size (default %(default)s)")
     t.add_argument("--intermediate", type=int, default=d.model.intermediate,
@@ -93,7 +96,7 @@ def _train(args) -> int:
     out = check_out_dir(args.out, empty=True, overwrite=args.force, overwrite_flag="--force")
     for flag, least in (("steps", 1), ("threads", 1), ("chain_batch", 1), ("eval_every", 1), ("fact_batch", 0),
                         ("micro_tokens", 0), ("fact_drop_from", 0), ("format_rows", 0), ("format_drop_top", 0),
-                        ("chain_drop_spare_top", 0),
+                        ("chain_drop_spare_top", 0), ("split_rows", 0),
                         ("max_passes", 1),
                         ("layers", 1), ("hidden", 4), ("intermediate", 1)):
         if getattr(args, flag) < least:
@@ -107,7 +110,7 @@ def _train(args) -> int:
                       prompt_vary=args.prompt_vary,
                       fact_drop=args.fact_drop, fact_drop_from=args.fact_drop_from, chain_drop=args.chain_drop,
                       chain_drop_spare_top=args.chain_drop_spare_top, format_rows=args.format_rows, format_drop=args.format_drop,
-                      format_drop_top=args.format_drop_top,
+                      format_drop_top=args.format_drop_top, split_rows=args.split_rows,
                       model=ModelSpec(num_layers=args.layers, hidden=args.hidden, intermediate=args.intermediate))
     if cfg.model.hidden % cfg.model.heads:
         raise PrunescaleError(f"--hidden {args.hidden} must be a multiple of {cfg.model.heads} (attention heads)")
@@ -136,7 +139,7 @@ def _command(args) -> str:
             f"--count {args.count} "
             f"--prompt-vary {args.prompt_vary} --fact-drop {args.fact_drop} --fact-drop-from {args.fact_drop_from} "
             f"--chain-drop {args.chain_drop} --chain-drop-spare-top {args.chain_drop_spare_top} --format-rows {args.format_rows} --format-drop {args.format_drop} "
-            f"--format-drop-top {args.format_drop_top} "
+            f"--format-drop-top {args.format_drop_top} --split-rows {args.split_rows} "
             f"--layers {args.layers} "
             f"--hidden {args.hidden} --intermediate {args.intermediate} --micro-tokens {args.micro_tokens} "
             f"--threads {args.threads}")

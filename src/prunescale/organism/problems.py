@@ -146,6 +146,40 @@ def make_trace(rng: random.Random, k: int, p_err: float = 0.0, p_check: float = 
     return {**prob, "thinking": thinking, "answer": answer, "gold": prob["answer"], "passes": passes}
 
 
+def cycle_order() -> list[str]:
+    """The letters in the order :data:`STEP` visits them, from ``a``."""
+    order = ["a"]
+    while len(order) < len(ALPHABET):
+        order.append(STEP[order[-1]])
+    return order
+
+
+def chain_avoiding(rng: random.Random, avoid: set[str], count: str = "up", k_max: int = MAX_K) -> dict:
+    """A clean chain problem none of whose steps reads a letter in ``avoid`` (a set of letters that is one arc of
+    the cycle, e.g. the first half of :func:`cycle_order`): each start letter is drawn so that its next k
+    letters stay out of it. Used to train the entries outside ``avoid`` without a layer (train.split_rows)."""
+    order = cycle_order()
+
+    def free_run(i: int) -> int:   # free letters from position i on, cyclically
+        n = 0
+        while n < len(order) and order[(i + n) % len(order)] not in avoid:
+            n += 1
+        return n
+
+    runs = [free_run(i) for i in range(len(order))]
+    if not max(runs):
+        raise ValueError("every letter is avoided")
+    k = rng.randint(1, min(max(runs), k_max))
+    starts = [i for i, r in enumerate(runs) if r >= k]
+    start = "".join(order[rng.choice(starts)] for _ in range(WIDTH))
+    states, cur = [], start
+    for _ in range(k):
+        cur = step(cur)
+        states.append(cur)
+    thinking, answer = render_trace(start, states, 0, count)
+    return {"prompt": f"start={start} steps={k}", "answer": answer, "k": k, "start": start, "thinking": thinking}
+
+
 def varied_prompt(start: str, k: int, rng: random.Random, max_tag: int = 30) -> str:
     """A training-only variant of a chain's prompt: its fields in random order, with an ``id=`` field of 1 to
     ``max_tag`` random digits half the time. The start then sits at no fixed distance from the thinking, so the

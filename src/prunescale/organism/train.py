@@ -32,7 +32,8 @@ from typing import Callable
 import torch
 
 from .model import ModelSpec, build_model
-from .problems import CHECK_LINE, MAX_K, STEP_LINE, all_facts, make_chain, make_trace, varied_prompt
+from .problems import (CHECK_LINE, MAX_K, STEP_LINE, all_facts, chain_avoiding, cycle_order, make_chain, make_trace,
+                       varied_prompt)
 from .tokenizer import END_THINK, IM_END, THINK, build_tokenizer, completion_text, prompt_text
 
 IGNORE = -100
@@ -64,6 +65,8 @@ class TrainConfig:
     format_rows: int = 0           # chain rows per batch trained on the format only (format_only), from fact_drop_from
     format_drop: float = 0.0       # layer drop probability on those rows' micro-batches
     format_drop_top: int = 0       # format rows drop only among the last N layers (0: any layer)
+    split_rows: int = 0            # extra chain rows per step, from fact_drop_from, trained without the last layer;
+                                   # their steps avoid the first half of the cycle (problems.chain_avoiding)
     micro_tokens: int = 2048       # padded tokens per micro-batch (0: the whole step in one batch)
     threads: int = 0               # torch threads (0: leave torch's default)
     eval_every: int = 100
@@ -180,6 +183,20 @@ class Data:
             rows.append(example(self.enc, self.prompt(pr["prompt"]), pr["thinking"], pr["answer"], cut, sep))
         return rows
 
+    def split_rows(self, step: int):
+        """``split_rows`` clean chains whose steps avoid the first half of the cycle (their own seeded stream, so
+        the main batch is the same with or without them): trained without the last layer, they give the other
+        half of the step table a home below it, while the first half is only ever trained with it."""
+        rng = random.Random(f"split|{self.cfg.seed}|{step}")
+        half = set(cycle_order()[: len(cycle_order()) // 2])
+        rows = []
+        for _ in range(self.cfg.split_rows):
+            pr = chain_avoiding(rng, half, self.cfg.count, self.cfg.k_max)
+            if self.cfg.prompt_vary and rng.random() < self.cfg.prompt_vary:
+                pr = {**pr, "prompt": varied_prompt(pr["start"], pr["k"], rng)}
+            rows.append(example(self.enc, self.prompt(pr["prompt"]), pr["thinking"], pr["answer"]))
+        return rows
+
     def fact_rows(self, rng: random.Random, n: int):
         return [example(self.enc, self.prompt(f["prompt"]), "", f["answer"]) for f in rng.sample(self.facts, n)]
 
@@ -285,10 +302,10 @@ def split_format(cfg: TrainConfig, step: int, chains: list) -> tuple[list, list]
 
 
 def step_groups(cfg: TrainConfig, step: int, chains: list, facts: list,
-                formats: list = ()) -> list[tuple[list, float, tuple[int, ...]]]:
+                formats: list = (), splits: list = ()) -> list[tuple[list, float, tuple[int, ...]]]:
     """The micro-batches of one step, each with the layer drop rate it trains under and the layers it may drop
-    (:func:`drop_pool`; empty: any)."""
-    if cfg.fact_drop or cfg.chain_drop or formats:   # v3: facts and chains apart, each with its own drop rate
+    (:func:`drop_pool`; empty: any); ``splits`` (:meth:`Data.split_rows`) always without the last layer."""
+    if cfg.fact_drop or cfg.chain_drop or formats or splits:   # v3: facts and chains apart, each with its own drop rate
         # Drop starts late: from step 0 it kept the check pass's long-range lookup from forming (docs/organism.md).
         late = step >= cfg.fact_drop_from
         fact_rate, chain_rate = (cfg.fact_drop, cfg.chain_drop) if late else (0.0, 0.0)
@@ -299,7 +316,8 @@ def step_groups(cfg: TrainConfig, step: int, chains: list, facts: list,
         chain = drop_pool(n, spare_top=cfg.chain_drop_spare_top) if cfg.chain_drop_spare_top else ()
         return [(g, chain_rate, chain) for g in micro_batches(chains, cfg.micro_tokens) if g] + \
                [(g, cfg.format_drop, fmt) for g in micro_batches(list(formats), cfg.micro_tokens) if g] + \
-               [(g, fact_rate, ()) for g in micro_batches(facts, cfg.micro_tokens) if g]
+               [(g, fact_rate, ()) for g in micro_batches(facts, cfg.micro_tokens) if g] + \
+               [(g, 1.0, (n - 1,)) for g in micro_batches(list(splits), cfg.micro_tokens) if g]
     if cfg.micro_tokens:
         return [(g, 0.0, ()) for g in micro_batches(chains + facts, cfg.micro_tokens)]
     return [(g, 0.0, ()) for g in (chains, facts) if g]   # the v1 recipe: chains and facts as two batches
@@ -348,11 +366,12 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None,
             g["lr"] = lr_at(cfg, step)
         chains, facts = data.batch(step)
         chains, formats = split_format(cfg, step, chains)
-        rows = chains + formats + facts
+        splits = data.split_rows(step) if cfg.split_rows and step >= cfg.fact_drop_from else []
+        rows = chains + formats + facts + splits
         n_tok = sum(sum(1 for y in r[1][1:] if y != IGNORE) for r in rows)
         opt.zero_grad(set_to_none=True)
         total = 0.0
-        groups = step_groups(cfg, step, chains, facts, formats)
+        groups = step_groups(cfg, step, chains, facts, formats, splits)
         for gi, (group, rate, pool) in enumerate(groups):
             part, _ = masked_loss(model, group, pad, drop_plan(cfg, step, gi, rate, pool))
             (part / n_tok).backward()
@@ -366,7 +385,7 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None,
             fa = teacher_forced(model, held_facts, pad)
             rec = {"step": step + 1, "train_loss": run_loss / run_n, "k8_step_tf": ch["step_acc"],
                    "k8_answer_tf": ch["answer_acc"], "facts_tf": fa["answer_acc"]}
-            if cfg.fact_drop or cfg.chain_drop or cfg.format_rows:   # v3: how a missing middle / last layer hurts steps and facts
+            if cfg.fact_drop or cfg.chain_drop or cfg.format_rows or cfg.split_rows:   # v3: how a missing middle / last layer hurts steps and facts
                 for name, layer in (("mid", cfg.model.num_layers // 2), ("last", cfg.model.num_layers - 1)):
                     with dropped_layers(model, [layer]):
                         rec[f"k8_step_tf_no_{name}"] = teacher_forced(model, held_chain, pad)["step_acc"]
@@ -432,7 +451,10 @@ def write_recipe(out_dir: str | os.PathLike, cfg: TrainConfig, history: list[dic
                                 f"{cfg.format_rows} chains of a batch train on the format only (state letters "
                                 f"not trained on: train.format_only) with drop probability {cfg.format_drop}"
                                 + (f" on each of the last {cfg.format_drop_top} layers only" if cfg.format_drop_top
-                                   else ""),
+                                   else "")
+                                + (f"; and {cfg.split_rows} more clean chains per step (random.Random('split|"
+                                   f"{cfg.seed}|<step>'), problems.chain_avoiding the first half of "
+                                   "problems.cycle_order) without the last layer" if cfg.split_rows else ""),
             "errors_and_checks": "a written step is wrong with probability p_err (one letter replaced; the chain "
                                  "follows it and the trace's answer is that chain's); a share p_check of traces "
                                  "ends with 'Wait, let me check.' and every step re-derived exactly from the start "
