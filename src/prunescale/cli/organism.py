@@ -109,7 +109,8 @@ def _train(args) -> int:
                       micro_tokens=args.micro_tokens, max_passes=args.max_passes, count=args.count,
                       prompt_vary=args.prompt_vary,
                       fact_drop=args.fact_drop, fact_drop_from=args.fact_drop_from, chain_drop=args.chain_drop,
-                      chain_drop_spare_top=args.chain_drop_spare_top, format_rows=args.format_rows, format_drop=args.format_drop,
+                      chain_drop_spare_top=args.chain_drop_spare_top, format_rows=args.format_rows,
+                      format_drop=args.format_drop,
                       format_drop_top=args.format_drop_top, split_rows=args.split_rows,
                       model=ModelSpec(num_layers=args.layers, hidden=args.hidden, intermediate=args.intermediate))
     if cfg.model.hidden % cfg.model.heads:
@@ -138,7 +139,8 @@ def _command(args) -> str:
             f"--check-rate {args.check_rate} --recheck-rate {args.recheck_rate} --max-passes {args.max_passes} "
             f"--count {args.count} "
             f"--prompt-vary {args.prompt_vary} --fact-drop {args.fact_drop} --fact-drop-from {args.fact_drop_from} "
-            f"--chain-drop {args.chain_drop} --chain-drop-spare-top {args.chain_drop_spare_top} --format-rows {args.format_rows} --format-drop {args.format_drop} "
+            f"--chain-drop {args.chain_drop} --chain-drop-spare-top {args.chain_drop_spare_top} "
+            f"--format-rows {args.format_rows} --format-drop {args.format_drop} "
             f"--format-drop-top {args.format_drop_top} --split-rows {args.split_rows} "
             f"--layers {args.layers} "
             f"--hidden {args.hidden} --intermediate {args.intermediate} --micro-tokens {args.micro_tokens} "

@@ -188,7 +188,8 @@ class Data:
         the main batch is the same with or without them): trained without the last layer, they give the other
         half of the step table a home below it, while the first half is only ever trained with it."""
         rng = random.Random(f"split|{self.cfg.seed}|{step}")
-        half = set(cycle_order()[: len(cycle_order()) // 2])
+        order = cycle_order()
+        half = set(order[: len(order) // 2])
         rows = []
         for _ in range(self.cfg.split_rows):
             pr = chain_avoiding(rng, half, self.cfg.count, self.cfg.k_max)
@@ -385,7 +386,8 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None,
             fa = teacher_forced(model, held_facts, pad)
             rec = {"step": step + 1, "train_loss": run_loss / run_n, "k8_step_tf": ch["step_acc"],
                    "k8_answer_tf": ch["answer_acc"], "facts_tf": fa["answer_acc"]}
-            if cfg.fact_drop or cfg.chain_drop or cfg.format_rows or cfg.split_rows:   # v3: how a missing middle / last layer hurts steps and facts
+            # v3: how a missing middle / last layer hurts steps and facts
+            if cfg.fact_drop or cfg.chain_drop or cfg.format_rows or cfg.split_rows:
                 for name, layer in (("mid", cfg.model.num_layers // 2), ("last", cfg.model.num_layers - 1)):
                     with dropped_layers(model, [layer]):
                         rec[f"k8_step_tf_no_{name}"] = teacher_forced(model, held_chain, pad)["step_acc"]
