@@ -20,7 +20,7 @@ import torch  # noqa: E402
 from prunescale.models.surgery import without_layers  # noqa: E402
 from prunescale.organism.problems import all_facts, make_chain  # noqa: E402
 from prunescale.organism.tokenizer import prompt_text  # noqa: E402
-from prunescale.organism.train import IGNORE, Encoder, collate, example  # noqa: E402
+from prunescale.organism.train import IGNORE, Encoder, collate, example, teacher_forced  # noqa: E402
 
 
 def chain_rows(tok, enc, k: int, n: int, seed: int, count: str):
@@ -48,14 +48,6 @@ def parts(model, rows, pad_id: int) -> dict[str, float]:
             "format": fmt / max(1, n_fmt), "answer": answer / len(rows)}
 
 
-@torch.no_grad()
-def facts_right(model, rows, pad_id: int) -> float:
-    ids, lab, att = collate(rows, pad_id)
-    pred = model(input_ids=ids, attention_mask=att, use_cache=False).logits.argmax(-1)
-    return sum(all(pred[i, p - 1] == ids[i, p] for p in range(meta["answer"], len(x)))
-               for i, (x, _, meta) in enumerate(rows)) / len(rows)
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="embedded:organism", help="model directory or embedded:organism")
@@ -77,7 +69,8 @@ def main(argv=None) -> int:
     for drop in [None, *range(n_layers)]:
         with without_layers(model, [] if drop is None else [drop]):
             got = parts(model, chains, tok.pad_token_id)
-            got["facts"] = facts_right(model, facts, tok.pad_token_id)
+            got["facts"] = teacher_forced(model, facts, tok.pad_token_id)["answer_acc"]
+            model.eval()   # teacher_forced leaves the model in train mode
         name = "none" if drop is None else str(drop)
         print(f"{name:>14} | {got['first line']:10.2f} | {got['later steps']:11.3f} | {got['format']:6.3f} | "
               f"{got['answer']:6.2f} | {got['facts']:.2f}", flush=True)

@@ -172,11 +172,7 @@ def chain_avoiding(rng: random.Random, avoid: set[str], count: str = "up", k_max
     k = rng.randint(1, min(max(runs), k_max))
     starts = [i for i, r in enumerate(runs) if r >= k]
     start = "".join(order[rng.choice(starts)] for _ in range(WIDTH))
-    states, cur = [], start
-    for _ in range(k):
-        cur = step(cur)
-        states.append(cur)
-    thinking, answer = render_trace(start, states, 0, count)
+    thinking, answer = render_trace(start, noisy_states(start, k, rng, 0.0), 0, count)
     return {"prompt": f"start={start} steps={k}", "answer": answer, "k": k, "start": start, "thinking": thinking}
 
 
