@@ -176,6 +176,9 @@ def test_organism_check_settings(capsys, tmp_path, monkeypatch, args, words):
     (["--chain-drop-spare-top", "7", "--layers", "8"], ["--chain-drop-spare-top 7", "--layers - 2 = 6"]),
     (["--chain-drop-spare-top", "-1"], ["--chain-drop-spare-top -1"]),
     (["--split-rows", "-1"], ["--split-rows -1"]),
+    (["--save-at", "5,x"], ["--save-at", "'x'"]),
+    (["--save-at", "1600"], ["--save-at", "1..1599"]),
+    (["--resume-from", "nowhere.pt"], ["--resume-from nowhere.pt", "no such checkpoint"]),
 ])
 def test_organism_train_settings(capsys, tmp_path, args, words):
     fails(capsys, tmp_path, ["organism", "train", "--out", str(tmp_path / "m"), *args], *words)

@@ -70,6 +70,12 @@ def register(subparsers) -> None:
                    help="padded tokens per micro-batch (default %(default)s)")
     t.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
     t.add_argument("--eval-every", type=int, default=d.eval_every)
+    t.add_argument("--save-at", default="", metavar="STEPS",
+                   help="write --out/checkpoint-STEP.pt after each of these steps (comma-separated), to resume "
+                        "a killed run or fork recipes from a shared trunk")
+    t.add_argument("--resume-from", default=None, metavar="FILE",
+                   help="start from a checkpoint: same recipe, or one that differs only in options that act "
+                        "from --fact-drop-from on, when the checkpoint is at or before that step")
     t.add_argument("--force", action="store_true", help="overwrite a non-empty --out")
     t.set_defaults(func=run)
 
@@ -125,12 +131,30 @@ def _train(args) -> int:
     for name in ("step_error", "check_rate", "recheck_rate", "prompt_vary", "fact_drop", "chain_drop", "format_drop"):
         if not 0 <= getattr(cfg, name) <= 1:
             raise PrunescaleError(f"--{name.replace('_', '-')} {getattr(cfg, name)} is not in [0, 1]")
-    t0 = time.time()
-    _, _, history = train(cfg, out, log=lambda s: print(s, file=sys.stderr, flush=True))
-    write_recipe(out, cfg, history, time.time() - t0, command=_command(args))
+    save_at = _steps(args.save_at, cfg.steps)
+    resume, resumed = None, None
+    if args.resume_from:
+        from ..organism.checkpoint import load_checkpoint
+
+        resume = load_checkpoint(args.resume_from, cfg.to_dict())
+        resumed = {"checkpoint": str(Path(args.resume_from).resolve()), "step": resume["step"],
+                   "config": resume["config"], "seconds": round(resume.get("elapsed_s", 0.0), 1)}
+    t0 = time.time() - (resume or {}).get("elapsed_s", 0.0)
+    _, _, history = train(cfg, out, log=lambda s: print(s, file=sys.stderr, flush=True), save_at=save_at,
+                          resume=resume)
+    write_recipe(out, cfg, history, time.time() - t0, command=_command(args), resumed_from=resumed)
     print(json.dumps({"out": str(out), "steps": cfg.steps, "seconds": round(time.time() - t0, 1),
                       "final": history[-1] if history else None}))
     return 0
+
+
+def _steps(text: str, steps: int) -> tuple[int, ...]:
+    out = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        if not part.isdigit() or not 1 <= int(part) < steps:
+            raise PrunescaleError(f"--save-at {text!r}: {part!r} is not a step in 1..{steps - 1}")
+        out.append(int(part))
+    return tuple(sorted(set(out)))
 
 
 def _command(args) -> str:
@@ -144,7 +168,8 @@ def _command(args) -> str:
             f"--format-drop-top {args.format_drop_top} --split-rows {args.split_rows} "
             f"--layers {args.layers} "
             f"--hidden {args.hidden} --intermediate {args.intermediate} --micro-tokens {args.micro_tokens} "
-            f"--threads {args.threads}")
+            f"--threads {args.threads}"
+            + (f" --resume-from {args.resume_from}" if args.resume_from else ""))
 
 
 def _check(args) -> int:

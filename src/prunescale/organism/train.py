@@ -31,6 +31,7 @@ from typing import Callable
 
 import torch
 
+from .checkpoint import save_checkpoint
 from .model import ModelSpec, build_model
 from .problems import (CHECK_LINE, MAX_K, STEP_LINE, all_facts, chain_avoiding, cycle_order, make_chain, make_trace,
                        varied_prompt)
@@ -335,9 +336,11 @@ def masked_loss(model, rows, pad_id: int, drop: list[int] | None = None):
 
 
 def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None,
-          log: Callable[[str], None] = print) -> tuple[torch.nn.Module, object, list[dict]]:
-    """Train from scratch; save the model + tokenizer to ``out_dir`` if given. Returns (model, tokenizer,
-    history of eval records)."""
+          log: Callable[[str], None] = print, save_at: tuple[int, ...] = (),
+          resume: dict | None = None) -> tuple[torch.nn.Module, object, list[dict]]:
+    """Train from scratch, or from ``resume`` (a checked :func:`checkpoint.load_checkpoint`); save the model +
+    tokenizer to ``out_dir`` if given, and ``checkpoint-<step>.pt`` there after each step of ``save_at``.
+    Returns (model, tokenizer, history of eval records)."""
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
@@ -360,9 +363,15 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None,
                   for t in (make_trace(heldout_rng, 8, 0.3, 1.0, 0.0, count=cfg.count) for _ in range(32))] \
         if cfg.check_rate else []
     history: list[dict] = []
-    t0 = time.time()
+    t0, start = time.time(), 0
+    if resume is not None:
+        model.load_state_dict(resume["model"])
+        opt.load_state_dict(resume["opt"])
+        history, start = list(resume["history"]), resume["step"]
+        t0 -= resume.get("elapsed_s", 0.0)   # elapsed_s counts the trunk's time too
+        log(f"resumed at step {start}")
     run_loss, run_n = 0.0, 0
-    for step in range(cfg.steps):
+    for step in range(start, cfg.steps):
         for g in opt.param_groups:
             g["lr"] = lr_at(cfg, step)
         chains, facts = data.batch(step)
@@ -399,6 +408,10 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None,
             history.append(rec)
             log(json.dumps(rec))
             run_loss, run_n = 0.0, 0
+        if out_dir is not None and step + 1 in save_at:
+            Path(out_dir).mkdir(parents=True, exist_ok=True)
+            save_checkpoint(Path(out_dir) / f"checkpoint-{step + 1}.pt", step + 1, cfg.to_dict(), model, opt,
+                            history, time.time() - t0)
     if out_dir is not None:
         save(model, tokenizer, out_dir, count=cfg.count)
     return model, tokenizer, history
@@ -427,8 +440,10 @@ def save(model, tokenizer, out_dir: str | os.PathLike, count: str = "up") -> Pat
 
 
 def write_recipe(out_dir: str | os.PathLike, cfg: TrainConfig, history: list[dict], seconds: float,
-                 command: str) -> Path:
-    """RECIPE.json next to the weights: the exact command, config (seed included), data recipe and log."""
+                 command: str, resumed_from: dict | None = None) -> Path:
+    """RECIPE.json next to the weights: the exact command, config (seed included), data recipe and log;
+    ``resumed_from`` (the checkpoint's path, step and config) when the run started from a trunk, and
+    ``seconds`` then counts the trunk's training time too."""
     import platform
 
     import transformers
@@ -470,6 +485,7 @@ def write_recipe(out_dir: str | os.PathLike, cfg: TrainConfig, history: list[dic
             "loss": "next-token cross-entropy on the assistant tokens only (forced suffix excluded)",
         },
         "train_seconds": round(seconds, 1),
+        **({"resumed_from": resumed_from} if resumed_from else {}),
         "history": history,
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
                      "python": platform.python_version()},

@@ -1,0 +1,70 @@
+"""Training checkpoints of the organism: resume a killed run, or fork several recipes from one shared trunk.
+
+Every step's batch and layer drops are seeded by the step alone (``train.Data``, ``train.drop_plan``), so a run
+resumed from step ``s`` trains exactly as the uninterrupted one. Recipes that differ only in what starts at
+``fact_drop_from`` (:data:`LATE`) share their first ``fact_drop_from`` steps: one trunk, many branches.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from ..errors import PrunescaleError
+
+# Options that act only from `fact_drop_from` on: a checkpoint taken at or before it may branch into other values.
+LATE = ("fact_drop", "chain_drop", "chain_drop_spare_top", "format_rows", "format_drop", "format_drop_top",
+        "split_rows")
+RUN_ONLY = ("threads", "eval_every")   # how a run is executed, not what it learns
+
+
+def save_checkpoint(path: str | os.PathLike, step: int, cfg_dict: dict, model, opt, history: list[dict],
+                    elapsed_s: float) -> Path:
+    """Write the state after ``step`` steps atomically (a kill leaves the old file or none, never half of one)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save({"step": step, "config": cfg_dict, "model": model.state_dict(), "opt": opt.state_dict(),
+                "history": history, "elapsed_s": elapsed_s}, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike, cfg_dict: dict) -> dict:
+    """The checkpoint at ``path``, checked against the run's config: a one-line error names the first option
+    that differs in a way the trunk's steps would have seen."""
+    path = Path(path)
+    if not path.is_file():
+        raise PrunescaleError(f"--resume-from {path}: no such checkpoint file")
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:   # a truncated or foreign file: say which, not torch's unpickling traceback
+        raise PrunescaleError(f"--resume-from {path}: not an organism checkpoint ({type(e).__name__})") from None
+    if not isinstance(ck, dict) or not {"step", "config", "model", "opt", "history"} <= set(ck):
+        raise PrunescaleError(f"--resume-from {path}: not an organism checkpoint (missing keys)")
+    step, old, new = ck["step"], _flat(ck["config"]), _flat(cfg_dict)
+    if step >= new["steps"]:
+        raise PrunescaleError(f"--resume-from {path}: checkpoint is at step {step}, the run has --steps "
+                              f"{new['steps']}")
+    for key in sorted(set(old) | set(new)):
+        if key in RUN_ONLY or old.get(key) == new.get(key):
+            continue
+        if key in LATE and step <= min(old.get("fact_drop_from", 0), new["fact_drop_from"]):
+            continue   # the trunk never used it
+        flag = "--" + _FLAGS.get(key, key).replace("_", "-")
+        raise PrunescaleError(f"--resume-from {path}: the checkpoint was trained with {flag} {old.get(key)!r}, "
+                              f"this run has {new.get(key)!r}"
+                              + (f" (it acts from step {new['fact_drop_from']}, the checkpoint is at step "
+                                 f"{step})" if key in LATE else ""))
+    return ck
+
+
+_FLAGS = {"model.num_layers": "layers", "model.hidden": "hidden", "model.intermediate": "intermediate"}
+
+
+def _flat(cfg: dict) -> dict:
+    """The config with the model spec's fields as ``model.<name>``."""
+    out = {k: v for k, v in cfg.items() if k != "model"}
+    out.update({f"model.{k}": v for k, v in cfg.get("model", {}).items()})
+    return out

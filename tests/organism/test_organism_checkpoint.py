@@ -1,0 +1,63 @@
+"""Organism training checkpoints: a resumed run trains as the uninterrupted one, a trunk forks into recipes that
+differ only after it, and anything else is refused with one line naming the option."""
+
+import argparse
+import json
+
+import pytest
+import torch
+
+from prunescale.cli import organism as organism_cli
+from prunescale.errors import PrunescaleError
+from prunescale.organism.checkpoint import load_checkpoint
+from prunescale.organism.model import ModelSpec
+from prunescale.organism.train import TrainConfig, train
+
+TINY = dict(seed=3, steps=8, chain_batch=4, fact_batch=4, warmup=2, eval_every=2, k_max=4, fact_drop_from=4,
+            model=ModelSpec(num_layers=2, hidden=32, intermediate=64))
+
+
+def _cli(argv):
+    parser = argparse.ArgumentParser(prog="prunescale")
+    organism_cli.register(parser.add_subparsers(dest="cmd"))
+    args = parser.parse_args(["organism", "train", *argv])
+    return args.func(args)
+
+
+def test_resumed_run_equals_the_uninterrupted_one(tmp_path):
+    torch.set_num_threads(1)
+    cfg = TrainConfig(**TINY)
+    whole, _, hist = train(cfg, tmp_path / "a", log=lambda s: None, save_at=(4,))
+    ck = load_checkpoint(tmp_path / "a" / "checkpoint-4.pt", cfg.to_dict())
+    assert ck["step"] == 4 and [r["step"] for r in ck["history"]] == [2, 4]
+    resumed, _, hist2 = train(cfg, None, log=lambda s: None, resume=ck)
+    assert [r["step"] for r in hist2] == [2, 4, 6, 8]
+    for (name, a), b in zip(whole.state_dict().items(), resumed.state_dict().values()):
+        assert torch.allclose(a, b, atol=1e-6), name
+    assert hist2[-1]["train_loss"] == pytest.approx(hist[-1]["train_loss"], rel=1e-5)
+
+
+def test_trunk_forks_into_late_options_only(tmp_path):
+    base = ["--steps", "8", "--chain-batch", "4", "--fact-batch", "4", "--layers", "2", "--hidden", "32",
+            "--intermediate", "64", "--eval-every", "2", "--fact-drop-from", "4", "--threads", "1"]
+    assert _cli(["--out", str(tmp_path / "trunk"), *base, "--save-at", "2,4"]) == 0
+    ck = tmp_path / "trunk" / "checkpoint-4.pt"
+    assert ck.is_file() and (tmp_path / "trunk" / "checkpoint-2.pt").is_file()
+    branch = ["--fact-drop", "0.2", "--split-rows", "2", "--chain-drop", "0.1"]
+    assert _cli(["--out", str(tmp_path / "b"), *base, *branch, "--resume-from", str(ck), "--save-at", "6"]) == 0
+    recipe = json.loads((tmp_path / "b" / "RECIPE.json").read_text())
+    assert recipe["resumed_from"]["step"] == 4 and recipe["resumed_from"]["config"]["split_rows"] == 0
+    assert recipe["config"]["split_rows"] == 2 and "--resume-from" in recipe["command"]
+    assert recipe["train_seconds"] >= recipe["resumed_from"]["seconds"]
+    # an option the trunk's steps saw, or a late option once the trunk has used it: refused, nothing written
+    late = tmp_path / "b" / "checkpoint-6.pt"   # the branch's split rows have trained by step 6
+    for extra, ckpt, words in ((["--seed", "1"], ck, "--seed 0"), (["--layers", "3"], ck, "--layers 2"),
+                               (["--fact-drop", "0.2", "--chain-drop", "0.1"], late, "--split-rows 2")):
+        with pytest.raises(PrunescaleError) as e:
+            _cli(["--out", str(tmp_path / "x"), *base, *extra, "--resume-from", str(ckpt)])
+        assert "--resume-from" in str(e.value) and words in str(e.value), str(e.value)
+        assert not (tmp_path / "x").exists()
+    bad = tmp_path / "junk.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(PrunescaleError, match="not an organism checkpoint"):
+        _cli(["--out", str(tmp_path / "x"), *base, "--resume-from", str(bad)])
