@@ -5,6 +5,7 @@ import argparse
 import json
 
 import pytest
+import safetensors.torch
 import torch
 
 from prunescale.cli import organism as organism_cli
@@ -33,13 +34,14 @@ def test_resumed_run_equals_the_uninterrupted_one(tmp_path):
     resumed, _, hist2 = train(cfg, None, log=lambda s: None, resume=ck)
     assert [r["step"] for r in hist2] == [2, 4, 6, 8]
     for (name, a), b in zip(whole.state_dict().items(), resumed.state_dict().values()):
-        assert torch.allclose(a, b, atol=1e-6), name
+        assert torch.equal(a, b), name
     assert hist2[-1]["train_loss"] == pytest.approx(hist[-1]["train_loss"], rel=1e-5)
 
 
 def test_trunk_forks_into_late_options_only(tmp_path):
     base = ["--steps", "8", "--chain-batch", "4", "--fact-batch", "4", "--layers", "2", "--hidden", "32",
-            "--intermediate", "64", "--eval-every", "2", "--fact-drop-from", "4", "--threads", "1"]
+            "--intermediate", "64", "--eval-every", "2", "--fact-drop-from", "4", "--threads", "1",
+            "--fact-drop", "0.1"]
     assert _cli(["--out", str(tmp_path / "trunk"), *base, "--save-at", "2,4"]) == 0
     ck = tmp_path / "trunk" / "checkpoint-4.pt"
     assert ck.is_file() and (tmp_path / "trunk" / "checkpoint-2.pt").is_file()
@@ -50,9 +52,15 @@ def test_trunk_forks_into_late_options_only(tmp_path):
     assert recipe["config"]["split_rows"] == 2 and "--resume-from" in recipe["command"]
     assert recipe["train_seconds"] >= recipe["resumed_from"]["seconds"]
     # an option the trunk's steps saw, or a late option once the trunk has used it: refused, nothing written
+    # the fork is the branch recipe's own run: the trunk's steps are the ones it would have trained
+    assert _cli(["--out", str(tmp_path / "c"), *base, *branch]) == 0
+    forked = safetensors.torch.load_file(tmp_path / "b" / "model.safetensors")
+    scratch = safetensors.torch.load_file(tmp_path / "c" / "model.safetensors")
+    assert all(torch.equal(forked[n], scratch[n]) for n in scratch)   # bitwise: the same sums in the same order
     late = tmp_path / "b" / "checkpoint-6.pt"   # the branch's split rows have trained by step 6
     for extra, ckpt, words in ((["--seed", "1"], ck, "--seed 0"), (["--layers", "3"], ck, "--layers 2"),
-                               (["--fact-drop", "0.2", "--chain-drop", "0.1"], late, "--split-rows 2")):
+                               (["--fact-drop", "0.2", "--chain-drop", "0.1"], late, "--split-rows 2"),
+                               (["--fact-drop", "0"], ck, "batches them together")):
         with pytest.raises(PrunescaleError) as e:
             _cli(["--out", str(tmp_path / "x"), *base, *extra, "--resume-from", str(ckpt)])
         assert "--resume-from" in str(e.value) and words in str(e.value), str(e.value)

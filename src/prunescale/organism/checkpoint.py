@@ -47,6 +47,13 @@ def load_checkpoint(path: str | os.PathLike, cfg_dict: dict) -> dict:
     if step >= new["steps"]:
         raise PrunescaleError(f"--resume-from {path}: checkpoint is at step {step}, the run has --steps "
                               f"{new['steps']}")
+    if _separate(old) != _separate(new):
+        # train.step_groups batches facts and chains apart from step 0 when either drops layers: the same loss,
+        # summed in another order, so a fork would not reproduce a run of its own recipe from scratch
+        raise PrunescaleError(f"--resume-from {path}: the checkpoint batched facts and chains "
+                              f"{'apart' if _separate(old) else 'together'}, this run batches them "
+                              f"{'apart' if _separate(new) else 'together'} (set --fact-drop or --chain-drop "
+                              "in both or in neither)")
     for key in sorted(set(old) | set(new)):
         if key in RUN_ONLY or old.get(key) == new.get(key):
             continue
@@ -61,6 +68,10 @@ def load_checkpoint(path: str | os.PathLike, cfg_dict: dict) -> dict:
 
 
 _FLAGS = {"model.num_layers": "layers", "model.hidden": "hidden", "model.intermediate": "intermediate"}
+
+
+def _separate(cfg: dict) -> bool:
+    return bool(cfg.get("fact_drop") or cfg.get("chain_drop"))
 
 
 def _flat(cfg: dict) -> dict:
