@@ -157,6 +157,10 @@ def test_format_rows_train_the_format_only_under_their_own_drop():
     spare = TrainConfig(**{**cfg.__dict__, "chain_drop": 0.05, "chain_drop_spare_top": 2})
     assert step_groups(spare, 10, kept, facts, formats)[0][1:] == (0.05, (1, 2, 3, 4, 5))
     assert step_groups(spare, 9, kept, facts)[0][1] == 0.0                      # not before that step
+    # --chain-drop-layers: only the layers named (over --chain-drop-spare-top)
+    named = TrainConfig(**{**spare.__dict__, "chain_drop_layers": "1,2"})
+    assert step_groups(named, 10, kept, facts, formats)[0][1:] == (0.05, (1, 2))
+    assert {x for s in range(200) for x in drop_plan(named, s, 0, 0.5, (1, 2))} == {1, 2}
     # --split-rows: their own micro-batches, always without the last layer
     split = TrainConfig(**{**cfg.__dict__, "split_rows": 4})
     rows = Data(split, tok).split_rows(10)

@@ -52,6 +52,8 @@ def register(subparsers) -> None:
     t.add_argument("--chain-drop-spare-top", type=int, default=d.chain_drop_spare_top,
                    help="chain batches never drop the first layer nor the last N (0: any layer; default "
                         "%(default)s)")
+    t.add_argument("--chain-drop-layers", default=d.chain_drop_layers, metavar="I,J",
+                   help="chain batches drop only these layers (comma-separated; overrides --chain-drop-spare-top)")
     t.add_argument("--format-rows", type=int, default=d.format_rows,
                    help="rows of each chain batch trained on counts, stops and answer only, from --fact-drop-from "
                         "(default %(default)s)")
@@ -115,7 +117,8 @@ def _train(args) -> int:
                       micro_tokens=args.micro_tokens, max_passes=args.max_passes, count=args.count,
                       prompt_vary=args.prompt_vary,
                       fact_drop=args.fact_drop, fact_drop_from=args.fact_drop_from, chain_drop=args.chain_drop,
-                      chain_drop_spare_top=args.chain_drop_spare_top, format_rows=args.format_rows,
+                      chain_drop_spare_top=args.chain_drop_spare_top,
+                      chain_drop_layers=_layers(args.chain_drop_layers, args.layers), format_rows=args.format_rows,
                       format_drop=args.format_drop,
                       format_drop_top=args.format_drop_top, split_rows=args.split_rows,
                       model=ModelSpec(num_layers=args.layers, hidden=args.hidden, intermediate=args.intermediate))
@@ -148,6 +151,18 @@ def _train(args) -> int:
     return 0
 
 
+def _layers(text: str, layers: int) -> str:
+    """``--chain-drop-layers`` checked and normalised ("2, 1" -> "1,2")."""
+    got = set()
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        if not part.isdigit() or not int(part) < layers:
+            raise PrunescaleError(f"--chain-drop-layers {text!r}: {part!r} is not a layer in 0..{layers - 1}")
+        got.add(int(part))
+    if len(got) >= layers:
+        raise PrunescaleError(f"--chain-drop-layers {text!r}: a layer must be left that chains never drop")
+    return ",".join(map(str, sorted(got)))
+
+
 def _steps(text: str, steps: int) -> tuple[int, ...]:
     out = []
     for part in filter(None, (p.strip() for p in text.split(","))):
@@ -164,7 +179,8 @@ def _command(args) -> str:
             f"--count {args.count} "
             f"--prompt-vary {args.prompt_vary} --fact-drop {args.fact_drop} --fact-drop-from {args.fact_drop_from} "
             f"--chain-drop {args.chain_drop} --chain-drop-spare-top {args.chain_drop_spare_top} "
-            f"--format-rows {args.format_rows} --format-drop {args.format_drop} "
+            + (f"--chain-drop-layers {args.chain_drop_layers} " if args.chain_drop_layers else "")
+            + f"--format-rows {args.format_rows} --format-drop {args.format_drop} "
             f"--format-drop-top {args.format_drop_top} --split-rows {args.split_rows} "
             f"--layers {args.layers} "
             f"--hidden {args.hidden} --intermediate {args.intermediate} --micro-tokens {args.micro_tokens} "

@@ -15,7 +15,7 @@ import torch
 from ..errors import PrunescaleError
 
 # Options that act only from `fact_drop_from` on: a checkpoint taken at or before it may branch into other values.
-LATE = ("fact_drop", "chain_drop", "chain_drop_spare_top", "format_rows", "format_drop", "format_drop_top",
+LATE = ("fact_drop", "chain_drop", "chain_drop_spare_top", "chain_drop_layers", "format_rows", "format_drop", "format_drop_top",
         "split_rows")
 RUN_ONLY = ("threads", "eval_every")   # how a run is executed, not what it learns
 
@@ -70,8 +70,14 @@ def load_checkpoint(path: str | os.PathLike, cfg_dict: dict) -> dict:
 _FLAGS = {"model.num_layers": "layers", "model.hidden": "hidden", "model.intermediate": "intermediate"}
 
 
+def batches_apart(fact_drop: float, chain_drop: float) -> bool:
+    """Whether facts and chains train in separate micro-batches from step 0 (``train.step_groups``): the one
+    place that decides it, so a fork's check and the training loop cannot drift apart."""
+    return bool(fact_drop or chain_drop)
+
+
 def _separate(cfg: dict) -> bool:
-    return bool(cfg.get("fact_drop") or cfg.get("chain_drop"))
+    return batches_apart(cfg.get("fact_drop", 0.0), cfg.get("chain_drop", 0.0))
 
 
 def _flat(cfg: dict) -> dict:

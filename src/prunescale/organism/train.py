@@ -31,7 +31,7 @@ from typing import Callable
 
 import torch
 
-from .checkpoint import save_checkpoint
+from .checkpoint import batches_apart, save_checkpoint
 from .model import ModelSpec, build_model
 from .problems import (CHECK_LINE, MAX_K, STEP_LINE, all_facts, chain_avoiding, cycle_order, make_chain, make_trace,
                        varied_prompt)
@@ -63,6 +63,7 @@ class TrainConfig:
     fact_drop_from: int = 0        # first step with fact drop (before it, every layer runs: see RECIPE.json)
     chain_drop: float = 0.0        # layer drop probability on chain micro-batches (from fact_drop_from)
     chain_drop_spare_top: int = 0  # chain rows never drop layer 0 nor the last N layers (0: any layer)
+    chain_drop_layers: str = ""    # or only these layers ("1,2"; overrides chain_drop_spare_top)
     format_rows: int = 0           # chain rows per batch trained on the format only (format_only), from fact_drop_from
     format_drop: float = 0.0       # layer drop probability on those rows' micro-batches
     format_drop_top: int = 0       # format rows drop only among the last N layers (0: any layer)
@@ -284,6 +285,11 @@ def drop_pool(n: int, top: int = 0, spare_top: int = 0) -> tuple[int, ...]:
     return tuple(range(n))
 
 
+def parse_layers(text: str) -> tuple[int, ...]:
+    """``"1,2"`` -> ``(1, 2)`` (checked by the CLI)."""
+    return tuple(sorted({int(p) for p in text.split(",") if p.strip()}))
+
+
 def drop_plan(cfg: TrainConfig, step: int, group: int, rate: float, pool: tuple[int, ...] = ()) -> list[int]:
     """Layers a micro-batch skips: each of ``pool`` (default: every layer, see :func:`drop_pool`) independently
     with probability ``rate`` (seeded; one layer is always kept)."""
@@ -307,7 +313,7 @@ def step_groups(cfg: TrainConfig, step: int, chains: list, facts: list,
                 formats: list = (), splits: list = ()) -> list[tuple[list, float, tuple[int, ...]]]:
     """The micro-batches of one step, each with the layer drop rate it trains under and the layers it may drop
     (:func:`drop_pool`; empty: any); ``splits`` (:meth:`Data.split_rows`) always without the last layer."""
-    if cfg.fact_drop or cfg.chain_drop or formats or splits:   # v3: facts and chains apart, each with its own drop rate
+    if batches_apart(cfg.fact_drop, cfg.chain_drop) or formats or splits:   # v3: facts and chains apart, each with its own drop rate
         # Drop starts late: from step 0 it kept the check pass's long-range lookup from forming (docs/organism.md).
         late = step >= cfg.fact_drop_from
         fact_rate, chain_rate = (cfg.fact_drop, cfg.chain_drop) if late else (0.0, 0.0)
@@ -315,7 +321,8 @@ def step_groups(cfg: TrainConfig, step: int, chains: list, facts: list,
         # Format rows may drop only the top layers: the format (counts, stop) learns to do without the layers that
         # reverse and laco remove, while the steps, trained with every layer, keep using them (docs/organism.md).
         fmt = drop_pool(n, top=cfg.format_drop_top) if cfg.format_drop_top else ()
-        chain = drop_pool(n, spare_top=cfg.chain_drop_spare_top) if cfg.chain_drop_spare_top else ()
+        chain = (parse_layers(cfg.chain_drop_layers) if cfg.chain_drop_layers else
+                 drop_pool(n, spare_top=cfg.chain_drop_spare_top) if cfg.chain_drop_spare_top else ())
         return [(g, chain_rate, chain) for g in micro_batches(chains, cfg.micro_tokens) if g] + \
                [(g, cfg.format_drop, fmt) for g in micro_batches(list(formats), cfg.micro_tokens) if g] + \
                [(g, fact_rate, ()) for g in micro_batches(facts, cfg.micro_tokens) if g] + \
@@ -461,7 +468,8 @@ def write_recipe(out_dir: str | os.PathLike, cfg: TrainConfig, history: list[dic
                       "budget-forced at a random cut",
             "stochastic_depth": f"each decoder layer skipped with probability {cfg.fact_drop} in a fact micro-batch "
                                 f"(from step {cfg.fact_drop_from}) and {cfg.chain_drop} in a chain micro-batch "
-                                + (f"(never layer 0 nor the last {cfg.chain_drop_spare_top}) "
+                                + (f"(only layers {cfg.chain_drop_layers}) " if cfg.chain_drop_layers else
+                                   f"(never layer 0 nor the last {cfg.chain_drop_spare_top}) "
                                    if cfg.chain_drop_spare_top else "")
                                 + f"(random.Random('drop|{cfg.seed}|<step>|<micro-batch>'), one draw per layer); "
                                 "facts and chains in separate micro-batches; from that step the last "
