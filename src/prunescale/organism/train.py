@@ -313,7 +313,8 @@ def step_groups(cfg: TrainConfig, step: int, chains: list, facts: list,
                 formats: list = (), splits: list = ()) -> list[tuple[list, float, tuple[int, ...]]]:
     """The micro-batches of one step, each with the layer drop rate it trains under and the layers it may drop
     (:func:`drop_pool`; empty: any); ``splits`` (:meth:`Data.split_rows`) always without the last layer."""
-    if batches_apart(cfg.fact_drop, cfg.chain_drop) or formats or splits:   # v3: facts and chains apart, each with its own drop rate
+    # v3: facts and chains apart, each with its own drop rate
+    if batches_apart(cfg.fact_drop, cfg.chain_drop) or formats or splits:
         # Drop starts late: from step 0 it kept the check pass's long-range lookup from forming (docs/organism.md).
         late = step >= cfg.fact_drop_from
         fact_rate, chain_rate = (cfg.fact_drop, cfg.chain_drop) if late else (0.0, 0.0)
