@@ -275,9 +275,11 @@ class dropped_layers:
         self.model.model.layers = self.layers
 
 
-def drop_pool(n: int, top: int = 0, spare_top: int = 0) -> tuple[int, ...]:
-    """Layers a micro-batch may skip: the last ``top``, or every layer but the first and the last ``spare_top``,
-    or (neither) any layer."""
+def drop_pool(n: int, top: int = 0, spare_top: int = 0, only: str = "") -> tuple[int, ...]:
+    """Layers a micro-batch may skip: those named in ``only`` ("1,2"), the last ``top``, or every layer but the
+    first and the last ``spare_top``, or (none of these) any layer."""
+    if only:
+        return parse_layers(only)
     if top:
         return tuple(range(n - min(top, n), n))
     if spare_top:
@@ -322,8 +324,8 @@ def step_groups(cfg: TrainConfig, step: int, chains: list, facts: list,
         # Format rows may drop only the top layers: the format (counts, stop) learns to do without the layers that
         # reverse and laco remove, while the steps, trained with every layer, keep using them (docs/organism.md).
         fmt = drop_pool(n, top=cfg.format_drop_top) if cfg.format_drop_top else ()
-        chain = (parse_layers(cfg.chain_drop_layers) if cfg.chain_drop_layers else
-                 drop_pool(n, spare_top=cfg.chain_drop_spare_top) if cfg.chain_drop_spare_top else ())
+        chain = (drop_pool(n, spare_top=cfg.chain_drop_spare_top, only=cfg.chain_drop_layers)
+                 if cfg.chain_drop_spare_top or cfg.chain_drop_layers else ())
         return [(g, chain_rate, chain) for g in micro_batches(chains, cfg.micro_tokens) if g] + \
                [(g, cfg.format_drop, fmt) for g in micro_batches(list(formats), cfg.micro_tokens) if g] + \
                [(g, fact_rate, ()) for g in micro_batches(facts, cfg.micro_tokens) if g] + \
