@@ -153,23 +153,24 @@ def _train(args) -> int:
 
 def _layers(text: str, layers: int) -> str:
     """``--chain-drop-layers`` checked and normalised ("2, 1" -> "1,2")."""
-    got = set()
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        if not part.isdigit() or not int(part) < layers:
-            raise PrunescaleError(f"--chain-drop-layers {text!r}: {part!r} is not a layer in 0..{layers - 1}")
-        got.add(int(part))
+    got = _ints("--chain-drop-layers", text, 0, layers - 1, "a layer")
     if len(got) >= layers:
         raise PrunescaleError(f"--chain-drop-layers {text!r}: a layer must be left that chains never drop")
-    return ",".join(map(str, sorted(got)))
+    return ",".join(map(str, got))
 
 
 def _steps(text: str, steps: int) -> tuple[int, ...]:
-    out = []
+    return _ints("--save-at", text, 1, steps - 1, "a step")
+
+
+def _ints(flag: str, text: str, lo: int, hi: int, what: str) -> tuple[int, ...]:
+    """A comma-separated list of whole numbers in lo..hi, sorted and without repeats; one line names a bad part."""
+    out = set()
     for part in filter(None, (p.strip() for p in text.split(","))):
-        if not part.isdigit() or not 1 <= int(part) < steps:
-            raise PrunescaleError(f"--save-at {text!r}: {part!r} is not a step in 1..{steps - 1}")
-        out.append(int(part))
-    return tuple(sorted(set(out)))
+        if not part.isdigit() or not lo <= int(part) <= hi:
+            raise PrunescaleError(f"{flag} {text!r}: {part!r} is not {what} in {lo}..{hi}")
+        out.add(int(part))
+    return tuple(sorted(out))
 
 
 def _command(args) -> str:
