@@ -179,6 +179,8 @@ def test_organism_check_settings(capsys, tmp_path, monkeypatch, args, words):
     (["--chain-drop-layers", "1,8", "--layers", "8"], ["--chain-drop-layers '1,8'", "'8'", "0..7"]),
     (["--chain-drop-layers", "a"], ["--chain-drop-layers 'a'"]),
     (["--chain-drop-layers", "0,1,2,3", "--layers", "4"], ["--chain-drop-layers '0,1,2,3'", "must be left"]),
+    (["--format-drop-layers", "4,-1"], ["--format-drop-layers '4,-1'", "'-1'", "0..7"]),
+    (["--format-drop-layers", "0,1,2,3", "--layers", "4"], ["--format-drop-layers '0,1,2,3'", "must be left"]),
     (["--save-at", "5,x"], ["--save-at", "'x'"]),
     (["--save-at", "1600"], ["--save-at", "1..1599"]),
     (["--resume-from", "nowhere.pt"], ["--resume-from nowhere.pt", "no such checkpoint"]),

@@ -153,6 +153,9 @@ def test_format_rows_train_the_format_only_under_their_own_drop():
     # --format-drop-top: the format rows (only) drop among the last N layers
     top = TrainConfig(**{**cfg.__dict__, "format_drop_top": 2})
     assert [p for _, _, p in step_groups(top, 10, kept, facts, formats)] == [(), (6, 7), ()]
+    # --format-drop-layers: only the layers named (over --format-drop-top)
+    only = TrainConfig(**{**top.__dict__, "format_drop_layers": "4,6,7"})
+    assert [p for _, _, p in step_groups(only, 10, kept, facts, formats)] == [(), (4, 6, 7), ()]
     # --chain-drop-spare-top: chains drop from fact_drop_from on, never layer 0 nor the last N
     spare = TrainConfig(**{**cfg.__dict__, "chain_drop": 0.05, "chain_drop_spare_top": 2})
     assert step_groups(spare, 10, kept, facts, formats)[0][1:] == (0.05, (1, 2, 3, 4, 5))

@@ -61,6 +61,8 @@ def register(subparsers) -> None:
                    help="layer drop probability on the --format-rows rows (default %(default)s)")
     t.add_argument("--format-drop-top", type=int, default=d.format_drop_top,
                    help="format rows drop only among the last N layers (0: any layer; default %(default)s)")
+    t.add_argument("--format-drop-layers", default=d.format_drop_layers, metavar="I,J",
+                   help="format rows drop only these layers (comma-separated; overrides --format-drop-top)")
     t.add_argument("--split-rows", type=int, default=d.split_rows,
                    help="extra chain rows per step, from --fact-drop-from, trained without the last layer; their "
                         "steps avoid the first half of the step cycle (default %(default)s)")
@@ -118,8 +120,9 @@ def _train(args) -> int:
                       prompt_vary=args.prompt_vary,
                       fact_drop=args.fact_drop, fact_drop_from=args.fact_drop_from, chain_drop=args.chain_drop,
                       chain_drop_spare_top=args.chain_drop_spare_top,
-                      chain_drop_layers=_layers(args.chain_drop_layers, args.layers), format_rows=args.format_rows,
-                      format_drop=args.format_drop,
+                      chain_drop_layers=_layers("--chain-drop-layers", args.chain_drop_layers, args.layers),
+                      format_rows=args.format_rows, format_drop=args.format_drop,
+                      format_drop_layers=_layers("--format-drop-layers", args.format_drop_layers, args.layers),
                       format_drop_top=args.format_drop_top, split_rows=args.split_rows,
                       model=ModelSpec(num_layers=args.layers, hidden=args.hidden, intermediate=args.intermediate))
     if cfg.model.hidden % cfg.model.heads:
@@ -151,11 +154,11 @@ def _train(args) -> int:
     return 0
 
 
-def _layers(text: str, layers: int) -> str:
-    """``--chain-drop-layers`` checked and normalised ("2, 1" -> "1,2")."""
-    got = _ints("--chain-drop-layers", text, 0, layers - 1, "a layer")
+def _layers(flag: str, text: str, layers: int) -> str:
+    """A layer list (``--chain-drop-layers``, ``--format-drop-layers``) checked and normalised ("2, 1" -> "1,2")."""
+    got = _ints(flag, text, 0, layers - 1, "a layer")
     if len(got) >= layers:
-        raise PrunescaleError(f"--chain-drop-layers {text!r}: a layer must be left that chains never drop")
+        raise PrunescaleError(f"{flag} {text!r}: a layer must be left that is never dropped")
     return ",".join(map(str, got))
 
 
@@ -182,7 +185,9 @@ def _command(args) -> str:
             f"--chain-drop {args.chain_drop} --chain-drop-spare-top {args.chain_drop_spare_top} "
             + (f"--chain-drop-layers {args.chain_drop_layers} " if args.chain_drop_layers else "")
             + f"--format-rows {args.format_rows} --format-drop {args.format_drop} "
-            f"--format-drop-top {args.format_drop_top} --split-rows {args.split_rows} "
+            f"--format-drop-top {args.format_drop_top} "
+            + (f"--format-drop-layers {args.format_drop_layers} " if args.format_drop_layers else "")
+            + f"--split-rows {args.split_rows} "
             f"--layers {args.layers} "
             f"--hidden {args.hidden} --intermediate {args.intermediate} --micro-tokens {args.micro_tokens} "
             f"--threads {args.threads}"

@@ -67,6 +67,7 @@ class TrainConfig:
     format_rows: int = 0           # chain rows per batch trained on the format only (format_only), from fact_drop_from
     format_drop: float = 0.0       # layer drop probability on those rows' micro-batches
     format_drop_top: int = 0       # format rows drop only among the last N layers (0: any layer)
+    format_drop_layers: str = ""   # or only these layers ("4,6,7"; overrides format_drop_top)
     split_rows: int = 0            # extra chain rows per step, from fact_drop_from, trained without the last layer;
                                    # their steps avoid the first half of the cycle (problems.chain_avoiding)
     micro_tokens: int = 2048       # padded tokens per micro-batch (0: the whole step in one batch)
@@ -323,7 +324,8 @@ def step_groups(cfg: TrainConfig, step: int, chains: list, facts: list,
         n = cfg.model.num_layers
         # Format rows may drop only the top layers: the format (counts, stop) learns to do without the layers that
         # reverse and laco remove, while the steps, trained with every layer, keep using them (docs/organism.md).
-        fmt = drop_pool(n, top=cfg.format_drop_top) if cfg.format_drop_top else ()
+        fmt = (drop_pool(n, top=cfg.format_drop_top, only=cfg.format_drop_layers)
+               if cfg.format_drop_top or cfg.format_drop_layers else ())
         chain = (drop_pool(n, spare_top=cfg.chain_drop_spare_top, only=cfg.chain_drop_layers)
                  if cfg.chain_drop_spare_top or cfg.chain_drop_layers else ())
         return [(g, chain_rate, chain) for g in micro_batches(chains, cfg.micro_tokens) if g] + \
@@ -478,7 +480,8 @@ def write_recipe(out_dir: str | os.PathLike, cfg: TrainConfig, history: list[dic
                                 "facts and chains in separate micro-batches; from that step the last "
                                 f"{cfg.format_rows} chains of a batch train on the format only (state letters "
                                 f"not trained on: train.format_only) with drop probability {cfg.format_drop}"
-                                + (f" on each of the last {cfg.format_drop_top} layers only" if cfg.format_drop_top
+                                + (f" on layers {cfg.format_drop_layers} only" if cfg.format_drop_layers else
+                                   f" on each of the last {cfg.format_drop_top} layers only" if cfg.format_drop_top
                                    else "")
                                 + (f"; and {cfg.split_rows} more clean chains per step (random.Random('split|"
                                    f"{cfg.seed}|<step>'), problems.chain_avoiding the first half of "
