@@ -105,19 +105,30 @@ def test_dry_run_prints_the_plan_and_creates_nothing(tmp_path, capsys):
 def test_measured_plan_predicts_a_tiny_study_within_a_factor_of_two(tmp_path):
     """The pilot's throughput and lengths against the cells' measured seconds (generation only). Budget 16 cuts
     every k=8 chain (about 41 thinking tokens), 64 lets it end: both kinds of sample are predicted."""
+    # A second try, planned and run afresh: a load spike from another job during either pilot or run (CI
+    # machines are shared) skews one attempt; a wrong model of the cost misses both.
+    misses = []
+    for attempt in range(2):
+        got = _plan_and_run(tmp_path / f"try{attempt}")
+        if 0.5 < got[0] < 2 and 0.5 < got[1] < 2:
+            return
+        misses.append(got)
+    raise AssertionError(f"(cells, wall) predicted / measured, twice outside 0.5..2: {misses}")
+
+
+def _plan_and_run(out):
+    import sqlite3
+
     study = parse_study(TINY)
     plan = plan_study(study, device="cpu", log=lambda *a: None)
     assert all(c.expected < c.tokens for c in plan.cells)
     start = time.perf_counter()
-    run_study(study, tmp_path / "s", report=False, log=lambda *a: None)
+    run_study(study, out, report=False, log=lambda *a: None)
     wall = time.perf_counter() - start
-    import sqlite3
-
-    with sqlite3.connect(tmp_path / "s" / "study.sqlite") as db:
+    with sqlite3.connect(out / "study.sqlite") as db:
         seconds = db.execute("SELECT SUM(seconds) FROM cells").fetchone()[0]
     assert seconds < wall
-    assert 0.5 < plan.seconds / seconds < 2, (plan.seconds, seconds)
     # the wall time adds loading (timed in the pilot) and pruning; TINY has no fragility, no report written here
     assert plan.startup_seconds == 0 and plan.fragility_seconds == 0
     assert plan.report_seconds == 0.5 * len(plan.cells) and sum(v.setup_seconds for v in plan.variants) > 0
-    assert 0.5 < (plan.wall_seconds - plan.report_seconds) / wall < 2, (plan.wall_seconds, wall)
+    return plan.seconds / seconds, (plan.wall_seconds - plan.report_seconds) / wall
