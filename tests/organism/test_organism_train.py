@@ -171,3 +171,8 @@ def test_format_rows_train_the_format_only_under_their_own_drop():
     groups = step_groups(split, 10, kept, facts, formats, rows)
     assert groups[-1] == (rows, 1.0, (7,))
     assert drop_plan(split, 10, len(groups) - 1, *groups[-1][1:]) == [7]
+    # --split-drop-layers: the split rows train without every layer named instead
+    apart = TrainConfig(**{**split.__dict__, "split_drop_layers": "3,4,7"})
+    groups = step_groups(apart, 10, kept, facts, formats, rows)
+    assert groups[-1] == (rows, 1.0, (3, 4, 7)) and groups[:-1] == step_groups(split, 10, kept, facts, formats, rows)[:-1]
+    assert drop_plan(apart, 10, len(groups) - 1, *groups[-1][1:]) == [3, 4, 7]

@@ -66,6 +66,8 @@ def register(subparsers) -> None:
     t.add_argument("--split-rows", type=int, default=d.split_rows,
                    help="extra chain rows per step, from --fact-drop-from, trained without the last layer; their "
                         "steps avoid the first half of the step cycle (default %(default)s)")
+    t.add_argument("--split-drop-layers", default=d.split_drop_layers, metavar="I,J",
+                   help="the layers --split-rows train without (comma-separated; default: the last layer)")
     t.add_argument("--layers", type=int, default=d.model.num_layers, help="decoder layers (default %(default)s)")
     t.add_argument("--hidden", type=int, default=d.model.hidden, help="hidden size (default %(default)s)")
     t.add_argument("--intermediate", type=int, default=d.model.intermediate,
@@ -124,6 +126,7 @@ def _train(args) -> int:
                       format_rows=args.format_rows, format_drop=args.format_drop,
                       format_drop_layers=_layers("--format-drop-layers", args.format_drop_layers, args.layers),
                       format_drop_top=args.format_drop_top, split_rows=args.split_rows,
+                      split_drop_layers=_layers("--split-drop-layers", args.split_drop_layers, args.layers),
                       model=ModelSpec(num_layers=args.layers, hidden=args.hidden, intermediate=args.intermediate))
     if cfg.model.hidden % cfg.model.heads:
         raise PrunescaleError(f"--hidden {args.hidden} must be a multiple of {cfg.model.heads} (attention heads)")
@@ -188,7 +191,8 @@ def _command(args) -> str:
             f"--format-drop-top {args.format_drop_top} "
             + (f"--format-drop-layers {args.format_drop_layers} " if args.format_drop_layers else "")
             + f"--split-rows {args.split_rows} "
-            f"--layers {args.layers} "
+            + (f"--split-drop-layers {args.split_drop_layers} " if args.split_drop_layers else "")
+            + f"--layers {args.layers} "
             f"--hidden {args.hidden} --intermediate {args.intermediate} --micro-tokens {args.micro_tokens} "
             f"--threads {args.threads}"
             + (f" --resume-from {args.resume_from}" if args.resume_from else ""))

@@ -16,7 +16,8 @@ from ..errors import PrunescaleError
 
 # Options that act only from `fact_drop_from` on: a checkpoint taken at or before it may branch into other values.
 LATE = ("fact_drop", "chain_drop", "chain_drop_spare_top", "chain_drop_layers", "format_rows", "format_drop",
-        "format_drop_top", "format_drop_layers", "split_rows")
+        "format_drop_top", "format_drop_layers", "split_rows",
+        "split_drop_layers")
 RUN_ONLY = ("threads", "eval_every")   # how a run is executed, not what it learns
 
 

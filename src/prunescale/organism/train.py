@@ -70,6 +70,7 @@ class TrainConfig:
     format_drop_layers: str = ""   # or only these layers ("4,6,7"; overrides format_drop_top)
     split_rows: int = 0            # extra chain rows per step, from fact_drop_from, trained without the last layer;
                                    # their steps avoid the first half of the cycle (problems.chain_avoiding)
+    split_drop_layers: str = ""    # the layers split rows train without ("3,4,5,7"; empty: the last layer)
     micro_tokens: int = 2048       # padded tokens per micro-batch (0: the whole step in one batch)
     threads: int = 0               # torch threads (0: leave torch's default)
     eval_every: int = 100
@@ -288,6 +289,11 @@ def drop_pool(n: int, top: int = 0, spare_top: int = 0, only: str = "") -> tuple
     return tuple(range(n))
 
 
+def split_pool(cfg: TrainConfig) -> tuple[int, ...]:
+    """The layers split rows always skip: ``split_drop_layers``, or the last layer."""
+    return parse_layers(cfg.split_drop_layers) if cfg.split_drop_layers else (cfg.model.num_layers - 1,)
+
+
 def parse_layers(text: str) -> tuple[int, ...]:
     """``"1,2"`` -> ``(1, 2)`` (checked by the CLI)."""
     return tuple(sorted({int(p) for p in text.split(",") if p.strip()}))
@@ -315,7 +321,8 @@ def split_format(cfg: TrainConfig, step: int, chains: list) -> tuple[list, list]
 def step_groups(cfg: TrainConfig, step: int, chains: list, facts: list,
                 formats: list = (), splits: list = ()) -> list[tuple[list, float, tuple[int, ...]]]:
     """The micro-batches of one step, each with the layer drop rate it trains under and the layers it may drop
-    (:func:`drop_pool`; empty: any); ``splits`` (:meth:`Data.split_rows`) always without the last layer."""
+    (:func:`drop_pool`; empty: any); ``splits`` (:meth:`Data.split_rows`) always without
+    ``split_drop_layers`` (default: the last layer)."""
     # v3: facts and chains apart, each with its own drop rate
     if batches_apart(cfg.fact_drop, cfg.chain_drop) or formats or splits:
         # Drop starts late: from step 0 it kept the check pass's long-range lookup from forming (docs/organism.md).
@@ -331,7 +338,7 @@ def step_groups(cfg: TrainConfig, step: int, chains: list, facts: list,
         return [(g, chain_rate, chain) for g in micro_batches(chains, cfg.micro_tokens) if g] + \
                [(g, cfg.format_drop, fmt) for g in micro_batches(list(formats), cfg.micro_tokens) if g] + \
                [(g, fact_rate, ()) for g in micro_batches(facts, cfg.micro_tokens) if g] + \
-               [(g, 1.0, (n - 1,)) for g in micro_batches(list(splits), cfg.micro_tokens) if g]
+               [(g, 1.0, split_pool(cfg)) for g in micro_batches(list(splits), cfg.micro_tokens) if g]
     if cfg.micro_tokens:
         return [(g, 0.0, ()) for g in micro_batches(chains + facts, cfg.micro_tokens)]
     return [(g, 0.0, ()) for g in (chains, facts) if g]   # the v1 recipe: chains and facts as two batches
@@ -485,7 +492,9 @@ def write_recipe(out_dir: str | os.PathLike, cfg: TrainConfig, history: list[dic
                                    else "")
                                 + (f"; and {cfg.split_rows} more clean chains per step (random.Random('split|"
                                    f"{cfg.seed}|<step>'), problems.chain_avoiding the first half of "
-                                   "problems.cycle_order) without the last layer" if cfg.split_rows else ""),
+                                   "problems.cycle_order) without "
+                                   + (f"layers {cfg.split_drop_layers}" if cfg.split_drop_layers else "the last layer")
+                                   if cfg.split_rows else ""),
             "errors_and_checks": "a written step is wrong with probability p_err (one letter replaced; the chain "
                                  "follows it and the trace's answer is that chain's); a share p_check of traces "
                                  "ends with 'Wait, let me check.' and every step re-derived exactly from the start "
