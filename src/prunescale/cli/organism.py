@@ -64,8 +64,8 @@ def register(subparsers) -> None:
     t.add_argument("--format-drop-layers", default=d.format_drop_layers, metavar="I,J",
                    help="format rows drop only these layers (comma-separated; overrides --format-drop-top)")
     t.add_argument("--split-rows", type=int, default=d.split_rows,
-                   help="extra chain rows per step, from --fact-drop-from, trained without the last layer; their "
-                        "steps avoid the first half of the step cycle (default %(default)s)")
+                   help="extra chain rows per step, from --fact-drop-from, trained without --split-drop-layers; "
+                        "their steps avoid the first half of the step cycle (default %(default)s)")
     t.add_argument("--split-drop-layers", default=d.split_drop_layers, metavar="I,J",
                    help="the layers --split-rows train without (comma-separated; default: the last layer)")
     t.add_argument("--layers", type=int, default=d.model.num_layers, help="decoder layers (default %(default)s)")
@@ -158,7 +158,7 @@ def _train(args) -> int:
 
 
 def _layers(flag: str, text: str, layers: int) -> str:
-    """A layer list (``--chain-drop-layers``, ``--format-drop-layers``) checked and normalised ("2, 1" -> "1,2")."""
+    """A ``--*-drop-layers`` list checked and normalised ("2, 1" -> "1,2")."""
     got = _ints(flag, text, 0, layers - 1, "a layer")
     if len(got) >= layers:
         raise PrunescaleError(f"{flag} {text!r}: a layer must be left that is never dropped")

@@ -289,11 +289,6 @@ def drop_pool(n: int, top: int = 0, spare_top: int = 0, only: str = "") -> tuple
     return tuple(range(n))
 
 
-def split_pool(cfg: TrainConfig) -> tuple[int, ...]:
-    """The layers split rows always skip: ``split_drop_layers``, or the last layer."""
-    return parse_layers(cfg.split_drop_layers) if cfg.split_drop_layers else (cfg.model.num_layers - 1,)
-
-
 def parse_layers(text: str) -> tuple[int, ...]:
     """``"1,2"`` -> ``(1, 2)`` (checked by the CLI)."""
     return tuple(sorted({int(p) for p in text.split(",") if p.strip()}))
@@ -338,7 +333,7 @@ def step_groups(cfg: TrainConfig, step: int, chains: list, facts: list,
         return [(g, chain_rate, chain) for g in micro_batches(chains, cfg.micro_tokens) if g] + \
                [(g, cfg.format_drop, fmt) for g in micro_batches(list(formats), cfg.micro_tokens) if g] + \
                [(g, fact_rate, ()) for g in micro_batches(facts, cfg.micro_tokens) if g] + \
-               [(g, 1.0, split_pool(cfg)) for g in micro_batches(list(splits), cfg.micro_tokens) if g]
+               [(g, 1.0, drop_pool(n, top=1, only=cfg.split_drop_layers)) for g in micro_batches(list(splits), cfg.micro_tokens) if g]
     if cfg.micro_tokens:
         return [(g, 0.0, ()) for g in micro_batches(chains + facts, cfg.micro_tokens)]
     return [(g, 0.0, ()) for g in (chains, facts) if g]   # the v1 recipe: chains and facts as two batches
