@@ -324,16 +324,18 @@ def step_groups(cfg: TrainConfig, step: int, chains: list, facts: list,
         late = step >= cfg.fact_drop_from
         fact_rate, chain_rate = (cfg.fact_drop, cfg.chain_drop) if late else (0.0, 0.0)
         n = cfg.model.num_layers
-        # Format rows may drop only the top layers: the format (counts, stop) learns to do without the layers that
-        # reverse and laco remove, while the steps, trained with every layer, keep using them (docs/organism.md).
+        # Format rows may drop only the top (or named) layers: the format (counts, stop) learns to do without the
+        # layers that reverse and laco remove, while the steps, trained with every layer, keep using them
+        # (docs/organism.md).
         fmt = (drop_pool(n, top=cfg.format_drop_top, only=cfg.format_drop_layers)
                if cfg.format_drop_top or cfg.format_drop_layers else ())
         chain = (drop_pool(n, spare_top=cfg.chain_drop_spare_top, only=cfg.chain_drop_layers)
                  if cfg.chain_drop_spare_top or cfg.chain_drop_layers else ())
+        split = drop_pool(n, top=1, only=cfg.split_drop_layers)
         return [(g, chain_rate, chain) for g in micro_batches(chains, cfg.micro_tokens) if g] + \
                [(g, cfg.format_drop, fmt) for g in micro_batches(list(formats), cfg.micro_tokens) if g] + \
                [(g, fact_rate, ()) for g in micro_batches(facts, cfg.micro_tokens) if g] + \
-               [(g, 1.0, drop_pool(n, top=1, only=cfg.split_drop_layers)) for g in micro_batches(list(splits), cfg.micro_tokens) if g]
+               [(g, 1.0, split) for g in micro_batches(list(splits), cfg.micro_tokens) if g]
     if cfg.micro_tokens:
         return [(g, 0.0, ()) for g in micro_batches(chains + facts, cfg.micro_tokens)]
     return [(g, 0.0, ()) for g in (chains, facts) if g]   # the v1 recipe: chains and facts as two batches
