@@ -5,6 +5,7 @@ Rows: the unpruned model, then each layer removed (and each pair at --pair-k wit
 accuracy at full budget for each k (seeded problems, `organism-chain:k=K,seed=S`'s), why the wrong ones failed
 (early / late / answer / step, summed over k), and all facts. `without_layers` drops layers in place, no copy.
 Run: OMP_NUM_THREADS=2 .venv/bin/python benchmarks/organism_screen.py [--model DIR] [--n 50] [--seed 11] [--pairs]
+[--sets '14,15 3,9']
 """
 
 import argparse
@@ -40,6 +41,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=11, help="problem seed (default 11)")
     ap.add_argument("--pairs", action="store_true", help="also every pair of layers, at --pair-k only")
     ap.add_argument("--pair-k", type=int, default=8, help="chain length of the pair scan (default 8)")
+    ap.add_argument("--sets", default="", help="more rows: layer sets removed together, e.g. '14,15 3,9' (at every k)")
     ap.add_argument("--batch", type=int, default=64)
     args = ap.parse_args(argv)
     from prunescale.models.loading import load_model
@@ -54,7 +56,10 @@ def main(argv=None) -> int:
     print(f"{args.model}: greedy, {args.n} chains per k (seed {args.seed}), {len(facts)} facts")
     head = " / ".join(f"k{k}" for k in ks)
     print(f"{'removed':>8} | {head} | why wrong | facts")
-    for drop in [(), *((i,) for i in range(n_layers))]:
+    sets = [tuple(sorted({int(i) for i in part.split(",")})) for part in args.sets.split()]
+    if any(i not in range(n_layers) for drop in sets for i in drop):
+        ap.error(f"--sets {args.sets!r}: layers are 0..{n_layers - 1}")
+    for drop in [(), *((i,) for i in range(n_layers)), *sets]:
         acc, why, fact = screen(model, tok, drop, chains, facts, args.batch)
         _row(drop, ks, acc, why, fact)
     if args.pairs:

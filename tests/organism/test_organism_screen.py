@@ -19,3 +19,22 @@ def test_screen_rows_per_layer_and_pair(capsys):
     assert table["none"][1].strip() == "1.00" and table["none"][2].strip() == "-"   # the committed model
     assert table["0"][1].strip() == "0.00" and "early" in table["0"][2]              # no first layer: no chain
     assert float(table["none"][3]) >= 0.95 and len(table["0,1"]) == 3                # facts; pairs have none
+
+
+def test_screen_sets_add_rows_at_every_k(capsys):
+    spec = importlib.util.spec_from_file_location("screen", ROOT / "benchmarks" / "organism_screen.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.main(["--n", "4", "--ks", "2,4", "--sets", "1,0 6,7"]) == 0
+    rows = [line.split("|") for line in capsys.readouterr().out.splitlines()[2:] if "|" in line]
+    table = {r[0].strip(): r for r in rows}
+    assert list(table)[-2:] == ["0,1", "6,7"]
+    assert table["0,1"][1].strip() == "0.00 / 0.00"   # no first layer: no chain, at either k
+    assert len(table["6,7"]) == 4                     # the sets also have facts
+    try:
+        mod.main(["--n", "1", "--sets", "3,99"])
+    except SystemExit as e:
+        assert e.code == 2
+    else:
+        raise AssertionError("a layer out of range was accepted")
+    assert "--sets '3,99': layers are 0..7" in capsys.readouterr().err
