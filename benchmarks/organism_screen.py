@@ -56,9 +56,10 @@ def main(argv=None) -> int:
     print(f"{args.model}: greedy, {args.n} chains per k (seed {args.seed}), {len(facts)} facts")
     head = " / ".join(f"k{k}" for k in ks)
     print(f"{'removed':>8} | {head} | why wrong | facts")
-    sets = [tuple(sorted({int(i) for i in part.split(",")})) for part in args.sets.split()]
-    if any(i not in range(n_layers) for drop in sets for i in drop):
-        ap.error(f"--sets {args.sets!r}: layers are 0..{n_layers - 1}")
+    parts = [part.split(",") for part in args.sets.split()]
+    if not all(i.isdigit() and int(i) < n_layers for part in parts for i in part):
+        ap.error(f"--sets {args.sets!r}: layers are 0..{n_layers - 1}, comma-separated, sets space-separated")
+    sets = [tuple(sorted({int(i) for i in part})) for part in parts]
     for drop in [(), *((i,) for i in range(n_layers)), *sets]:
         acc, why, fact = screen(model, tok, drop, chains, facts, args.batch)
         _row(drop, ks, acc, why, fact)

@@ -2,13 +2,20 @@
 import importlib.util
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_screen_rows_per_layer_and_pair(capsys):
+def _screen():
     spec = importlib.util.spec_from_file_location("screen", ROOT / "benchmarks" / "organism_screen.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
+    return mod
+
+
+def test_screen_rows_per_layer_and_pair(capsys):
+    mod = _screen()
     assert mod.main(["--n", "4", "--ks", "2", "--pairs", "--pair-k", "2"]) == 0
     lines = capsys.readouterr().out.splitlines()
     rows = [line.split("|") for line in lines[2:] if "|" in line]
@@ -22,19 +29,14 @@ def test_screen_rows_per_layer_and_pair(capsys):
 
 
 def test_screen_sets_add_rows_at_every_k(capsys):
-    spec = importlib.util.spec_from_file_location("screen", ROOT / "benchmarks" / "organism_screen.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = _screen()
     assert mod.main(["--n", "4", "--ks", "2,4", "--sets", "1,0 6,7"]) == 0
     rows = [line.split("|") for line in capsys.readouterr().out.splitlines()[2:] if "|" in line]
     table = {r[0].strip(): r for r in rows}
     assert list(table)[-2:] == ["0,1", "6,7"]
     assert table["0,1"][1].strip() == "0.00 / 0.00"   # no first layer: no chain, at either k
     assert len(table["6,7"]) == 4                     # the sets also have facts
-    try:
-        mod.main(["--n", "1", "--sets", "3,99"])
-    except SystemExit as e:
-        assert e.code == 2
-    else:
-        raise AssertionError("a layer out of range was accepted")
-    assert "--sets '3,99': layers are 0..7" in capsys.readouterr().err
+    for bad in ("3,99", "3,x"):
+        with pytest.raises(SystemExit) as e:
+            mod.main(["--n", "1", "--sets", bad])
+        assert e.value.code == 2 and f"--sets '{bad}': layers are 0..7" in capsys.readouterr().err
