@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import re
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -176,3 +177,26 @@ def test_format_rows_train_the_format_only_under_their_own_drop():
     groups = step_groups(apart, 10, kept, facts, formats, rows)
     assert groups[-1] == (rows, 1.0, (3, 4, 7)) and groups[:-1] == step_groups(split, 10, kept, facts, formats, rows)[:-1]
     assert drop_plan(apart, 10, len(groups) - 1, *groups[-1][1:]) == [3, 4, 7]
+
+
+def test_split_rows_walk_in_their_share_of_the_cycle_from_their_own_step():
+    from prunescale.organism.problems import cycle_order, step
+    from prunescale.organism.tokenizer import build_tokenizer
+    from prunescale.organism.train import Data, split_letters, split_start
+
+    tok = build_tokenizer()
+    order = cycle_order()
+    for share, n_free in ((0.5, 13), (0.75, 20), (0.25, 6)):
+        cfg = TrainConfig(count="down", split_rows=16, split_share=share, prompt_vary=0.0)
+        assert split_letters(share, len(order)) == n_free
+        free = set(order[len(order) - n_free:])
+        for ids, _, _ in Data(cfg, tok).split_rows(3):
+            text = tok.decode(ids)
+            start, k = text.split("start=")[1][:2], int(re.match(r"\d+", text.split("steps=")[1])[0])
+            states = [start]
+            for _ in range(k - 1):
+                states.append(step(states[-1]))
+            assert {c for s in states for c in s} <= free          # every step reads a letter of the share
+    assert split_letters(0.001, 26) == 1 and split_letters(0.999, 26) == 25
+    assert split_start(TrainConfig(fact_drop_from=600)) == 600                 # default: with the fact drop
+    assert split_start(TrainConfig(fact_drop_from=600, split_from=0)) == 0

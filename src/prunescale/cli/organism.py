@@ -68,6 +68,11 @@ def register(subparsers) -> None:
                         "their steps avoid the first half of the step cycle (default %(default)s)")
     t.add_argument("--split-drop-layers", default=d.split_drop_layers, metavar="I,J",
                    help="the layers --split-rows train without (comma-separated; default: the last layer)")
+    t.add_argument("--split-from", type=int, default=d.split_from, metavar="STEP",
+                   help="first step with --split-rows (default: --fact-drop-from)")
+    t.add_argument("--split-share", type=float, default=d.split_share,
+                   help="share of the step cycle (its last letters) that --split-rows walk in (default "
+                        "%(default)s)")
     t.add_argument("--layers", type=int, default=d.model.num_layers, help="decoder layers (default %(default)s)")
     t.add_argument("--hidden", type=int, default=d.model.hidden, help="hidden size (default %(default)s)")
     t.add_argument("--intermediate", type=int, default=d.model.intermediate,
@@ -127,6 +132,7 @@ def _train(args) -> int:
                       format_drop_layers=_layers("--format-drop-layers", args.format_drop_layers, args.layers),
                       format_drop_top=args.format_drop_top, split_rows=args.split_rows,
                       split_drop_layers=_layers("--split-drop-layers", args.split_drop_layers, args.layers),
+                      split_from=args.split_from, split_share=args.split_share,
                       model=ModelSpec(num_layers=args.layers, hidden=args.hidden, intermediate=args.intermediate))
     if cfg.model.hidden % cfg.model.heads:
         raise PrunescaleError(f"--hidden {args.hidden} must be a multiple of {cfg.model.heads} (attention heads)")
@@ -137,6 +143,10 @@ def _train(args) -> int:
                               f"= {args.layers - 2} (a layer must be left to drop)")
     if args.format_rows > args.chain_batch:
         raise PrunescaleError(f"--format-rows {args.format_rows} must be at most --chain-batch {args.chain_batch}")
+    if args.split_from < -1:
+        raise PrunescaleError(f"--split-from {args.split_from} must be a step (0 or more) or -1")
+    if not 0 < args.split_share < 1:
+        raise PrunescaleError(f"--split-share {args.split_share} is not in (0, 1)")
     for name in ("step_error", "check_rate", "recheck_rate", "prompt_vary", "fact_drop", "chain_drop", "format_drop"):
         if not 0 <= getattr(cfg, name) <= 1:
             raise PrunescaleError(f"--{name.replace('_', '-')} {getattr(cfg, name)} is not in [0, 1]")
@@ -192,6 +202,8 @@ def _command(args) -> str:
             + (f"--format-drop-layers {args.format_drop_layers} " if args.format_drop_layers else "")
             + f"--split-rows {args.split_rows} "
             + (f"--split-drop-layers {args.split_drop_layers} " if args.split_drop_layers else "")
+            + (f"--split-from {args.split_from} " if args.split_from >= 0 else "")
+            + (f"--split-share {args.split_share} " if args.split_share != 0.5 else "")
             + f"--layers {args.layers} "
             f"--hidden {args.hidden} --intermediate {args.intermediate} --micro-tokens {args.micro_tokens} "
             f"--threads {args.threads}"

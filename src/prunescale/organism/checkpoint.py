@@ -17,7 +17,9 @@ from ..errors import PrunescaleError
 # Options that act only from `fact_drop_from` on: a checkpoint taken at or before it may branch into other values.
 LATE = ("fact_drop", "chain_drop", "chain_drop_spare_top", "chain_drop_layers", "format_rows", "format_drop",
         "format_drop_top", "format_drop_layers", "split_rows",
-        "split_drop_layers")
+        "split_drop_layers", "split_share")
+# Options added later, with the value a checkpoint written before them trained under.
+DEFAULTS = {"split_from": -1, "split_share": 0.5}
 RUN_ONLY = ("threads", "eval_every")   # how a run is executed, not what it learns
 
 
@@ -58,12 +60,12 @@ def load_checkpoint(path: str | os.PathLike, cfg_dict: dict) -> dict:
     for key in sorted(set(old) | set(new)):
         if key in RUN_ONLY or old.get(key) == new.get(key):
             continue
-        if key in LATE and step <= min(old.get("fact_drop_from", 0), new["fact_drop_from"]):
+        if key in LATE and step <= min(_acts_from(old, key), _acts_from(new, key)):
             continue   # the trunk never used it
         flag = "--" + _FLAGS.get(key, key).replace("_", "-")
         raise PrunescaleError(f"--resume-from {path}: the checkpoint was trained with {flag} {old.get(key)!r}, "
                               f"this run has {new.get(key)!r}"
-                              + (f" (it acts from step {new['fact_drop_from']}, the checkpoint is at step "
+                              + (f" (it acts from step {_acts_from(new, key)}, the checkpoint is at step "
                                  f"{step})" if key in LATE else ""))
     return ck
 
@@ -77,12 +79,20 @@ def batches_apart(fact_drop: float, chain_drop: float) -> bool:
     return bool(fact_drop or chain_drop)
 
 
+def _acts_from(cfg: dict, key: str) -> int:
+    """The first step at which a :data:`LATE` option acts: split rows may start at their own step."""
+    start = cfg.get("fact_drop_from", 0)
+    if key.startswith("split_") and cfg.get("split_from", -1) >= 0:
+        return cfg["split_from"]
+    return start
+
+
 def _separate(cfg: dict) -> bool:
     return batches_apart(cfg.get("fact_drop", 0.0), cfg.get("chain_drop", 0.0))
 
 
 def _flat(cfg: dict) -> dict:
     """The config with the model spec's fields as ``model.<name>``."""
-    out = {k: v for k, v in cfg.items() if k != "model"}
+    out = {**DEFAULTS, **{k: v for k, v in cfg.items() if k != "model"}}
     out.update({f"model.{k}": v for k, v in cfg.get("model", {}).items()})
     return out

@@ -71,6 +71,8 @@ class TrainConfig:
     split_rows: int = 0            # extra chain rows per step, from fact_drop_from, trained without the last layer;
                                    # their steps avoid the first half of the cycle (problems.chain_avoiding)
     split_drop_layers: str = ""    # the layers split rows train without ("3,4,5,7"; empty: the last layer)
+    split_from: int = -1           # first step with split rows (-1: fact_drop_from)
+    split_share: float = 0.5       # share of the cycle (its last part) that split rows walk in
     micro_tokens: int = 2048       # padded tokens per micro-batch (0: the whole step in one batch)
     threads: int = 0               # torch threads (0: leave torch's default)
     eval_every: int = 100
@@ -188,15 +190,15 @@ class Data:
         return rows
 
     def split_rows(self, step: int):
-        """``split_rows`` clean chains whose steps avoid the first half of the cycle (their own seeded stream, so
-        the main batch is the same with or without them): trained without the last layer, they give the other
-        half of the step table a home below it, while the first half is only ever trained with it."""
+        """``split_rows`` clean chains whose steps stay in the last ``split_share`` of the cycle (their own seeded
+        stream, so the main batch is the same with or without them): trained without the last layer, they give
+        that part of the step table a home below it, while the rest is only ever trained with it."""
         rng = random.Random(f"split|{self.cfg.seed}|{step}")
         order = cycle_order()
-        half = set(order[: len(order) // 2])
+        avoid = set(order[: len(order) - split_letters(self.cfg.split_share, len(order))])
         rows = []
         for _ in range(self.cfg.split_rows):
-            pr = chain_avoiding(rng, half, self.cfg.count, self.cfg.k_max)
+            pr = chain_avoiding(rng, avoid, self.cfg.count, self.cfg.k_max)
             if self.cfg.prompt_vary and rng.random() < self.cfg.prompt_vary:
                 pr = {**pr, "prompt": varied_prompt(pr["start"], pr["k"], rng)}
             rows.append(example(self.enc, self.prompt(pr["prompt"]), pr["thinking"], pr["answer"]))
@@ -287,6 +289,16 @@ def drop_pool(n: int, top: int = 0, spare_top: int = 0, only: str = "") -> tuple
     if spare_top:
         return tuple(range(1, max(1, n - spare_top)))
     return tuple(range(n))
+
+
+def split_letters(share: float, n: int) -> int:
+    """How many letters of an ``n``-cycle split rows walk in: ``share`` of them, at least 1 and at most n - 1."""
+    return min(n - 1, max(1, round(share * n)))
+
+
+def split_start(cfg: TrainConfig) -> int:
+    """The first step with split rows: ``split_from``, or ``fact_drop_from`` when it is -1."""
+    return cfg.fact_drop_from if cfg.split_from < 0 else cfg.split_from
 
 
 def parse_layers(text: str) -> tuple[int, ...]:
@@ -392,7 +404,7 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None,
             g["lr"] = lr_at(cfg, step)
         chains, facts = data.batch(step)
         chains, formats = split_format(cfg, step, chains)
-        splits = data.split_rows(step) if cfg.split_rows and step >= cfg.fact_drop_from else []
+        splits = data.split_rows(step) if cfg.split_rows and step >= split_start(cfg) else []
         rows = chains + formats + facts + splits
         n_tok = sum(sum(1 for y in r[1][1:] if y != IGNORE) for r in rows)
         opt.zero_grad(set_to_none=True)
@@ -488,8 +500,8 @@ def write_recipe(out_dir: str | os.PathLike, cfg: TrainConfig, history: list[dic
                                    f" on each of the last {cfg.format_drop_top} layers only" if cfg.format_drop_top
                                    else "")
                                 + (f"; and {cfg.split_rows} more clean chains per step (random.Random('split|"
-                                   f"{cfg.seed}|<step>'), problems.chain_avoiding the first half of "
-                                   "problems.cycle_order) without "
+                                   f"{cfg.seed}|<step>'), from step {split_start(cfg)}, in the last "
+                                   f"{split_letters(cfg.split_share, 26)} letters of problems.cycle_order) without "
                                    + (f"layers {cfg.split_drop_layers}" if cfg.split_drop_layers else "the last layer")
                                    if cfg.split_rows else ""),
             "errors_and_checks": "a written step is wrong with probability p_err (one letter replaced; the chain "
