@@ -84,3 +84,27 @@ def test_split_options_fork_until_the_split_rows_start(tmp_path):
     torch.save({"step": 4, "config": {**cfg, "split_from": 2}, "model": {}, "opt": {}, "history": []}, early)
     with pytest.raises(PrunescaleError, match=r"--split-share 0.5, this run has 0.75 \(it acts from step 2"):
         load_checkpoint(early, {**cfg, "split_from": 2, "split_share": 0.75})
+
+
+def test_export_writes_the_checkpoint_model_as_a_model_dir(tmp_path, capsys):
+    base = ["--steps", "4", "--chain-batch", "4", "--fact-batch", "4", "--layers", "2", "--hidden", "32",
+            "--intermediate", "64", "--eval-every", "2", "--threads", "1", "--count", "down"]
+    assert _cli(["--out", str(tmp_path / "run"), *base, "--save-at", "2"]) == 0
+    parser = argparse.ArgumentParser(prog="prunescale")
+    organism_cli.register(parser.add_subparsers(dest="cmd"))
+    ck = tmp_path / "run" / "checkpoint-2.pt"
+    args = parser.parse_args(["organism", "export", str(ck), "--out", str(tmp_path / "m")])
+    capsys.readouterr()
+    assert args.func(args) == 0 and json.loads(capsys.readouterr().out)["step"] == 2
+    saved = safetensors.torch.load_file(tmp_path / "m" / "model.safetensors")
+    state = torch.load(ck, weights_only=True)["model"]
+    assert all(torch.equal(saved[n], state[n]) for n in saved)
+    assert json.loads((tmp_path / "m" / "config.json").read_text())["organism_count"] == "down"
+    from prunescale.models.loading import load_model
+    assert len(load_model(str(tmp_path / "m"), device="cpu").model.model.layers) == 2   # loads like a trained one
+    bad = tmp_path / "junk.pt"
+    bad.write_bytes(b"junk")
+    args = parser.parse_args(["organism", "export", str(bad), "--out", str(tmp_path / "x")])
+    with pytest.raises(PrunescaleError, match=r"^\S*junk.pt: not an organism checkpoint"):
+        args.func(args)
+    assert not (tmp_path / "x").exists()   # nothing written

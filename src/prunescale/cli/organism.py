@@ -15,7 +15,7 @@ from .common import COMMANDS
 
 @COMMANDS.register("organism", order=50)
 def register(subparsers) -> None:
-    p = subparsers.add_parser("organism", help="the embedded reasoning organism (train / check)")
+    p = subparsers.add_parser("organism", help="the embedded reasoning organism (train / check / export)")
     sub = p.add_subparsers(dest="organism_cmd", required=True)
 
     from ..organism.problems import COUNTS
@@ -99,10 +99,25 @@ def register(subparsers) -> None:
     c.add_argument("--seed", type=int, default=1234)
     c.set_defaults(func=run)
 
+    e = sub.add_parser("export", help="write a training checkpoint's model as a model directory (to screen, "
+                                      "prune or eval it)")
+    e.add_argument("checkpoint", help="a checkpoint-STEP.pt from `organism train --save-at`")
+    e.add_argument("--out", required=True, type=out_dir_type(), help="output model directory (created)")
+    e.add_argument("--force", action="store_true", help="overwrite a non-empty --out")
+    e.set_defaults(func=run)
+
 
 def run(args) -> int:
     if args.organism_cmd == "train":
         return _train(args)
+    if args.organism_cmd == "export":
+        from ..organism.export import export_checkpoint, read_for_export
+
+        ck = read_for_export(args.checkpoint)
+        out = check_out_dir(args.out, empty=True, overwrite=args.force, overwrite_flag="--force")
+        step = export_checkpoint(ck, out)
+        print(json.dumps({"out": str(out), "step": step}))
+        return 0
     return _check(args)
 
 

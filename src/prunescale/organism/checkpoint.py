@@ -34,9 +34,8 @@ def save_checkpoint(path: str | os.PathLike, step: int, cfg_dict: dict, model, o
     return path
 
 
-def load_checkpoint(path: str | os.PathLike, cfg_dict: dict) -> dict:
-    """The checkpoint at ``path``, checked against the run's config: a one-line error names the first option
-    that differs in a way the trunk's steps would have seen."""
+def read_checkpoint(path: str | os.PathLike) -> dict:
+    """The checkpoint at ``path``, or a one-line error saying why it is not one."""
     path = Path(path)
     if not path.is_file():
         raise PrunescaleError(f"--resume-from {path}: no such checkpoint file")
@@ -46,6 +45,13 @@ def load_checkpoint(path: str | os.PathLike, cfg_dict: dict) -> dict:
         raise PrunescaleError(f"--resume-from {path}: not an organism checkpoint ({type(e).__name__})") from None
     if not isinstance(ck, dict) or not {"step", "config", "model", "opt", "history"} <= set(ck):
         raise PrunescaleError(f"--resume-from {path}: not an organism checkpoint (missing keys)")
+    return ck
+
+
+def load_checkpoint(path: str | os.PathLike, cfg_dict: dict) -> dict:
+    """The checkpoint at ``path``, checked against the run's config: a one-line error names the first option
+    that differs in a way the trunk's steps would have seen."""
+    ck = read_checkpoint(path)
     step, old, new = ck["step"], _flat(ck["config"]), _flat(cfg_dict)
     if step >= new["steps"]:
         raise PrunescaleError(f"--resume-from {path}: checkpoint is at step {step}, the run has --steps "
