@@ -16,3 +16,17 @@ def test_layer_roles_split_chain_damage_by_part(capsys):
     assert table["none"] == [1.0, 1.0, 1.0, 1.0, 1.0]          # the committed model knows every part
     assert max(table["0"]) < 0.5                               # nothing works without the first layer
     assert all(0 <= x <= 1 for r in table.values() for x in r)
+
+
+def test_layer_roles_by_input_letter(capsys):
+    spec = importlib.util.spec_from_file_location("layer_roles", ROOT / "benchmarks" / "organism_layer_roles.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.main(["--k", "12", "--n", "24", "--letters"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    from prunescale.organism.problems import cycle_order
+    assert out[1].endswith("".join(cycle_order()))
+    table = {r.split("|")[0].strip(): r.split("|")[-1].strip() for r in out[2:]}
+    assert all(len(v) == 26 and set(v) <= set("0123456789#-") for v in table.values())
+    assert set(table["none"]) <= {"#", "-"} and table["none"].count("#") >= 20   # every seen letter right
+    assert table["0"].count("#") <= 2                                            # no first layer: no steps
