@@ -200,3 +200,28 @@ def test_split_rows_walk_in_their_share_of_the_cycle_from_their_own_step():
     assert split_letters(0.001, 26) == 1 and split_letters(0.999, 26) == 25
     assert split_start(TrainConfig(fact_drop_from=600)) == 600                 # default: with the fact drop
     assert split_start(TrainConfig(fact_drop_from=600, split_from=0)) == 0
+
+
+def test_rest_rows_walk_in_the_rest_of_the_cycle_without_their_own_layers():
+    from prunescale.organism.problems import cycle_order, step
+    from prunescale.organism.tokenizer import build_tokenizer
+    from prunescale.organism.train import Data, step_groups
+
+    tok = build_tokenizer()
+    cfg = TrainConfig(count="down", split_rows=6, split_share=0.75, split_drop_layers="7",
+                      split_rest_layers="5,6", fact_drop=0.2, micro_tokens=0)
+    data = Data(cfg, tok)
+    rest = set(cycle_order()[:6])                                    # the first quarter (26 - 20 letters)
+    rows = data.rest_rows(3)
+    assert len(rows) == 6 and rows == data.rest_rows(3) and rows != data.rest_rows(4)
+    for ids, _, _ in rows:
+        text = tok.decode(ids)
+        states = [text.split("start=")[1][:2]]
+        for _ in range(int(re.match(r"\d+", text.split("steps=")[1])[0]) - 1):
+            states.append(step(states[-1]))
+        assert {c for s in states for c in s} <= rest
+    chains, facts = data.batch(3)
+    groups = step_groups(cfg, 3, chains, facts, (), data.split_rows(3), rows)
+    assert groups[-2][1:] == (1.0, (7,)) and groups[-1] == (rows, 1.0, (5, 6))
+    assert step_groups(TrainConfig(**{**cfg.__dict__, "split_rest_layers": ""}), 3, chains, facts, (),
+                       data.split_rows(3))[-1][2] == (7,)           # no rest rows: the split rows last

@@ -68,6 +68,9 @@ def register(subparsers) -> None:
                         "their steps avoid the first half of the step cycle (default %(default)s)")
     t.add_argument("--split-drop-layers", default=d.split_drop_layers, metavar="I,J",
                    help="the layers --split-rows train without (comma-separated; default: the last layer)")
+    t.add_argument("--split-rest-layers", default=d.split_rest_layers, metavar="I,J",
+                   help="as many rows again walk in the rest of the cycle, trained without these layers "
+                        "(comma-separated; default: no such rows)")
     t.add_argument("--split-from", type=int, default=d.split_from, metavar="STEP",
                    help="first step with --split-rows (default: --fact-drop-from)")
     t.add_argument("--split-share", type=float, default=d.split_share,
@@ -147,6 +150,7 @@ def _train(args) -> int:
                       format_drop_layers=_layers("--format-drop-layers", args.format_drop_layers, args.layers),
                       format_drop_top=args.format_drop_top, split_rows=args.split_rows,
                       split_drop_layers=_layers("--split-drop-layers", args.split_drop_layers, args.layers),
+                      split_rest_layers=_layers("--split-rest-layers", args.split_rest_layers, args.layers),
                       split_from=args.split_from, split_share=args.split_share,
                       model=ModelSpec(num_layers=args.layers, hidden=args.hidden, intermediate=args.intermediate))
     if cfg.model.hidden % cfg.model.heads:
@@ -217,6 +221,7 @@ def _command(args) -> str:
             + (f"--format-drop-layers {args.format_drop_layers} " if args.format_drop_layers else "")
             + f"--split-rows {args.split_rows} "
             + (f"--split-drop-layers {args.split_drop_layers} " if args.split_drop_layers else "")
+            + (f"--split-rest-layers {args.split_rest_layers} " if args.split_rest_layers else "")
             + (f"--split-from {args.split_from} " if args.split_from >= 0 else "")
             + (f"--split-share {args.split_share} " if args.split_share != 0.5 else "")
             + f"--layers {args.layers} "

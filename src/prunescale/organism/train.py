@@ -73,6 +73,7 @@ class TrainConfig:
     split_drop_layers: str = ""    # the layers split rows train without ("3,4,5,7"; empty: the last layer)
     split_from: int = -1           # first step with split rows (-1: fact_drop_from)
     split_share: float = 0.5       # share of the cycle (its last part) that split rows walk in
+    split_rest_layers: str = ""    # if set, as many rows again walk in the rest of the cycle, without these layers
     micro_tokens: int = 2048       # padded tokens per micro-batch (0: the whole step in one batch)
     threads: int = 0               # torch threads (0: leave torch's default)
     eval_every: int = 100
@@ -193,9 +194,18 @@ class Data:
         """``split_rows`` clean chains whose steps stay in the last ``split_share`` of the cycle (their own seeded
         stream, so the main batch is the same with or without them): trained without the last layer, they give
         that part of the step table a home below it, while the rest is only ever trained with it."""
-        rng = random.Random(f"split|{self.cfg.seed}|{step}")
         order = cycle_order()
-        avoid = set(order[: len(order) - split_letters(self.cfg.split_share, len(order))])
+        return self._walking(random.Random(f"split|{self.cfg.seed}|{step}"),
+                             set(order[: len(order) - split_letters(self.cfg.split_share, len(order))]))
+
+    def rest_rows(self, step: int):
+        """As many clean chains whose steps stay in the rest of the cycle (its first letters), their own stream:
+        trained without ``split_rest_layers``, they give the rest of the table a home of its own."""
+        order = cycle_order()
+        return self._walking(random.Random(f"split-rest|{self.cfg.seed}|{step}"),
+                             set(order[len(order) - split_letters(self.cfg.split_share, len(order)):]))
+
+    def _walking(self, rng: random.Random, avoid: set[str]):
         rows = []
         for _ in range(self.cfg.split_rows):
             pr = chain_avoiding(rng, avoid, self.cfg.count, self.cfg.k_max)
@@ -326,12 +336,12 @@ def split_format(cfg: TrainConfig, step: int, chains: list) -> tuple[list, list]
 
 
 def step_groups(cfg: TrainConfig, step: int, chains: list, facts: list,
-                formats: list = (), splits: list = ()) -> list[tuple[list, float, tuple[int, ...]]]:
+                formats: list = (), splits: list = (), rests: list = ()) -> list[tuple[list, float, tuple[int, ...]]]:
     """The micro-batches of one step, each with the layer drop rate it trains under and the layers it may drop
     (:func:`drop_pool`; empty: any); ``splits`` (:meth:`Data.split_rows`) always without
-    ``split_drop_layers`` (default: the last layer)."""
+    ``split_drop_layers`` (default: the last layer), ``rests`` (:meth:`Data.rest_rows`) without ``split_rest_layers``."""
     # v3: facts and chains apart, each with its own drop rate
-    if batches_apart(cfg.fact_drop, cfg.chain_drop) or formats or splits:
+    if batches_apart(cfg.fact_drop, cfg.chain_drop) or formats or splits or rests:
         # Drop starts late: from step 0 it kept the check pass's long-range lookup from forming (docs/organism.md).
         late = step >= cfg.fact_drop_from
         fact_rate, chain_rate = (cfg.fact_drop, cfg.chain_drop) if late else (0.0, 0.0)
@@ -347,7 +357,9 @@ def step_groups(cfg: TrainConfig, step: int, chains: list, facts: list,
         return [(g, chain_rate, chain) for g in micro_batches(chains, cfg.micro_tokens) if g] + \
                [(g, cfg.format_drop, fmt) for g in micro_batches(list(formats), cfg.micro_tokens) if g] + \
                [(g, fact_rate, ()) for g in micro_batches(facts, cfg.micro_tokens) if g] + \
-               [(g, 1.0, split) for g in micro_batches(list(splits), cfg.micro_tokens) if g]
+               [(g, 1.0, split) for g in micro_batches(list(splits), cfg.micro_tokens) if g] + \
+               [(g, 1.0, parse_layers(cfg.split_rest_layers)) for g in micro_batches(list(rests), cfg.micro_tokens)
+                if g]
     if cfg.micro_tokens:
         return [(g, 0.0, ()) for g in micro_batches(chains + facts, cfg.micro_tokens)]
     return [(g, 0.0, ()) for g in (chains, facts) if g]   # the v1 recipe: chains and facts as two batches
@@ -404,12 +416,14 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None,
             g["lr"] = lr_at(cfg, step)
         chains, facts = data.batch(step)
         chains, formats = split_format(cfg, step, chains)
-        splits = data.split_rows(step) if cfg.split_rows and step >= split_start(cfg) else []
-        rows = chains + formats + facts + splits
+        splitting = cfg.split_rows and step >= split_start(cfg)
+        splits = data.split_rows(step) if splitting else []
+        rests = data.rest_rows(step) if splitting and cfg.split_rest_layers else []
+        rows = chains + formats + facts + splits + rests
         n_tok = sum(sum(1 for y in r[1][1:] if y != IGNORE) for r in rows)
         opt.zero_grad(set_to_none=True)
         total = 0.0
-        groups = step_groups(cfg, step, chains, facts, formats, splits)
+        groups = step_groups(cfg, step, chains, facts, formats, splits, rests)
         for gi, (group, rate, pool) in enumerate(groups):
             part, _ = masked_loss(model, group, pad, drop_plan(cfg, step, gi, rate, pool))
             (part / n_tok).backward()
@@ -503,6 +517,9 @@ def write_recipe(out_dir: str | os.PathLike, cfg: TrainConfig, history: list[dic
                                    f"{cfg.seed}|<step>'), from step {split_start(cfg)}, in the last "
                                    f"{split_letters(cfg.split_share, 26)} letters of problems.cycle_order) without "
                                    + (f"layers {cfg.split_drop_layers}" if cfg.split_drop_layers else "the last layer")
+                                   + (f", and as many in the rest of the cycle (random.Random('split-rest|{cfg.seed}|"
+                                      f"<step>')) without layers {cfg.split_rest_layers}" if cfg.split_rest_layers
+                                      else "")
                                    if cfg.split_rows else ""),
             "errors_and_checks": "a written step is wrong with probability p_err (one letter replaced; the chain "
                                  "follows it and the trace's answer is that chain's); a share p_check of traces "
