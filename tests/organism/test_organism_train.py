@@ -225,3 +225,18 @@ def test_rest_rows_walk_in_the_rest_of_the_cycle_without_their_own_layers():
     assert groups[-2][1:] == (1.0, (7,)) and groups[-1] == (rows, 1.0, (5, 6))
     assert step_groups(TrainConfig(**{**cfg.__dict__, "split_rest_layers": ""}), 3, chains, facts, (),
                        data.split_rows(3))[-1][2] == (7,)           # no rest rows: the split rows last
+
+
+def test_recipe_command_reruns_the_same_options():
+    import shlex
+
+    parser = argparse.ArgumentParser(prog="prunescale")
+    organism_cli.register(parser.add_subparsers(dest="cmd"))
+    argv = ["organism", "train", "--out", "/tmp/x", "--steps", "9", "--fact-drop", "0.0", "--split-rows", "2",
+            "--split-rest-layers", "5,6", "--split-from", "0", "--count", "down", "--resume-from", "ck.pt"]
+    args = parser.parse_args(argv)
+    command = organism_cli._command(args)
+    assert command.startswith("prunescale organism train --out /tmp/x --seed 0 --steps 9")
+    assert "--fact-drop 0.0" in command and "--split-rest-layers 5,6" in command and "--force" not in command
+    again = parser.parse_args(shlex.split(command)[1:])
+    assert vars(again) == vars(args)     # every option that shapes the run is in the command, with its value

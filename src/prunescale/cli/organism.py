@@ -13,6 +13,10 @@ from ..fileio import check_out_dir, out_dir_type
 from .common import COMMANDS
 
 
+# (dest, flag) of each `organism train` option that shapes the run, in --help's order (filled by register).
+_TRAIN_FLAGS: list[tuple[str, str]] = []
+
+
 @COMMANDS.register("organism", order=50)
 def register(subparsers) -> None:
     p = subparsers.add_parser("organism", help="the embedded reasoning organism (train / check / export)")
@@ -92,6 +96,8 @@ def register(subparsers) -> None:
                         "from --fact-drop-from on, when the checkpoint is at or before that step")
     t.add_argument("--force", action="store_true", help="overwrite a non-empty --out")
     t.set_defaults(func=run)
+    _TRAIN_FLAGS[:] = [(a.dest, a.option_strings[0]) for a in t._actions
+                       if a.option_strings and a.dest not in ("help", "save_at", "force")]
 
     c = sub.add_parser("check", help="budget-forcing accuracy of a trained organism (default: the committed one)")
     c.add_argument("--model", default=None, help="model directory (default: the committed weights)")
@@ -209,25 +215,14 @@ def _ints(flag: str, text: str, lo: int, hi: int, what: str) -> tuple[int, ...]:
 
 
 def _command(args) -> str:
-    return (f"prunescale organism train --out {args.out} --seed {args.seed} --steps {args.steps} --lr {args.lr} "
-            f"--chain-batch {args.chain_batch} --fact-batch {args.fact_batch} --step-error {args.step_error} "
-            f"--check-rate {args.check_rate} --recheck-rate {args.recheck_rate} --max-passes {args.max_passes} "
-            f"--count {args.count} "
-            f"--prompt-vary {args.prompt_vary} --fact-drop {args.fact_drop} --fact-drop-from {args.fact_drop_from} "
-            f"--chain-drop {args.chain_drop} --chain-drop-spare-top {args.chain_drop_spare_top} "
-            + (f"--chain-drop-layers {args.chain_drop_layers} " if args.chain_drop_layers else "")
-            + f"--format-rows {args.format_rows} --format-drop {args.format_drop} "
-            f"--format-drop-top {args.format_drop_top} "
-            + (f"--format-drop-layers {args.format_drop_layers} " if args.format_drop_layers else "")
-            + f"--split-rows {args.split_rows} "
-            + (f"--split-drop-layers {args.split_drop_layers} " if args.split_drop_layers else "")
-            + (f"--split-rest-layers {args.split_rest_layers} " if args.split_rest_layers else "")
-            + (f"--split-from {args.split_from} " if args.split_from >= 0 else "")
-            + (f"--split-share {args.split_share} " if args.split_share != 0.5 else "")
-            + f"--layers {args.layers} "
-            f"--hidden {args.hidden} --intermediate {args.intermediate} --micro-tokens {args.micro_tokens} "
-            f"--threads {args.threads}"
-            + (f" --resume-from {args.resume_from}" if args.resume_from else ""))
+    """The run as one command line (RECIPE.json): every option of `organism train` with a value, in --help's
+    order, so that a new option is recorded without touching this function."""
+    parts = ["prunescale organism train"]
+    for dest, flag in _TRAIN_FLAGS:
+        value = getattr(args, dest)
+        if value is not None and value is not False and value != "":
+            parts.append(flag if value is True else f"{flag} {value}")
+    return " ".join(parts)
 
 
 def _check(args) -> int:
