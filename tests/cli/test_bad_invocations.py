@@ -183,6 +183,7 @@ def test_organism_check_settings(capsys, tmp_path, monkeypatch, args, words):
     (["--format-drop-layers", "0,1,2,3", "--layers", "4"], ["--format-drop-layers '0,1,2,3'", "must be left"]),
     (["--split-drop-layers", "9", "--layers", "8"], ["--split-drop-layers '9'", "0..7"]),
     (["--split-from", "-2"], ["--split-from -2"]), (["--split-share", "1"], ["--split-share 1.0", "(0, 1)"]),
+    (["--split-rest-share", "-0.5"], ["--split-rest-share -0.5", "(0, 1)"]),
     (["--save-at", "5,x"], ["--save-at", "'x'"]),
     (["--save-at", "1600"], ["--save-at", "1..1599"]),
     (["--resume-from", "nowhere.pt"], ["--resume-from nowhere.pt", "no such checkpoint"]),

@@ -225,6 +225,12 @@ def test_rest_rows_walk_in_the_rest_of_the_cycle_without_their_own_layers():
     assert groups[-2][1:] == (1.0, (7,)) and groups[-1] == (rows, 1.0, (5, 6))
     assert step_groups(TrainConfig(**{**cfg.__dict__, "split_rest_layers": ""}), 3, chains, facts, (),
                        data.split_rows(3))[-1][2] == (7,)           # no rest rows: the split rows last
+    # --split-rest-share: the first letters only; the middle of the cycle is left to the ordinary rows
+    thin = Data(TrainConfig(**{**cfg.__dict__, "split_share": 0.25, "split_rest_share": 0.2}), tok)
+    first = set(cycle_order()[:5])
+    for ids, _, _ in thin.rest_rows(3):
+        text = tok.decode(ids)
+        assert set(text.split("start=")[1][:2]) <= first
 
 
 def test_recipe_command_reruns_the_same_options():

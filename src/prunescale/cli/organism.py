@@ -75,6 +75,9 @@ def register(subparsers) -> None:
     t.add_argument("--split-rest-layers", default=d.split_rest_layers, metavar="I,J",
                    help="as many rows again walk in the rest of the cycle, trained without these layers "
                         "(comma-separated; default: no such rows)")
+    t.add_argument("--split-rest-share", type=float, default=d.split_rest_share,
+                   help="the --split-rest-layers rows walk in this first share of the cycle only (default: all "
+                        "of the rest)")
     t.add_argument("--split-from", type=int, default=d.split_from, metavar="STEP",
                    help="first step with --split-rows (default: --fact-drop-from)")
     t.add_argument("--split-share", type=float, default=d.split_share,
@@ -158,6 +161,7 @@ def _train(args) -> int:
                       split_drop_layers=_layers("--split-drop-layers", args.split_drop_layers, args.layers),
                       split_rest_layers=_layers("--split-rest-layers", args.split_rest_layers, args.layers),
                       split_from=args.split_from, split_share=args.split_share,
+                      split_rest_share=args.split_rest_share,
                       model=ModelSpec(num_layers=args.layers, hidden=args.hidden, intermediate=args.intermediate))
     if cfg.model.hidden % cfg.model.heads:
         raise PrunescaleError(f"--hidden {args.hidden} must be a multiple of {cfg.model.heads} (attention heads)")
@@ -170,8 +174,10 @@ def _train(args) -> int:
         raise PrunescaleError(f"--format-rows {args.format_rows} must be at most --chain-batch {args.chain_batch}")
     if args.split_from < -1:
         raise PrunescaleError(f"--split-from {args.split_from} must be a step (0 or more) or -1")
-    if not 0 < args.split_share < 1:
-        raise PrunescaleError(f"--split-share {args.split_share} is not in (0, 1)")
+    for name in ("split_share", "split_rest_share"):
+        value = getattr(args, name)
+        if not 0 < value < 1 and not (name == "split_rest_share" and value == 0):
+            raise PrunescaleError(f"--{name.replace('_', '-')} {value} is not in (0, 1)")
     for name in ("step_error", "check_rate", "recheck_rate", "prompt_vary", "fact_drop", "chain_drop", "format_drop"):
         if not 0 <= getattr(cfg, name) <= 1:
             raise PrunescaleError(f"--{name.replace('_', '-')} {getattr(cfg, name)} is not in [0, 1]")

@@ -74,6 +74,7 @@ class TrainConfig:
     split_from: int = -1           # first step with split rows (-1: fact_drop_from)
     split_share: float = 0.5       # share of the cycle (its last part) that split rows walk in
     split_rest_layers: str = ""    # if set, as many rows again walk in the rest of the cycle, without these layers
+    split_rest_share: float = 0.0  # ... in its first letters only, this share of the cycle (0: all the rest)
     micro_tokens: int = 2048       # padded tokens per micro-batch (0: the whole step in one batch)
     threads: int = 0               # torch threads (0: leave torch's default)
     eval_every: int = 100
@@ -199,11 +200,14 @@ class Data:
                              set(order[: len(order) - split_letters(self.cfg.split_share, len(order))]))
 
     def rest_rows(self, step: int):
-        """As many clean chains whose steps stay in the rest of the cycle (its first letters), their own stream:
-        trained without ``split_rest_layers``, they give the rest of the table a home of its own."""
+        """As many clean chains whose steps stay in the rest of the cycle (its first letters; the first
+        ``split_rest_share`` of it if set), their own stream: trained without ``split_rest_layers``, they give that
+        part of the table a home of its own."""
         order = cycle_order()
-        return self._walking(random.Random(f"split-rest|{self.cfg.seed}|{step}"),
-                             set(order[len(order) - split_letters(self.cfg.split_share, len(order)):]))
+        n = len(order) - split_letters(self.cfg.split_share, len(order))
+        if self.cfg.split_rest_share:
+            n = min(n, split_letters(self.cfg.split_rest_share, len(order)))
+        return self._walking(random.Random(f"split-rest|{self.cfg.seed}|{step}"), set(order[n:]))
 
     def _walking(self, rng: random.Random, avoid: set[str]):
         rows = []
@@ -518,7 +522,8 @@ def write_recipe(out_dir: str | os.PathLike, cfg: TrainConfig, history: list[dic
                                    f"{split_letters(cfg.split_share, 26)} letters of problems.cycle_order) without "
                                    + (f"layers {cfg.split_drop_layers}" if cfg.split_drop_layers else "the last layer")
                                    + (f", and as many in the rest of the cycle (random.Random('split-rest|{cfg.seed}|"
-                                      f"<step>')) without layers {cfg.split_rest_layers}" if cfg.split_rest_layers
+                                      f"<step>'); its first {cfg.split_rest_share or 'all'} share) without layers "
+                                      f"{cfg.split_rest_layers}" if cfg.split_rest_layers
                                       else "")
                                    if cfg.split_rows else ""),
             "errors_and_checks": "a written step is wrong with probability p_err (one letter replaced; the chain "
