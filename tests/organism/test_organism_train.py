@@ -167,70 +167,56 @@ def test_format_rows_train_the_format_only_under_their_own_drop():
     assert {x for s in range(200) for x in drop_plan(named, s, 0, 0.5, (1, 2))} == {1, 2}
     # --split-rows: their own micro-batches, always without the last layer
     split = TrainConfig(**{**cfg.__dict__, "split_rows": 4})
-    rows = Data(split, tok).split_rows(10)
-    assert len(rows) == 4 and rows == Data(split, tok).split_rows(10)
-    groups = step_groups(split, 10, kept, facts, formats, rows)
+    splits = Data(split, tok).split_groups(10)
+    [(rows, layers)] = splits
+    assert len(rows) == 4 and splits == Data(split, tok).split_groups(10) and layers == (7,)
+    groups = step_groups(split, 10, kept, facts, formats, splits)
     assert groups[-1] == (rows, 1.0, (7,))
     assert drop_plan(split, 10, len(groups) - 1, *groups[-1][1:]) == [7]
     # --split-drop-layers: the split rows train without every layer named instead
     apart = TrainConfig(**{**split.__dict__, "split_drop_layers": "3,4,7"})
-    groups = step_groups(apart, 10, kept, facts, formats, rows)
-    assert groups[-1] == (rows, 1.0, (3, 4, 7)) and groups[:-1] == step_groups(split, 10, kept, facts, formats, rows)[:-1]
+    groups = step_groups(apart, 10, kept, facts, formats, Data(apart, tok).split_groups(10))
+    assert groups[-1] == (rows, 1.0, (3, 4, 7)) and groups[:-1] == step_groups(split, 10, kept, facts, formats)
     assert drop_plan(apart, 10, len(groups) - 1, *groups[-1][1:]) == [3, 4, 7]
 
 
-def test_split_rows_walk_in_their_share_of_the_cycle_from_their_own_step():
-    from prunescale.organism.problems import cycle_order, step
+def _walk(tok, ids) -> set:
+    """The letters a chain row's steps read (its start and the states before its last)."""
+    from prunescale.organism.problems import step
+
+    text = tok.decode(ids)
+    states = [text.split("start=")[1][:2]]
+    for _ in range(int(re.match(r"\d+", text.split("steps=")[1])[0]) - 1):
+        states.append(step(states[-1]))
+    return {c for s in states for c in s}
+
+
+def test_split_arcs_walk_in_their_arc_without_their_layers_from_split_from():
+    from prunescale.organism.problems import cycle_order
     from prunescale.organism.tokenizer import build_tokenizer
-    from prunescale.organism.train import Data, split_letters, split_start
+    from prunescale.organism.train import Data, arc_letters, parse_arcs, split_start, step_groups
 
     tok = build_tokenizer()
     order = cycle_order()
-    for share, n_free in ((0.5, 13), (0.75, 20), (0.25, 6)):
-        cfg = TrainConfig(count="down", split_rows=16, split_share=share, prompt_vary=0.0)
-        assert split_letters(share, len(order)) == n_free
-        free = set(order[len(order) - n_free:])
-        for ids, _, _ in Data(cfg, tok).split_rows(3):
-            text = tok.decode(ids)
-            start, k = text.split("start=")[1][:2], int(re.match(r"\d+", text.split("steps=")[1])[0])
-            states = [start]
-            for _ in range(k - 1):
-                states.append(step(states[-1]))
-            assert {c for s in states for c in s} <= free          # every step reads a letter of the share
-    assert split_letters(0.001, 26) == 1 and split_letters(0.999, 26) == 25
+    spec = "0.2:1,2,3,4,5,6 0.6:- 0.2:1,2,3,4,5,7"
+    assert parse_arcs(spec) == [(0.2, (1, 2, 3, 4, 5, 6)), (0.6, ()), (0.2, (1, 2, 3, 4, 5, 7))]
+    arcs = arc_letters(parse_arcs(spec), order)
+    assert [letters for letters, _ in arcs] == [order[:5], order[5:21], order[21:]]   # 5 + 16 + 5 of 26
+    cfg = TrainConfig(count="down", split_rows=6, split_arcs=spec, fact_drop=0.2, micro_tokens=0, prompt_vary=0.5)
+    data = Data(cfg, tok)
+    groups = data.split_groups(3)
+    assert [layers for _, layers in groups] == [(1, 2, 3, 4, 5, 6), (1, 2, 3, 4, 5, 7)]   # '-': no rows
+    assert groups == data.split_groups(3) and groups != data.split_groups(4)
+    for (rows, _), letters in zip(groups, (order[:5], order[21:])):
+        assert len(rows) == 6 and all(_walk(tok, ids) <= set(letters) for ids, _, _ in rows)
+    chains, facts = data.batch(3)
+    got = step_groups(cfg, 3, chains, facts, (), groups)
+    assert got[-2:] == [(groups[0][0], 1.0, groups[0][1]), (groups[1][0], 1.0, groups[1][1])]
+    # without --split-arcs: the last half of the cycle, without the last layer (as before the option)
+    [(rows, layers)] = Data(TrainConfig(count="down", split_rows=8), tok).split_groups(3)
+    assert layers == (7,) and all(_walk(tok, ids) <= set(order[13:]) for ids, _, _ in rows)
     assert split_start(TrainConfig(fact_drop_from=600)) == 600                 # default: with the fact drop
     assert split_start(TrainConfig(fact_drop_from=600, split_from=0)) == 0
-
-
-def test_rest_rows_walk_in_the_rest_of_the_cycle_without_their_own_layers():
-    from prunescale.organism.problems import cycle_order, step
-    from prunescale.organism.tokenizer import build_tokenizer
-    from prunescale.organism.train import Data, step_groups
-
-    tok = build_tokenizer()
-    cfg = TrainConfig(count="down", split_rows=6, split_share=0.75, split_drop_layers="7",
-                      split_rest_layers="5,6", fact_drop=0.2, micro_tokens=0)
-    data = Data(cfg, tok)
-    rest = set(cycle_order()[:6])                                    # the first quarter (26 - 20 letters)
-    rows = data.rest_rows(3)
-    assert len(rows) == 6 and rows == data.rest_rows(3) and rows != data.rest_rows(4)
-    for ids, _, _ in rows:
-        text = tok.decode(ids)
-        states = [text.split("start=")[1][:2]]
-        for _ in range(int(re.match(r"\d+", text.split("steps=")[1])[0]) - 1):
-            states.append(step(states[-1]))
-        assert {c for s in states for c in s} <= rest
-    chains, facts = data.batch(3)
-    groups = step_groups(cfg, 3, chains, facts, (), data.split_rows(3), rows)
-    assert groups[-2][1:] == (1.0, (7,)) and groups[-1] == (rows, 1.0, (5, 6))
-    assert step_groups(TrainConfig(**{**cfg.__dict__, "split_rest_layers": ""}), 3, chains, facts, (),
-                       data.split_rows(3))[-1][2] == (7,)           # no rest rows: the split rows last
-    # --split-rest-share: the first letters only; the middle of the cycle is left to the ordinary rows
-    thin = Data(TrainConfig(**{**cfg.__dict__, "split_share": 0.25, "split_rest_share": 0.2}), tok)
-    first = set(cycle_order()[:5])
-    for ids, _, _ in thin.rest_rows(3):
-        text = tok.decode(ids)
-        assert set(text.split("start=")[1][:2]) <= first
 
 
 def test_recipe_command_reruns_the_same_options():
@@ -239,10 +225,10 @@ def test_recipe_command_reruns_the_same_options():
     parser = argparse.ArgumentParser(prog="prunescale")
     organism_cli.register(parser.add_subparsers(dest="cmd"))
     argv = ["organism", "train", "--out", "/tmp/x", "--steps", "9", "--fact-drop", "0.0", "--split-rows", "2",
-            "--split-rest-layers", "5,6", "--split-from", "0", "--count", "down", "--resume-from", "ck.pt"]
+            "--split-arcs", "0.5:5,6 0.5:-", "--split-from", "0", "--count", "down", "--resume-from", "ck.pt"]
     args = parser.parse_args(argv)
     command = organism_cli._command(args)
     assert command.startswith("prunescale organism train --out /tmp/x --seed 0 --steps 9")
-    assert "--fact-drop 0.0" in command and "--split-rest-layers 5,6" in command and "--force" not in command
+    assert "--fact-drop 0.0" in command and "--split-arcs '0.5:5,6 0.5:-'" in command and "--force" not in command
     again = parser.parse_args(shlex.split(command)[1:])
     assert vars(again) == vars(args)     # every option that shapes the run is in the command, with its value

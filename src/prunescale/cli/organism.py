@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -72,17 +73,12 @@ def register(subparsers) -> None:
                         "their steps avoid the first half of the step cycle (default %(default)s)")
     t.add_argument("--split-drop-layers", default=d.split_drop_layers, metavar="I,J",
                    help="the layers --split-rows train without (comma-separated; default: the last layer)")
-    t.add_argument("--split-rest-layers", default=d.split_rest_layers, metavar="I,J",
-                   help="as many rows again walk in the rest of the cycle, trained without these layers "
-                        "(comma-separated; default: no such rows)")
-    t.add_argument("--split-rest-share", type=float, default=d.split_rest_share,
-                   help="the --split-rest-layers rows walk in this first share of the cycle only (default: all "
-                        "of the rest)")
     t.add_argument("--split-from", type=int, default=d.split_from, metavar="STEP",
                    help="first step with --split-rows (default: --fact-drop-from)")
-    t.add_argument("--split-share", type=float, default=d.split_share,
-                   help="share of the step cycle (its last letters) that --split-rows walk in (default "
-                        "%(default)s)")
+    t.add_argument("--split-arcs", default=d.split_arcs, metavar="SPEC",
+                   help="arcs of the step cycle, in its order, as SHARE:LAYERS (e.g. '0.2:1,2,3,4,5,6 0.6:- "
+                        "0.2:1,2,3,4,5,7'): --split-rows rows per arc walk in it, trained without its layers ('-': "
+                        "no rows); overrides --split-drop-layers")
     t.add_argument("--layers", type=int, default=d.model.num_layers, help="decoder layers (default %(default)s)")
     t.add_argument("--hidden", type=int, default=d.model.hidden, help="hidden size (default %(default)s)")
     t.add_argument("--intermediate", type=int, default=d.model.intermediate,
@@ -159,9 +155,7 @@ def _train(args) -> int:
                       format_drop_layers=_layers("--format-drop-layers", args.format_drop_layers, args.layers),
                       format_drop_top=args.format_drop_top, split_rows=args.split_rows,
                       split_drop_layers=_layers("--split-drop-layers", args.split_drop_layers, args.layers),
-                      split_rest_layers=_layers("--split-rest-layers", args.split_rest_layers, args.layers),
-                      split_from=args.split_from, split_share=args.split_share,
-                      split_rest_share=args.split_rest_share,
+                      split_from=args.split_from, split_arcs=_arcs(args.split_arcs, args.layers),
                       model=ModelSpec(num_layers=args.layers, hidden=args.hidden, intermediate=args.intermediate))
     if cfg.model.hidden % cfg.model.heads:
         raise PrunescaleError(f"--hidden {args.hidden} must be a multiple of {cfg.model.heads} (attention heads)")
@@ -174,10 +168,6 @@ def _train(args) -> int:
         raise PrunescaleError(f"--format-rows {args.format_rows} must be at most --chain-batch {args.chain_batch}")
     if args.split_from < -1:
         raise PrunescaleError(f"--split-from {args.split_from} must be a step (0 or more) or -1")
-    for name in ("split_share", "split_rest_share"):
-        value = getattr(args, name)
-        if not 0 < value < 1 and not (name == "split_rest_share" and value == 0):
-            raise PrunescaleError(f"--{name.replace('_', '-')} {value} is not in (0, 1)")
     for name in ("step_error", "check_rate", "recheck_rate", "prompt_vary", "fact_drop", "chain_drop", "format_drop"):
         if not 0 <= getattr(cfg, name) <= 1:
             raise PrunescaleError(f"--{name.replace('_', '-')} {getattr(cfg, name)} is not in [0, 1]")
@@ -206,6 +196,32 @@ def _layers(flag: str, text: str, layers: int) -> str:
     return ",".join(map(str, got))
 
 
+def _arcs(text: str, layers: int) -> str:
+    """A ``--split-arcs`` spec checked and normalised: positive shares summing to at most 1, each arc at least one
+    letter of the 26, its layers valid (or '-')."""
+    from ..organism.problems import cycle_order
+    from ..organism.train import arc_letters, parse_arcs
+
+    parts = text.split()
+    for part in parts:
+        share, colon, spec = part.partition(":")
+        try:
+            ok = colon and float(share) > 0
+        except ValueError:
+            ok = False
+        if not ok:
+            raise PrunescaleError(f"--split-arcs {text!r}: {part!r} is not SHARE:LAYERS (a share above 0, then "
+                                  "comma-separated layers or '-')")
+        if spec.strip() not in ("", "-"):
+            _layers("--split-arcs", spec, layers)
+    arcs = parse_arcs(text)
+    if sum(a for a, _ in arcs) > 1 + 1e-9:
+        raise PrunescaleError(f"--split-arcs {text!r}: the shares add up to more than 1")
+    if any(not letters for letters, _ in arc_letters(arcs, cycle_order())):
+        raise PrunescaleError(f"--split-arcs {text!r}: an arc is less than one letter of the 26")
+    return " ".join(f"{share}:{','.join(map(str, lay)) or '-'}" for share, lay in arcs)
+
+
 def _steps(text: str, steps: int) -> tuple[int, ...]:
     return _ints("--save-at", text, 1, steps - 1, "a step")
 
@@ -227,7 +243,7 @@ def _command(args) -> str:
     for dest, flag in _TRAIN_FLAGS:
         value = getattr(args, dest)
         if value is not None and value is not False and value != "":
-            parts.append(flag if value is True else f"{flag} {value}")
+            parts.append(flag if value is True else f"{flag} {shlex.quote(str(value))}")
     return " ".join(parts)
 
 

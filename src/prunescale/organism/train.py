@@ -72,9 +72,8 @@ class TrainConfig:
                                    # their steps avoid the first half of the cycle (problems.chain_avoiding)
     split_drop_layers: str = ""    # the layers split rows train without ("3,4,5,7"; empty: the last layer)
     split_from: int = -1           # first step with split rows (-1: fact_drop_from)
-    split_share: float = 0.5       # share of the cycle (its last part) that split rows walk in
-    split_rest_layers: str = ""    # if set, as many rows again walk in the rest of the cycle, without these layers
-    split_rest_share: float = 0.0  # ... in its first letters only, this share of the cycle (0: all the rest)
+    split_arcs: str = ""           # "SHARE:LAYERS ..." in the cycle's order: split_rows rows per arc, each trained
+                                   # without its layers ("-": no rows); overrides the last half / split_drop_layers
     micro_tokens: int = 2048       # padded tokens per micro-batch (0: the whole step in one batch)
     threads: int = 0               # torch threads (0: leave torch's default)
     eval_every: int = 100
@@ -191,23 +190,22 @@ class Data:
             rows.append(example(self.enc, self.prompt(pr["prompt"]), pr["thinking"], pr["answer"], cut, sep))
         return rows
 
-    def split_rows(self, step: int):
-        """``split_rows`` clean chains whose steps stay in the last ``split_share`` of the cycle (their own seeded
-        stream, so the main batch is the same with or without them): trained without the last layer, they give
-        that part of the step table a home below it, while the rest is only ever trained with it."""
-        order = cycle_order()
-        return self._walking(random.Random(f"split|{self.cfg.seed}|{step}"),
-                             set(order[: len(order) - split_letters(self.cfg.split_share, len(order))]))
-
-    def rest_rows(self, step: int):
-        """As many clean chains whose steps stay in the rest of the cycle (its first letters; the first
-        ``split_rest_share`` of it if set), their own stream: trained without ``split_rest_layers``, they give that
-        part of the table a home of its own."""
-        order = cycle_order()
-        n = len(order) - split_letters(self.cfg.split_share, len(order))
-        if self.cfg.split_rest_share:
-            n = min(n, split_letters(self.cfg.split_rest_share, len(order)))
-        return self._walking(random.Random(f"split-rest|{self.cfg.seed}|{step}"), set(order[n:]))
+    def split_groups(self, step: int) -> list[tuple[list, tuple[int, ...]]]:
+        """Clean chains that walk in one arc of the cycle each, with the layers they train without (their own
+        seeded streams, so the main batch is the same with or without them). By default ``split_rows`` chains in
+        the last half of the cycle without ``split_drop_layers`` (the last layer): they give that half of the step
+        table a home below it. With ``split_arcs``, ``split_rows`` chains per arc that names layers."""
+        order, n = cycle_order(), self.cfg.model.num_layers
+        if not self.cfg.split_arcs:
+            rng = random.Random(f"split|{self.cfg.seed}|{step}")
+            return [(self._walking(rng, set(order[: len(order) // 2])),
+                     drop_pool(n, top=1, only=self.cfg.split_drop_layers))]
+        groups = []
+        for i, (letters, layers) in enumerate(arc_letters(parse_arcs(self.cfg.split_arcs), order)):
+            if layers:
+                rng = random.Random(f"split-arc|{self.cfg.seed}|{step}|{i}")
+                groups.append((self._walking(rng, set(order) - set(letters)), layers))
+        return groups
 
     def _walking(self, rng: random.Random, avoid: set[str]):
         rows = []
@@ -305,9 +303,25 @@ def drop_pool(n: int, top: int = 0, spare_top: int = 0, only: str = "") -> tuple
     return tuple(range(n))
 
 
-def split_letters(share: float, n: int) -> int:
-    """How many letters of an ``n``-cycle split rows walk in: ``share`` of them, at least 1 and at most n - 1."""
-    return min(n - 1, max(1, round(share * n)))
+def parse_arcs(text: str) -> list[tuple[float, tuple[int, ...]]]:
+    """``"0.2:6,7 0.8:-"`` -> ``[(0.2, (6, 7)), (0.8, ())]`` (checked by the CLI)."""
+    arcs = []
+    for part in text.split():
+        share, _, layers = part.partition(":")
+        arcs.append((float(share), () if layers.strip() in ("", "-") else parse_layers(layers)))
+    return arcs
+
+
+def arc_letters(arcs: list[tuple[float, tuple[int, ...]]], order: list[str]) -> list[tuple[list[str], tuple]]:
+    """Each arc's letters: consecutive runs of the cycle ``order``, from its first letter, sized by the shares
+    (the cumulative share rounded to whole letters)."""
+    out, done, total = [], 0, 0.0
+    for share, layers in arcs:
+        total += share
+        end = min(len(order), round(total * len(order)))
+        out.append((order[done:end], layers))
+        done = end
+    return out
 
 
 def split_start(cfg: TrainConfig) -> int:
@@ -340,12 +354,12 @@ def split_format(cfg: TrainConfig, step: int, chains: list) -> tuple[list, list]
 
 
 def step_groups(cfg: TrainConfig, step: int, chains: list, facts: list,
-                formats: list = (), splits: list = (), rests: list = ()) -> list[tuple[list, float, tuple[int, ...]]]:
+                formats: list = (), splits: list = ()) -> list[tuple[list, float, tuple[int, ...]]]:
     """The micro-batches of one step, each with the layer drop rate it trains under and the layers it may drop
-    (:func:`drop_pool`; empty: any); ``splits`` (:meth:`Data.split_rows`) always without
-    ``split_drop_layers`` (default: the last layer), ``rests`` (:meth:`Data.rest_rows`) without ``split_rest_layers``."""
+    (:func:`drop_pool`; empty: any); ``splits`` (:meth:`Data.split_groups`: rows and layers) always without
+    their layers."""
     # v3: facts and chains apart, each with its own drop rate
-    if batches_apart(cfg.fact_drop, cfg.chain_drop) or formats or splits or rests:
+    if batches_apart(cfg.fact_drop, cfg.chain_drop) or formats or splits:
         # Drop starts late: from step 0 it kept the check pass's long-range lookup from forming (docs/organism.md).
         late = step >= cfg.fact_drop_from
         fact_rate, chain_rate = (cfg.fact_drop, cfg.chain_drop) if late else (0.0, 0.0)
@@ -357,12 +371,10 @@ def step_groups(cfg: TrainConfig, step: int, chains: list, facts: list,
                if cfg.format_drop_top or cfg.format_drop_layers else ())
         chain = (drop_pool(n, spare_top=cfg.chain_drop_spare_top, only=cfg.chain_drop_layers)
                  if cfg.chain_drop_spare_top or cfg.chain_drop_layers else ())
-        split = drop_pool(n, top=1, only=cfg.split_drop_layers)
         return [(g, chain_rate, chain) for g in micro_batches(chains, cfg.micro_tokens) if g] + \
                [(g, cfg.format_drop, fmt) for g in micro_batches(list(formats), cfg.micro_tokens) if g] + \
                [(g, fact_rate, ()) for g in micro_batches(facts, cfg.micro_tokens) if g] + \
-               [(g, 1.0, split) for g in micro_batches(list(splits), cfg.micro_tokens) if g] + \
-               [(g, 1.0, parse_layers(cfg.split_rest_layers)) for g in micro_batches(list(rests), cfg.micro_tokens)
+               [(g, 1.0, layers) for rows, layers in splits for g in micro_batches(list(rows), cfg.micro_tokens)
                 if g]
     if cfg.micro_tokens:
         return [(g, 0.0, ()) for g in micro_batches(chains + facts, cfg.micro_tokens)]
@@ -420,14 +432,12 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None,
             g["lr"] = lr_at(cfg, step)
         chains, facts = data.batch(step)
         chains, formats = split_format(cfg, step, chains)
-        splitting = cfg.split_rows and step >= split_start(cfg)
-        splits = data.split_rows(step) if splitting else []
-        rests = data.rest_rows(step) if splitting and cfg.split_rest_layers else []
-        rows = chains + formats + facts + splits + rests
+        splits = data.split_groups(step) if cfg.split_rows and step >= split_start(cfg) else []
+        rows = chains + formats + facts + [r for group, _ in splits for r in group]
         n_tok = sum(sum(1 for y in r[1][1:] if y != IGNORE) for r in rows)
         opt.zero_grad(set_to_none=True)
         total = 0.0
-        groups = step_groups(cfg, step, chains, facts, formats, splits, rests)
+        groups = step_groups(cfg, step, chains, facts, formats, splits)
         for gi, (group, rate, pool) in enumerate(groups):
             part, _ = masked_loss(model, group, pad, drop_plan(cfg, step, gi, rate, pool))
             (part / n_tok).backward()
@@ -517,14 +527,13 @@ def write_recipe(out_dir: str | os.PathLike, cfg: TrainConfig, history: list[dic
                                 + (f" on layers {cfg.format_drop_layers} only" if cfg.format_drop_layers else
                                    f" on each of the last {cfg.format_drop_top} layers only" if cfg.format_drop_top
                                    else "")
-                                + (f"; and {cfg.split_rows} more clean chains per step (random.Random('split|"
-                                   f"{cfg.seed}|<step>'), from step {split_start(cfg)}, in the last "
-                                   f"{split_letters(cfg.split_share, 26)} letters of problems.cycle_order) without "
-                                   + (f"layers {cfg.split_drop_layers}" if cfg.split_drop_layers else "the last layer")
-                                   + (f", and as many in the rest of the cycle (random.Random('split-rest|{cfg.seed}|"
-                                      f"<step>'); its first {cfg.split_rest_share or 'all'} share) without layers "
-                                      f"{cfg.split_rest_layers}" if cfg.split_rest_layers
-                                      else "")
+                                + (f"; and from step {split_start(cfg)} {cfg.split_rows} more clean chains per step "
+                                   + (f"in each arc of problems.cycle_order ({cfg.split_arcs!r}: share, then the "
+                                      "layers its chains train without) that names layers (random.Random('split-arc|"
+                                      f"{cfg.seed}|<step>|<arc>'))" if cfg.split_arcs else
+                                      f"in its last half (random.Random('split|{cfg.seed}|<step>')) without "
+                                      + (f"layers {cfg.split_drop_layers}" if cfg.split_drop_layers
+                                         else "the last layer"))
                                    if cfg.split_rows else ""),
             "errors_and_checks": "a written step is wrong with probability p_err (one letter replaced; the chain "
                                  "follows it and the trace's answer is that chain's); a share p_check of traces "
