@@ -119,9 +119,10 @@ def run(args) -> int:
     if args.organism_cmd == "train":
         return _train(args)
     if args.organism_cmd == "export":
-        from ..organism.export import export_checkpoint, read_for_export
+        from ..organism.checkpoint import read_checkpoint
+        from ..organism.export import export_checkpoint
 
-        ck = read_for_export(args.checkpoint)
+        ck = read_checkpoint(args.checkpoint, flag="")
         out = check_out_dir(args.out, empty=True, overwrite=args.force, overwrite_flag="--force")
         step = export_checkpoint(ck, out)
         print(json.dumps({"out": str(out), "step": step}))

@@ -34,17 +34,18 @@ def save_checkpoint(path: str | os.PathLike, step: int, cfg_dict: dict, model, o
     return path
 
 
-def read_checkpoint(path: str | os.PathLike) -> dict:
-    """The checkpoint at ``path``, or a one-line error saying why it is not one."""
+def read_checkpoint(path: str | os.PathLike, flag: str = "--resume-from") -> dict:
+    """The checkpoint at ``path``, or a one-line error (naming ``flag``, if any) saying why it is not one."""
+    where = f"{flag} {path}" if flag else str(path)
     path = Path(path)
     if not path.is_file():
-        raise PrunescaleError(f"--resume-from {path}: no such checkpoint file")
+        raise PrunescaleError(f"{where}: no such checkpoint file")
     try:
         ck = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:   # a truncated or foreign file: say which, not torch's unpickling traceback
-        raise PrunescaleError(f"--resume-from {path}: not an organism checkpoint ({type(e).__name__})") from None
+        raise PrunescaleError(f"{where}: not an organism checkpoint ({type(e).__name__})") from None
     if not isinstance(ck, dict) or not {"step", "config", "model", "opt", "history"} <= set(ck):
-        raise PrunescaleError(f"--resume-from {path}: not an organism checkpoint (missing keys)")
+        raise PrunescaleError(f"{where}: not an organism checkpoint (missing keys)")
     return ck
 
 
