@@ -219,6 +219,55 @@ def test_split_arcs_walk_in_their_arc_without_their_layers_from_split_from():
     assert split_start(TrainConfig(fact_drop_from=600, split_from=0)) == 0
 
 
+def test_arc_chains_train_main_rows_as_arc_rows_on_their_own_entries(tmp_path):
+    from prunescale.organism.problems import cycle_order
+    from prunescale.organism.tokenizer import build_tokenizer
+    from prunescale.organism.train import IGNORE, Data, arc_letters, parse_arcs
+
+    tok = build_tokenizer()
+    order = cycle_order()
+    spec = "0.12:1,2,3,4,5,6 0.76:6,7 0.12:1,2,3,4,5,7"
+    arcs = [(set(letters), layers) for letters, layers in arc_letters(parse_arcs(spec), order)]
+    cfg = TrainConfig(count="down", split_arcs=spec, arc_chains=0.5, fact_drop_from=600, prompt_vary=0.5)
+    data = Data(cfg, tok)
+    chains, _ = data.batch(700)
+    assert data.arc_chains(599, chains) == (chains, [])                           # late only
+    assert Data(TrainConfig(split_arcs=spec), tok).arc_chains(700, chains) == (chains, [])   # share 0: none
+    kept, groups = data.arc_chains(700, chains)
+    assert (kept, groups) == data.arc_chains(700, chains)                         # seeded
+    moved = [row for rows, _ in groups for row in rows]
+    assert 8 <= len(moved) <= 24 and len(kept) + len(moved) == len(chains)
+    assert all(row in chains for row in kept) and len({layers for _, layers in groups}) == len(groups)
+    pred = {b: a for a, b in zip(order, order[1:] + order[:1])}
+    trained = 0
+    for rows, layers in groups:
+        letters = next(lt for lt, ly in arcs if ly == layers)
+        for ids, labels, meta in rows:
+            original = next(r for r in chains if r[0] == ids)
+            computed = {p for line in meta["look"] + meta["checks"] for p in line}
+            on = [p for p, y in enumerate(labels) if y != IGNORE]
+            assert on and set(on) <= computed                     # no format, no answer: only computed letters
+            assert all(labels[p] == original[1][p] and pred[tok.decode([ids[p]])] in letters for p in on)
+            # every letter computed from the arc's letters is trained on
+            assert {p for p in computed if pred[tok.decode([ids[p]])] in letters} == set(on)
+            trained += len(on)
+    assert trained > 0
+    # every arc with layers gets rows over a few steps, '-' arcs never
+    half = Data(TrainConfig(split_arcs="0.5:7 0.5:-", arc_chains=1.0), tok)
+    assert [layers for _, layers in half.arc_chains(3, half.batch(3)[0])[1]] == [(7,)]
+    # through the training loop, and said in the recipe
+    from prunescale.organism.model import ModelSpec
+    from prunescale.organism.train import write_recipe
+
+    tiny = TrainConfig(steps=2, chain_batch=4, fact_batch=2, warmup=1, eval_every=2, k_max=4, fact_drop_from=1,
+                       split_arcs="0.5:1 0.5:-", arc_chains=1.0, model=ModelSpec(num_layers=2, hidden=32,
+                                                                                intermediate=64))
+    _, _, history = train(tiny, log=lambda s: None)
+    assert history[-1]["step"] == 2 and history[-1]["train_loss"] > 0
+    recipe = json.loads(write_recipe(tmp_path, tiny, history, 1.0, command="x").read_text())
+    assert "a share 1.0 of the other chains" in json.dumps(recipe)
+
+
 def test_recipe_command_reruns_the_same_options():
     import shlex
 

@@ -79,6 +79,9 @@ def register(subparsers) -> None:
                    help="arcs of the step cycle, in its order, as SHARE:LAYERS (e.g. '0.2:1,2,3,4,5,6 0.6:- "
                         "0.2:1,2,3,4,5,7'): --split-rows rows per arc walk in it, trained without its layers ('-': "
                         "no rows); overrides --split-drop-layers")
+    t.add_argument("--arc-chains", type=float, default=d.arc_chains, metavar="P",
+                   help="share of the other chain rows, from --fact-drop-from, trained as rows of one --split-arcs "
+                        "arc they read: without its layers, on its entries only (default %(default)s)")
     t.add_argument("--layers", type=int, default=d.model.num_layers, help="decoder layers (default %(default)s)")
     t.add_argument("--hidden", type=int, default=d.model.hidden, help="hidden size (default %(default)s)")
     t.add_argument("--intermediate", type=int, default=d.model.intermediate,
@@ -132,7 +135,7 @@ def run(args) -> int:
 
 def _train(args) -> int:
     from ..organism.model import ModelSpec
-    from ..organism.train import TrainConfig, train, write_recipe
+    from ..organism.train import TrainConfig, parse_arcs, train, write_recipe
 
     out = check_out_dir(args.out, empty=True, overwrite=args.force, overwrite_flag="--force")
     for flag, least in (("steps", 1), ("threads", 1), ("chain_batch", 1), ("eval_every", 1), ("fact_batch", 0),
@@ -157,6 +160,7 @@ def _train(args) -> int:
                       format_drop_top=args.format_drop_top, split_rows=args.split_rows,
                       split_drop_layers=_layers("--split-drop-layers", args.split_drop_layers, args.layers),
                       split_from=args.split_from, split_arcs=_arcs(args.split_arcs, args.layers),
+                      arc_chains=args.arc_chains,
                       model=ModelSpec(num_layers=args.layers, hidden=args.hidden, intermediate=args.intermediate))
     if cfg.model.hidden % cfg.model.heads:
         raise PrunescaleError(f"--hidden {args.hidden} must be a multiple of {cfg.model.heads} (attention heads)")
@@ -169,9 +173,12 @@ def _train(args) -> int:
         raise PrunescaleError(f"--format-rows {args.format_rows} must be at most --chain-batch {args.chain_batch}")
     if args.split_from < -1:
         raise PrunescaleError(f"--split-from {args.split_from} must be a step (0 or more) or -1")
-    for name in ("step_error", "check_rate", "recheck_rate", "prompt_vary", "fact_drop", "chain_drop", "format_drop"):
+    for name in ("step_error", "check_rate", "recheck_rate", "prompt_vary", "fact_drop", "chain_drop", "format_drop",
+                 "arc_chains"):
         if not 0 <= getattr(cfg, name) <= 1:
             raise PrunescaleError(f"--{name.replace('_', '-')} {getattr(cfg, name)} is not in [0, 1]")
+    if cfg.arc_chains and not any(layers for _, layers in parse_arcs(cfg.split_arcs)):
+        raise PrunescaleError(f"--arc-chains {cfg.arc_chains} needs --split-arcs with an arc that names layers")
     save_at = _steps(args.save_at, cfg.steps)
     resume, resumed = None, None
     if args.resume_from:

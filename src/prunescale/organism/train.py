@@ -74,6 +74,8 @@ class TrainConfig:
     split_from: int = -1           # first step with split rows (-1: fact_drop_from)
     split_arcs: str = ""           # "SHARE:LAYERS ..." in the cycle's order: split_rows rows per arc, each trained
                                    # without its layers ("-": no rows); overrides the last half / split_drop_layers
+    arc_chains: float = 0.0        # share of the main chain rows, from fact_drop_from, trained as one split arc's
+                                   # rows: without its layers, on its entries only (Data.arc_chains)
     micro_tokens: int = 2048       # padded tokens per micro-batch (0: the whole step in one batch)
     threads: int = 0               # torch threads (0: leave torch's default)
     eval_every: int = 100
@@ -170,6 +172,7 @@ class Data:
         self.prompt = lambda user: prompt_text(tokenizer, user)
         self.facts = all_facts()
         self.pad = tokenizer.pad_token_id
+        self.letter = {tokenizer.convert_tokens_to_ids(c): c for c in cycle_order()}
 
     def chain_rows(self, rng: random.Random, n: int, trunc_frac: float, k: int | None = None, *,
                    noisy: bool = True):
@@ -206,6 +209,37 @@ class Data:
                 rng = random.Random(f"split-arc|{self.cfg.seed}|{step}|{i}")
                 groups.append((self._walking(rng, set(order) - set(letters)), layers))
         return groups
+
+    def arc_chains(self, step: int, chains: list) -> tuple[list, list[tuple[list, tuple[int, ...]]]]:
+        """(the chains left full depth, [(rows, layers)]): from ``fact_drop_from`` a share ``arc_chains`` of the main
+        chain rows train as rows of one split arc they read: without its layers, on the letters computed from its
+        letters only. A full-depth row would teach every layer the arc's entries, absorbing the home its split rows
+        gave them (docs/organism.md); these rows keep the traces' noise and checks without that."""
+        if not self.cfg.arc_chains or step < self.cfg.fact_drop_from:
+            return chains, []
+        order = cycle_order()
+        before = {order[(i + 1) % len(order)]: c for i, c in enumerate(order)}   # the letter each one is read from
+        arcs = [(set(letters), layers) for letters, layers in
+                arc_letters(parse_arcs(self.cfg.split_arcs), order) if layers]
+        rng = random.Random(f"arc-chain|{self.cfg.seed}|{step}")
+        kept, groups = [], [[] for _ in arcs]
+        for ids, labels, meta in chains:
+            if rng.random() >= self.cfg.arc_chains:
+                kept.append((ids, labels, meta))
+                continue
+            reads = {p: before.get(self.letter.get(ids[p], "")) for line in meta["look"] + meta["checks"]
+                     for p in line}
+            touched = [i for i, (letters, _) in enumerate(arcs) if any(r in letters for r in reads.values())]
+            if not touched:
+                kept.append((ids, labels, meta))
+                continue
+            i = rng.choice(touched)
+            own = [IGNORE] * len(labels)
+            for p, r in reads.items():
+                if r in arcs[i][0]:
+                    own[p] = labels[p]
+            groups[i].append((ids, own, meta))
+        return kept, [(rows, arcs[i][1]) for i, rows in enumerate(groups) if rows]
 
     def _walking(self, rng: random.Random, avoid: set[str]):
         rows = []
@@ -432,7 +466,8 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None,
             g["lr"] = lr_at(cfg, step)
         chains, facts = data.batch(step)
         chains, formats = split_format(cfg, step, chains)
-        splits = data.split_groups(step) if cfg.split_rows and step >= split_start(cfg) else []
+        chains, arcs = data.arc_chains(step, chains)
+        splits = (data.split_groups(step) if cfg.split_rows and step >= split_start(cfg) else []) + arcs
         rows = chains + formats + facts + [r for group, _ in splits for r in group]
         n_tok = sum(sum(1 for y in r[1][1:] if y != IGNORE) for r in rows)
         opt.zero_grad(set_to_none=True)
@@ -534,7 +569,11 @@ def write_recipe(out_dir: str | os.PathLike, cfg: TrainConfig, history: list[dic
                                       f"in its last half (random.Random('split|{cfg.seed}|<step>')) without "
                                       + (f"layers {cfg.split_drop_layers}" if cfg.split_drop_layers
                                          else "the last layer"))
-                                   if cfg.split_rows else ""),
+                                   if cfg.split_rows else "")
+                                + (f"; and a share {cfg.arc_chains} of the other chains (random.Random('arc-chain|"
+                                   f"{cfg.seed}|<step>')) trains as rows of one arc they read (its layers dropped, "
+                                   "only the letters computed from its letters trained on: Data.arc_chains)"
+                                   if cfg.arc_chains else ""),
             "errors_and_checks": "a written step is wrong with probability p_err (one letter replaced; the chain "
                                  "follows it and the trace's answer is that chain's); a share p_check of traces "
                                  "ends with 'Wait, let me check.' and every step re-derived exactly from the start "
