@@ -190,6 +190,7 @@ def test_organism_check_settings(capsys, tmp_path, monkeypatch, args, words):
     (["--split-arcs", "0.01:7"], ["--split-arcs '0.01:7'", "less than one letter"]),
     (["--arc-chains", "1.5", "--split-arcs", "0.5:7"], ["--arc-chains 1.5", "[0, 1]"]),
     (["--arc-chains", "0.5"], ["--arc-chains 0.5", "--split-arcs"]),
+    (["--arc-from", "-2"], ["--arc-from -2"]),
     (["--arc-chains", "0.5", "--split-arcs", "0.5:-"], ["--arc-chains 0.5", "names layers"]),
     (["--save-at", "5,x"], ["--save-at", "'x'"]),
     (["--save-at", "1600"], ["--save-at", "1..1599"]),

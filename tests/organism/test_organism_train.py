@@ -232,6 +232,8 @@ def test_arc_chains_train_main_rows_as_arc_rows_on_their_own_entries(tmp_path):
     data = Data(cfg, tok)
     chains, _ = data.batch(700)
     assert data.arc_chains(599, chains) == (chains, [])                           # late only
+    early = Data(TrainConfig(count="down", split_arcs=spec, arc_chains=0.5, fact_drop_from=600, arc_from=0), tok)
+    assert early.arc_chains(0, chains)[1]                                         # or from --arc-from
     assert Data(TrainConfig(split_arcs=spec), tok).arc_chains(700, chains) == (chains, [])   # share 0: none
     kept, groups = data.arc_chains(700, chains)
     assert (kept, groups) == data.arc_chains(700, chains)                         # seeded

@@ -82,6 +82,8 @@ def register(subparsers) -> None:
     t.add_argument("--arc-chains", type=float, default=d.arc_chains, metavar="P",
                    help="share of the other chain rows, from --fact-drop-from, trained as rows of one --split-arcs "
                         "arc they read: without its layers, on its entries only (default %(default)s)")
+    t.add_argument("--arc-from", type=int, default=d.arc_from, metavar="STEP",
+                   help="first step with --arc-chains (default: --fact-drop-from)")
     t.add_argument("--layers", type=int, default=d.model.num_layers, help="decoder layers (default %(default)s)")
     t.add_argument("--hidden", type=int, default=d.model.hidden, help="hidden size (default %(default)s)")
     t.add_argument("--intermediate", type=int, default=d.model.intermediate,
@@ -160,7 +162,7 @@ def _train(args) -> int:
                       format_drop_top=args.format_drop_top, split_rows=args.split_rows,
                       split_drop_layers=_layers("--split-drop-layers", args.split_drop_layers, args.layers),
                       split_from=args.split_from, split_arcs=_arcs(args.split_arcs, args.layers),
-                      arc_chains=args.arc_chains,
+                      arc_chains=args.arc_chains, arc_from=args.arc_from,
                       model=ModelSpec(num_layers=args.layers, hidden=args.hidden, intermediate=args.intermediate))
     if cfg.model.hidden % cfg.model.heads:
         raise PrunescaleError(f"--hidden {args.hidden} must be a multiple of {cfg.model.heads} (attention heads)")
@@ -171,8 +173,9 @@ def _train(args) -> int:
                               f"= {args.layers - 2} (a layer must be left to drop)")
     if args.format_rows > args.chain_batch:
         raise PrunescaleError(f"--format-rows {args.format_rows} must be at most --chain-batch {args.chain_batch}")
-    if args.split_from < -1:
-        raise PrunescaleError(f"--split-from {args.split_from} must be a step (0 or more) or -1")
+    for flag in ("split_from", "arc_from"):
+        if getattr(args, flag) < -1:
+            raise PrunescaleError(f"--{flag.replace('_', '-')} {getattr(args, flag)} must be a step (0 or more) or -1")
     for name in ("step_error", "check_rate", "recheck_rate", "prompt_vary", "fact_drop", "chain_drop", "format_drop",
                  "arc_chains"):
         if not 0 <= getattr(cfg, name) <= 1:

@@ -19,7 +19,7 @@ LATE = ("fact_drop", "chain_drop", "chain_drop_spare_top", "chain_drop_layers", 
         "format_drop_top", "format_drop_layers", "split_rows",
         "split_drop_layers", "split_arcs", "arc_chains")
 # Options added later, with the value a checkpoint written before them trained under.
-DEFAULTS = {"split_from": -1, "split_arcs": "", "arc_chains": 0.0}
+DEFAULTS = {"split_from": -1, "split_arcs": "", "arc_chains": 0.0, "arc_from": -1}
 RUN_ONLY = ("threads", "eval_every")   # how a run is executed, not what it learns
 
 
@@ -91,6 +91,8 @@ def _acts_from(cfg: dict, key: str) -> int:
     start = cfg.get("fact_drop_from", 0)
     if key.startswith("split_") and cfg.get("split_from", -1) >= 0:
         return cfg["split_from"]
+    if key == "arc_chains" and cfg.get("arc_from", -1) >= 0:
+        return cfg["arc_from"]
     return start
 
 

@@ -76,6 +76,7 @@ class TrainConfig:
                                    # without its layers ("-": no rows); overrides the last half / split_drop_layers
     arc_chains: float = 0.0        # share of the main chain rows, from fact_drop_from, trained as one split arc's
                                    # rows: without its layers, on its entries only (Data.arc_chains)
+    arc_from: int = -1             # first step with arc chains (-1: fact_drop_from)
     micro_tokens: int = 2048       # padded tokens per micro-batch (0: the whole step in one batch)
     threads: int = 0               # torch threads (0: leave torch's default)
     eval_every: int = 100
@@ -211,11 +212,11 @@ class Data:
         return groups
 
     def arc_chains(self, step: int, chains: list) -> tuple[list, list[tuple[list, tuple[int, ...]]]]:
-        """(the chains left full depth, [(rows, layers)]): from ``fact_drop_from`` a share ``arc_chains`` of the main
+        """(the chains left full depth, [(rows, layers)]): from ``arc_from`` (or ``fact_drop_from``) a share ``arc_chains`` of the main
         chain rows train as rows of one split arc they read: without its layers, on the letters computed from its
         letters only. A full-depth row would teach every layer the arc's entries, absorbing the home its split rows
         gave them (docs/organism.md); these rows keep the traces' noise and checks without that."""
-        if not self.cfg.arc_chains or step < self.cfg.fact_drop_from:
+        if not self.cfg.arc_chains or step < arc_start(self.cfg):
             return chains, []
         order = cycle_order()
         before = {order[(i + 1) % len(order)]: c for i, c in enumerate(order)}   # the letter each one is read from
@@ -361,6 +362,11 @@ def arc_letters(arcs: list[tuple[float, tuple[int, ...]]], order: list[str]) -> 
 def split_start(cfg: TrainConfig) -> int:
     """The first step with split rows: ``split_from``, or ``fact_drop_from`` when it is -1."""
     return cfg.fact_drop_from if cfg.split_from < 0 else cfg.split_from
+
+
+def arc_start(cfg: TrainConfig) -> int:
+    """The first step with arc chains: ``arc_from``, or ``fact_drop_from`` when it is -1."""
+    return cfg.fact_drop_from if cfg.arc_from < 0 else cfg.arc_from
 
 
 def parse_layers(text: str) -> tuple[int, ...]:
@@ -570,7 +576,8 @@ def write_recipe(out_dir: str | os.PathLike, cfg: TrainConfig, history: list[dic
                                       + (f"layers {cfg.split_drop_layers}" if cfg.split_drop_layers
                                          else "the last layer"))
                                    if cfg.split_rows else "")
-                                + (f"; and a share {cfg.arc_chains} of the other chains (random.Random('arc-chain|"
+                                + (f"; and from step {arc_start(cfg)} a share {cfg.arc_chains} of the other chains "
+                                   "(random.Random('arc-chain|"
                                    f"{cfg.seed}|<step>')) trains as rows of one arc they read (its layers dropped, "
                                    "only the letters computed from its letters trained on: Data.arc_chains)"
                                    if cfg.arc_chains else ""),
