@@ -257,17 +257,30 @@ def test_arc_chains_train_main_rows_as_arc_rows_on_their_own_entries(tmp_path):
     # every arc with layers gets rows over a few steps, '-' arcs never
     half = Data(TrainConfig(split_arcs="0.5:7 0.5:-", arc_chains=1.0), tok)
     assert [layers for _, layers in half.arc_chains(3, half.batch(3)[0])[1]] == [(7,)]
+    # --exclusive-arcs: the rows left full depth are not trained on the end arcs' entries, only their own rows are
+    only = Data(TrainConfig(count="down", split_arcs=spec, exclusive_arcs="1,3", arc_from=0), tok)
+    full, none = only.arc_chains(0, chains)
+    ends = set(order[:3]) | set(order[-3:])
+    assert not none and len(full) == len(chains)
+    masked = 0
+    for (ids, labels, meta), original in zip(full, chains):
+        for p in (p for line in meta["look"] + meta["checks"] for p in line):
+            masked += labels[p] == IGNORE
+            assert (labels[p] == IGNORE) == (pred[tok.decode([ids[p]])] in ends)
+        assert [y for p, y in enumerate(labels) if y != original[1][p]] == [IGNORE] * sum(
+            y != original[1][p] for p, y in enumerate(labels))                   # only masking, nothing else
+    assert masked > 0
     # through the training loop, and said in the recipe
     from prunescale.organism.model import ModelSpec
     from prunescale.organism.train import write_recipe
 
     tiny = TrainConfig(steps=2, chain_batch=4, fact_batch=2, warmup=1, eval_every=2, k_max=4, fact_drop_from=1,
-                       split_arcs="0.5:1 0.5:-", arc_chains=1.0, model=ModelSpec(num_layers=2, hidden=32,
+                       split_arcs="0.5:1 0.5:-", arc_chains=0.5, exclusive_arcs="1", model=ModelSpec(num_layers=2, hidden=32,
                                                                                 intermediate=64))
     _, _, history = train(tiny, log=lambda s: None)
     assert history[-1]["step"] == 2 and history[-1]["train_loss"] > 0
     recipe = json.loads(write_recipe(tmp_path, tiny, history, 1.0, command="x").read_text())
-    assert "a share 1.0 of the other chains" in json.dumps(recipe)
+    assert "a share 0.5 of the other chains" in json.dumps(recipe) and "arcs 1 are trained only" in json.dumps(recipe)
 
 
 def test_recipe_command_reruns_the_same_options():

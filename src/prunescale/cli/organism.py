@@ -83,7 +83,10 @@ def register(subparsers) -> None:
                    help="share of the other chain rows, from --fact-drop-from, trained as rows of one --split-arcs "
                         "arc they read: without its layers, on its entries only (default %(default)s)")
     t.add_argument("--arc-from", type=int, default=d.arc_from, metavar="STEP",
-                   help="first step with --arc-chains (default: --fact-drop-from)")
+                   help="first step with --arc-chains and --exclusive-arcs (default: --fact-drop-from)")
+    t.add_argument("--exclusive-arcs", default=d.exclusive_arcs, metavar="I,J",
+                   help="--split-arcs arcs (numbered from 1) whose entries only their own rows train: full-depth "
+                        "chain rows are not trained on them")
     t.add_argument("--layers", type=int, default=d.model.num_layers, help="decoder layers (default %(default)s)")
     t.add_argument("--hidden", type=int, default=d.model.hidden, help="hidden size (default %(default)s)")
     t.add_argument("--intermediate", type=int, default=d.model.intermediate,
@@ -163,6 +166,7 @@ def _train(args) -> int:
                       split_drop_layers=_layers("--split-drop-layers", args.split_drop_layers, args.layers),
                       split_from=args.split_from, split_arcs=_arcs(args.split_arcs, args.layers),
                       arc_chains=args.arc_chains, arc_from=args.arc_from,
+                      exclusive_arcs=_exclusive(args.exclusive_arcs, args.split_arcs),
                       model=ModelSpec(num_layers=args.layers, hidden=args.hidden, intermediate=args.intermediate))
     if cfg.model.hidden % cfg.model.heads:
         raise PrunescaleError(f"--hidden {args.hidden} must be a multiple of {cfg.model.heads} (attention heads)")
@@ -197,6 +201,20 @@ def _train(args) -> int:
     print(json.dumps({"out": str(out), "steps": cfg.steps, "seconds": round(time.time() - t0, 1),
                       "final": history[-1] if history else None}))
     return 0
+
+
+def _exclusive(text: str, spec: str) -> str:
+    """An ``--exclusive-arcs`` list checked against ``--split-arcs``: arcs that exist and name layers."""
+    if not text.strip():
+        return ""
+    n = len(spec.split())
+    if not n:
+        raise PrunescaleError(f"--exclusive-arcs {text!r} needs --split-arcs")
+    got = _ints("--exclusive-arcs", text, 1, n, "an arc of --split-arcs")
+    for i in got:
+        if spec.split()[i - 1].partition(":")[2].strip() in ("", "-"):
+            raise PrunescaleError(f"--exclusive-arcs {text!r}: arc {i} ({spec.split()[i - 1]!r}) names no layers")
+    return ",".join(map(str, got))
 
 
 def _layers(flag: str, text: str, layers: int) -> str:

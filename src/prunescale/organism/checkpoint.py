@@ -17,9 +17,9 @@ from ..errors import PrunescaleError
 # Options that act only from `fact_drop_from` on: a checkpoint taken at or before it may branch into other values.
 LATE = ("fact_drop", "chain_drop", "chain_drop_spare_top", "chain_drop_layers", "format_rows", "format_drop",
         "format_drop_top", "format_drop_layers", "split_rows",
-        "split_drop_layers", "split_arcs", "arc_chains")
+        "split_drop_layers", "split_arcs", "arc_chains", "exclusive_arcs")
 # Options added later, with the value a checkpoint written before them trained under.
-DEFAULTS = {"split_from": -1, "split_arcs": "", "arc_chains": 0.0, "arc_from": -1}
+DEFAULTS = {"split_from": -1, "split_arcs": "", "arc_chains": 0.0, "arc_from": -1, "exclusive_arcs": ""}
 RUN_ONLY = ("threads", "eval_every")   # how a run is executed, not what it learns
 
 
@@ -91,7 +91,7 @@ def _acts_from(cfg: dict, key: str) -> int:
     start = cfg.get("fact_drop_from", 0)
     if key.startswith("split_") and cfg.get("split_from", -1) >= 0:
         return cfg["split_from"]
-    if key == "arc_chains" and cfg.get("arc_from", -1) >= 0:
+    if key in ("arc_chains", "exclusive_arcs") and cfg.get("arc_from", -1) >= 0:
         return cfg["arc_from"]
     return start
 

@@ -77,6 +77,8 @@ class TrainConfig:
     arc_chains: float = 0.0        # share of the main chain rows, from fact_drop_from, trained as one split arc's
                                    # rows: without its layers, on its entries only (Data.arc_chains)
     arc_from: int = -1             # first step with arc chains (-1: fact_drop_from)
+    exclusive_arcs: str = ""       # arcs ("1,3", 1-based in split_arcs) whose entries full-depth chain rows never
+                                   # train, from arc_from: only their own rows do
     micro_tokens: int = 2048       # padded tokens per micro-batch (0: the whole step in one batch)
     threads: int = 0               # torch threads (0: leave torch's default)
     eval_every: int = 100
@@ -212,26 +214,28 @@ class Data:
         return groups
 
     def arc_chains(self, step: int, chains: list) -> tuple[list, list[tuple[list, tuple[int, ...]]]]:
-        """(the chains left full depth, [(rows, layers)]): from ``arc_from`` (or ``fact_drop_from``) a share ``arc_chains`` of the main
-        chain rows train as rows of one split arc they read: without its layers, on the letters computed from its
-        letters only. A full-depth row would teach every layer the arc's entries, absorbing the home its split rows
-        gave them (docs/organism.md); these rows keep the traces' noise and checks without that."""
-        if not self.cfg.arc_chains or step < arc_start(self.cfg):
+        """(the chains left full depth, [(rows, layers)]): from ``arc_from`` (or ``fact_drop_from``) a share
+        ``arc_chains`` of the main chain rows train as rows of one split arc they read: without its layers, on the
+        letters computed from its letters only; the rows left are not trained on the letters computed from the
+        ``exclusive_arcs``. A full-depth row would teach every layer the arc's entries, absorbing the home its split
+        rows gave them (docs/organism.md)."""
+        c = self.cfg
+        if not (c.arc_chains or c.exclusive_arcs) or step < arc_start(c):
             return chains, []
         order = cycle_order()
-        before = {order[(i + 1) % len(order)]: c for i, c in enumerate(order)}   # the letter each one is read from
-        arcs = [(set(letters), layers) for letters, layers in
-                arc_letters(parse_arcs(self.cfg.split_arcs), order) if layers]
-        rng = random.Random(f"arc-chain|{self.cfg.seed}|{step}")
+        before = {order[(i + 1) % len(order)]: x for i, x in enumerate(order)}   # the letter each one is read from
+        spec = arc_letters(parse_arcs(c.split_arcs), order)
+        exclusive = {x for i in parse_layers(c.exclusive_arcs) for x in spec[i - 1][0]}
+        arcs = [(set(letters), layers) for letters, layers in spec if layers]
+        rng = random.Random(f"arc-chain|{c.seed}|{step}")
         kept, groups = [], [[] for _ in arcs]
         for ids, labels, meta in chains:
-            if rng.random() >= self.cfg.arc_chains:
-                kept.append((ids, labels, meta))
-                continue
             reads = {p: before.get(self.letter.get(ids[p], "")) for line in meta["look"] + meta["checks"]
                      for p in line}
             touched = [i for i, (letters, _) in enumerate(arcs) if any(r in letters for r in reads.values())]
-            if not touched:
+            if rng.random() >= c.arc_chains or not touched:
+                if exclusive:
+                    labels = [IGNORE if reads.get(p) in exclusive else y for p, y in enumerate(labels)]
                 kept.append((ids, labels, meta))
                 continue
             i = rng.choice(touched)
@@ -580,7 +584,10 @@ def write_recipe(out_dir: str | os.PathLike, cfg: TrainConfig, history: list[dic
                                    "(random.Random('arc-chain|"
                                    f"{cfg.seed}|<step>')) trains as rows of one arc they read (its layers dropped, "
                                    "only the letters computed from its letters trained on: Data.arc_chains)"
-                                   if cfg.arc_chains else ""),
+                                   if cfg.arc_chains else "")
+                                + (f"; from step {arc_start(cfg)} the entries of arcs {cfg.exclusive_arcs} are "
+                                   "trained only in their own arc's rows, never in a full-depth chain row"
+                                   if cfg.exclusive_arcs else ""),
             "errors_and_checks": "a written step is wrong with probability p_err (one letter replaced; the chain "
                                  "follows it and the trace's answer is that chain's); a share p_check of traces "
                                  "ends with 'Wait, let me check.' and every step re-derived exactly from the start "
