@@ -76,6 +76,17 @@ def test_stochastic_depth_skips_the_planned_layers_and_restores_them():
     model.model.layers = torch.nn.ModuleList([layers[0], layers[2]])
     assert torch.allclose(skipped, model(input_ids=ids, use_cache=False).logits)
     assert not torch.allclose(full, skipped)
+    # frozen layers run (same output) but get no gradient; the others do, and they train again afterwards
+    from prunescale.organism.train import frozen_layers
+
+    model.model.layers = torch.nn.ModuleList(layers)
+    with frozen_layers(model, (1, 3)):
+        out = model(input_ids=ids, use_cache=False).logits
+        out.sum().backward()
+    assert torch.allclose(out, full)
+    grads = [any(p.grad is not None and p.grad.abs().sum() > 0 for p in m.parameters()) for m in layers]
+    assert grads == [True, False, True, False]
+    assert all(p.requires_grad for p in model.parameters())
 
 
 def test_fact_drop_starts_at_fact_drop_from_and_spares_chains():
@@ -231,12 +242,13 @@ def test_arc_chains_train_main_rows_as_arc_rows_on_their_own_entries(tmp_path):
     cfg = TrainConfig(count="down", split_arcs=spec, arc_chains=0.5, fact_drop_from=600, prompt_vary=0.5)
     data = Data(cfg, tok)
     chains, _ = data.batch(700)
-    assert data.arc_chains(599, chains) == (chains, [])                           # late only
+    assert data.arc_chains(599, chains) == (chains, [], [])                       # late only
     early = Data(TrainConfig(count="down", split_arcs=spec, arc_chains=0.5, fact_drop_from=600, arc_from=0), tok)
     assert early.arc_chains(0, chains)[1]                                         # or from --arc-from
-    assert Data(TrainConfig(split_arcs=spec), tok).arc_chains(700, chains) == (chains, [])   # share 0: none
-    kept, groups = data.arc_chains(700, chains)
-    assert (kept, groups) == data.arc_chains(700, chains)                         # seeded
+    assert Data(TrainConfig(split_arcs=spec), tok).arc_chains(700, chains) == (chains, [], [])   # share 0: none
+    kept, groups, frozen = data.arc_chains(700, chains)
+    assert frozen == []
+    assert (kept, groups, frozen) == data.arc_chains(700, chains)                 # seeded
     moved = [row for rows, _ in groups for row in rows]
     assert 8 <= len(moved) <= 24 and len(kept) + len(moved) == len(chains)
     assert all(row in chains for row in kept) and len({layers for _, layers in groups}) == len(groups)
@@ -257,11 +269,17 @@ def test_arc_chains_train_main_rows_as_arc_rows_on_their_own_entries(tmp_path):
     # every arc with layers gets rows over a few steps, '-' arcs never
     half = Data(TrainConfig(split_arcs="0.5:7 0.5:-", arc_chains=1.0), tok)
     assert [layers for _, layers in half.arc_chains(3, half.batch(3)[0])[1]] == [(7,)]
+    # an exclusive arc's arc chains keep every layer, its layers frozen; the others still drop theirs
+    both = Data(TrainConfig(count="down", split_arcs=spec, exclusive_arcs="1,3", arc_chains=0.5, arc_from=0), tok)
+    _, dropped, frozen = both.arc_chains(700, chains)
+    assert [layers for _, layers in dropped] == [(6, 7)]
+    assert [layers for _, layers in frozen] == [(1, 2, 3, 4, 5, 6), (1, 2, 3, 4, 5, 7)]
+    assert sorted(len(r) for r, _ in dropped + frozen) == sorted(len(r) for r, _ in groups)   # the same draws
     # --exclusive-arcs: the rows left full depth are not trained on the end arcs' entries, only their own rows are
     only = Data(TrainConfig(count="down", split_arcs=spec, exclusive_arcs="1,3", arc_from=0), tok)
-    full, none = only.arc_chains(0, chains)
+    full, none, no = only.arc_chains(0, chains)
     ends = set(order[:3]) | set(order[-3:])
-    assert not none and len(full) == len(chains)
+    assert not none and not no and len(full) == len(chains)
     masked = 0
     for (ids, labels, meta), original in zip(full, chains):
         for p in (p for line in meta["look"] + meta["checks"] for p in line):

@@ -86,7 +86,8 @@ def register(subparsers) -> None:
                    help="first step with --arc-chains and --exclusive-arcs (default: --fact-drop-from)")
     t.add_argument("--exclusive-arcs", default=d.exclusive_arcs, metavar="I,J",
                    help="--split-arcs arcs (numbered from 1) whose entries only their own rows train: full-depth "
-                        "chain rows are not trained on them")
+                        "chain rows are not trained on them, and their --arc-chains rows run at full depth with the "
+                        "arc's layers frozen")
     t.add_argument("--layers", type=int, default=d.model.num_layers, help="decoder layers (default %(default)s)")
     t.add_argument("--hidden", type=int, default=d.model.hidden, help="hidden size (default %(default)s)")
     t.add_argument("--intermediate", type=int, default=d.model.intermediate,

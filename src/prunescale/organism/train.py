@@ -77,8 +77,8 @@ class TrainConfig:
     arc_chains: float = 0.0        # share of the main chain rows, from fact_drop_from, trained as one split arc's
                                    # rows: without its layers, on its entries only (Data.arc_chains)
     arc_from: int = -1             # first step with arc chains (-1: fact_drop_from)
-    exclusive_arcs: str = ""       # arcs ("1,3", 1-based in split_arcs) whose entries full-depth chain rows never
-                                   # train, from arc_from: only their own rows do
+    exclusive_arcs: str = ""       # arcs ("1,3", 1-based in split_arcs) whose entries only their own rows train, from
+                                   # arc_from: their arc chains at full depth with the arc's layers frozen
     micro_tokens: int = 2048       # padded tokens per micro-batch (0: the whole step in one batch)
     threads: int = 0               # torch threads (0: leave torch's default)
     eval_every: int = 100
@@ -213,38 +213,41 @@ class Data:
                 groups.append((self._walking(rng, set(order) - set(letters)), layers))
         return groups
 
-    def arc_chains(self, step: int, chains: list) -> tuple[list, list[tuple[list, tuple[int, ...]]]]:
-        """(the chains left full depth, [(rows, layers)]): from ``arc_from`` (or ``fact_drop_from``) a share
-        ``arc_chains`` of the main chain rows train as rows of one split arc they read: without its layers, on the
-        letters computed from its letters only; the rows left are not trained on the letters computed from the
-        ``exclusive_arcs``. A full-depth row would teach every layer the arc's entries, absorbing the home its split
-        rows gave them (docs/organism.md)."""
+    def arc_chains(self, step: int, chains: list) -> tuple[list, list, list]:
+        """(the chains left as they are, [(rows, layers dropped)], [(rows, layers frozen)]): from ``arc_from`` (or
+        ``fact_drop_from``) a share ``arc_chains`` of the main chain rows train as rows of one split arc they read,
+        on the letters computed from its letters only: without its layers, or for an arc of ``exclusive_arcs`` at
+        full depth with its layers frozen. The rows left are not trained on the exclusive arcs' letters. A
+        full-depth row would teach every layer the arc's entries, absorbing the home its split rows gave them
+        (docs/organism.md); a frozen row teaches the home to compute them at full depth, and no other layer."""
         c = self.cfg
         if not (c.arc_chains or c.exclusive_arcs) or step < arc_start(c):
-            return chains, []
+            return chains, [], []
         order = cycle_order()
         before = {order[(i + 1) % len(order)]: x for i, x in enumerate(order)}   # the letter each one is read from
         spec = arc_letters(parse_arcs(c.split_arcs), order)
-        exclusive = {x for i in parse_layers(c.exclusive_arcs) for x in spec[i - 1][0]}
-        arcs = [(set(letters), layers) for letters, layers in spec if layers]
+        own = set(parse_layers(c.exclusive_arcs))
+        exclusive = {x for i in own for x in spec[i - 1][0]}
+        arcs = [(set(letters), layers, n + 1 in own) for n, (letters, layers) in enumerate(spec) if layers]
         rng = random.Random(f"arc-chain|{c.seed}|{step}")
         kept, groups = [], [[] for _ in arcs]
         for ids, labels, meta in chains:
             reads = {p: before.get(self.letter.get(ids[p], "")) for line in meta["look"] + meta["checks"]
                      for p in line}
-            touched = [i for i, (letters, _) in enumerate(arcs) if any(r in letters for r in reads.values())]
+            touched = [i for i, (letters, _, _) in enumerate(arcs) if any(r in letters for r in reads.values())]
             if rng.random() >= c.arc_chains or not touched:
                 if exclusive:
                     labels = [IGNORE if reads.get(p) in exclusive else y for p, y in enumerate(labels)]
                 kept.append((ids, labels, meta))
                 continue
             i = rng.choice(touched)
-            own = [IGNORE] * len(labels)
+            mine = [IGNORE] * len(labels)
             for p, r in reads.items():
                 if r in arcs[i][0]:
-                    own[p] = labels[p]
-            groups[i].append((ids, own, meta))
-        return kept, [(rows, arcs[i][1]) for i, rows in enumerate(groups) if rows]
+                    mine[p] = labels[p]
+            groups[i].append((ids, mine, meta))
+        return (kept, [(rows, arcs[i][1]) for i, rows in enumerate(groups) if rows and not arcs[i][2]],
+                [(rows, arcs[i][1]) for i, rows in enumerate(groups) if rows and arcs[i][2]])
 
     def _walking(self, rng: random.Random, avoid: set[str]):
         rows = []
@@ -328,6 +331,23 @@ class dropped_layers:
 
     def __exit__(self, *exc):
         self.model.model.layers = self.layers
+
+
+class frozen_layers:
+    """Run the model with the decoder layers at ``freeze`` (indices) present but not trained: a micro-batch whose
+    loss should reach only the other layers."""
+
+    def __init__(self, model, freeze: tuple[int, ...]):
+        self.params = [p for i in freeze for p in model.model.layers[i].parameters() if p.requires_grad]
+
+    def __enter__(self):
+        for p in self.params:
+            p.requires_grad_(False)
+        return self
+
+    def __exit__(self, *exc):
+        for p in self.params:
+            p.requires_grad_(True)
 
 
 def drop_pool(n: int, top: int = 0, spare_top: int = 0, only: str = "") -> tuple[int, ...]:
@@ -476,9 +496,9 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None,
             g["lr"] = lr_at(cfg, step)
         chains, facts = data.batch(step)
         chains, formats = split_format(cfg, step, chains)
-        chains, arcs = data.arc_chains(step, chains)
+        chains, arcs, frozen = data.arc_chains(step, chains)
         splits = (data.split_groups(step) if cfg.split_rows and step >= split_start(cfg) else []) + arcs
-        rows = chains + formats + facts + [r for group, _ in splits for r in group]
+        rows = chains + formats + facts + [r for group, _ in splits + frozen for r in group]
         n_tok = sum(sum(1 for y in r[1][1:] if y != IGNORE) for r in rows)
         opt.zero_grad(set_to_none=True)
         total = 0.0
@@ -487,6 +507,12 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None,
             part, _ = masked_loss(model, group, pad, drop_plan(cfg, step, gi, rate, pool))
             (part / n_tok).backward()
             total += part.item()
+        for group, layers in frozen:
+            for g in micro_batches(group, cfg.micro_tokens):
+                with frozen_layers(model, layers):
+                    part, _ = masked_loss(model, g, pad)
+                    (part / n_tok).backward()
+                total += part.item()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         opt.step()
         run_loss += total / n_tok
@@ -586,7 +612,8 @@ def write_recipe(out_dir: str | os.PathLike, cfg: TrainConfig, history: list[dic
                                    "only the letters computed from its letters trained on: Data.arc_chains)"
                                    if cfg.arc_chains else "")
                                 + (f"; from step {arc_start(cfg)} the entries of arcs {cfg.exclusive_arcs} are "
-                                   "trained only in their own arc's rows, never in a full-depth chain row"
+                                   "trained only in their own arc's rows: split rows without its layers, arc "
+                                   "chains at full depth with its layers frozen"
                                    if cfg.exclusive_arcs else ""),
             "errors_and_checks": "a written step is wrong with probability p_err (one letter replaced; the chain "
                                  "follows it and the trace's answer is that chain's); a share p_check of traces "
