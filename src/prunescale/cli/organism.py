@@ -80,7 +80,7 @@ def register(subparsers) -> None:
                         "0.2:1,2,3,4,5,7'): --split-rows rows per arc walk in it, trained without its layers ('-': "
                         "no rows); overrides --split-drop-layers")
     t.add_argument("--arc-chains", type=float, default=d.arc_chains, metavar="P",
-                   help="share of the other chain rows, from --fact-drop-from, trained as rows of one --split-arcs "
+                   help="share of the other chain rows, from --arc-from, trained as rows of one --split-arcs "
                         "arc they read: without its layers, on its entries only (default %(default)s)")
     t.add_argument("--arc-from", type=int, default=d.arc_from, metavar="STEP",
                    help="first step with --arc-chains and --exclusive-arcs (default: --fact-drop-from)")

@@ -74,7 +74,7 @@ class TrainConfig:
     split_from: int = -1           # first step with split rows (-1: fact_drop_from)
     split_arcs: str = ""           # "SHARE:LAYERS ..." in the cycle's order: split_rows rows per arc, each trained
                                    # without its layers ("-": no rows); overrides the last half / split_drop_layers
-    arc_chains: float = 0.0        # share of the main chain rows, from fact_drop_from, trained as one split arc's
+    arc_chains: float = 0.0        # share of the main chain rows, from arc_from, trained as one split arc's
                                    # rows: without its layers, on its entries only (Data.arc_chains)
     arc_from: int = -1             # first step with arc chains (-1: fact_drop_from)
     exclusive_arcs: str = ""       # arcs ("1,3", 1-based in split_arcs) whose entries only their own rows train, from
