@@ -187,6 +187,9 @@ def _train(args) -> int:
             raise PrunescaleError(f"--{name.replace('_', '-')} {getattr(cfg, name)} is not in [0, 1]")
     if cfg.arc_chains and not any(layers for _, layers in parse_arcs(cfg.split_arcs)):
         raise PrunescaleError(f"--arc-chains {cfg.arc_chains} needs --split-arcs with an arc that names layers")
+    if cfg.exclusive_arcs and not cfg.arc_chains:
+        # their arc chains are the only full-depth rows that train those entries (docs/organism.md, rX)
+        raise PrunescaleError(f"--exclusive-arcs {cfg.exclusive_arcs} needs --arc-chains above 0")
     save_at = _steps(args.save_at, cfg.steps)
     resume, resumed = None, None
     if args.resume_from:
