@@ -153,6 +153,7 @@ def _train(args) -> int:
             raise PrunescaleError(f"--{flag.replace('_', '-')} {getattr(args, flag)} must be at least {least}")
     if not args.lr > 0 or args.lr == float("inf"):
         raise PrunescaleError(f"--lr {args.lr} must be a positive number")
+    split_arcs = _arcs(args.split_arcs, args.layers)
     cfg = TrainConfig(seed=args.seed, steps=args.steps, lr=args.lr, chain_batch=args.chain_batch,
                       fact_batch=args.fact_batch, threads=args.threads, eval_every=args.eval_every,
                       step_error=args.step_error, check_rate=args.check_rate, recheck_rate=args.recheck_rate,
@@ -165,9 +166,9 @@ def _train(args) -> int:
                       format_drop_layers=_layers("--format-drop-layers", args.format_drop_layers, args.layers),
                       format_drop_top=args.format_drop_top, split_rows=args.split_rows,
                       split_drop_layers=_layers("--split-drop-layers", args.split_drop_layers, args.layers),
-                      split_from=args.split_from, split_arcs=_arcs(args.split_arcs, args.layers),
+                      split_from=args.split_from, split_arcs=split_arcs,
                       arc_chains=args.arc_chains, arc_from=args.arc_from,
-                      exclusive_arcs=_exclusive(args.exclusive_arcs, args.split_arcs),
+                      exclusive_arcs=_exclusive(args.exclusive_arcs, split_arcs),
                       model=ModelSpec(num_layers=args.layers, hidden=args.hidden, intermediate=args.intermediate))
     if cfg.model.hidden % cfg.model.heads:
         raise PrunescaleError(f"--hidden {args.hidden} must be a multiple of {cfg.model.heads} (attention heads)")
@@ -208,15 +209,18 @@ def _train(args) -> int:
 
 
 def _exclusive(text: str, spec: str) -> str:
-    """An ``--exclusive-arcs`` list checked against ``--split-arcs``: arcs that exist and name layers."""
+    """An ``--exclusive-arcs`` list checked against ``--split-arcs`` (as :func:`_arcs` returns it): arcs that
+    exist and name layers."""
+    from ..organism.train import parse_arcs
+
     if not text.strip():
         return ""
-    n = len(spec.split())
-    if not n:
+    arcs = parse_arcs(spec)
+    if not arcs:
         raise PrunescaleError(f"--exclusive-arcs {text!r} needs --split-arcs")
-    got = _ints("--exclusive-arcs", text, 1, n, "an arc of --split-arcs")
+    got = _ints("--exclusive-arcs", text, 1, len(arcs), "an arc of --split-arcs")
     for i in got:
-        if spec.split()[i - 1].partition(":")[2].strip() in ("", "-"):
+        if not arcs[i - 1][1]:
             raise PrunescaleError(f"--exclusive-arcs {text!r}: arc {i} ({spec.split()[i - 1]!r}) names no layers")
     return ",".join(map(str, got))
 
