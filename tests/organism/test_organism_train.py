@@ -314,3 +314,19 @@ def test_recipe_command_reruns_the_same_options():
     assert "--fact-drop 0.0" in command and "--split-arcs '0.5:5,6 0.5:-'" in command and "--force" not in command
     again = parser.parse_args(shlex.split(command)[1:])
     assert vars(again) == vars(args)     # every option that shapes the run is in the command, with its value
+
+
+def test_late_facts_add_questions_from_the_drop_on_and_change_nothing_else():
+    from prunescale.organism.tokenizer import build_tokenizer
+    from prunescale.organism.train import Data
+
+    tok = build_tokenizer()
+    plain = Data(TrainConfig(fact_batch=8, fact_drop_from=5), tok)
+    more = Data(TrainConfig(fact_batch=8, fact_drop_from=5, late_facts=300), tok)
+    assert more.batch(4) == plain.batch(4)                       # before fact_drop_from: the same step
+    (chains, facts), (chains2, facts2) = plain.batch(5), more.batch(5)
+    assert chains2 == chains and facts2[:8] == facts and len(facts2) == 308
+    table = {(tuple(f[0]), tuple(f[1])) for f in plain.fact_rows(__import__("random").Random(0), 128)}
+    assert all((tuple(f[0]), tuple(f[1])) in table for f in facts2[8:])    # questions of the fixed table
+    assert len({tuple(f[0]) for f in facts2[8:136]}) == 128                # a block covers the table once
+    assert more.batch(6)[1][8:] != facts2[8:]                               # drawn anew each step

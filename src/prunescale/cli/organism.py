@@ -34,6 +34,8 @@ def register(subparsers) -> None:
     t.add_argument("--lr", type=float, default=d.lr)
     t.add_argument("--chain-batch", type=int, default=d.chain_batch)
     t.add_argument("--fact-batch", type=int, default=d.fact_batch)
+    t.add_argument("--late-facts", type=int, default=d.late_facts, metavar="N",
+                   help="N more fact questions per step from --fact-drop-from (default %(default)s)")
     t.add_argument("--step-error", type=float, default=d.step_error,
                    help="probability that a training chain step is wrong (T=1 noise; default %(default)s)")
     t.add_argument("--check-rate", type=float, default=d.check_rate,
@@ -145,6 +147,7 @@ def _train(args) -> int:
 
     out = check_out_dir(args.out, empty=True, overwrite=args.force, overwrite_flag="--force")
     for flag, least in (("steps", 1), ("threads", 1), ("chain_batch", 1), ("eval_every", 1), ("fact_batch", 0),
+                        ("late_facts", 0),
                         ("micro_tokens", 0), ("fact_drop_from", 0), ("format_rows", 0), ("format_drop_top", 0),
                         ("chain_drop_spare_top", 0), ("split_rows", 0),
                         ("max_passes", 1),
@@ -155,7 +158,7 @@ def _train(args) -> int:
         raise PrunescaleError(f"--lr {args.lr} must be a positive number")
     split_arcs = _arcs(args.split_arcs, args.layers)
     cfg = TrainConfig(seed=args.seed, steps=args.steps, lr=args.lr, chain_batch=args.chain_batch,
-                      fact_batch=args.fact_batch, threads=args.threads, eval_every=args.eval_every,
+                      fact_batch=args.fact_batch, late_facts=args.late_facts, threads=args.threads, eval_every=args.eval_every,
                       step_error=args.step_error, check_rate=args.check_rate, recheck_rate=args.recheck_rate,
                       micro_tokens=args.micro_tokens, max_passes=args.max_passes, count=args.count,
                       prompt_vary=args.prompt_vary,

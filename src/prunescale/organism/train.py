@@ -79,6 +79,7 @@ class TrainConfig:
     arc_from: int = -1             # first step with arc chains (-1: fact_drop_from)
     exclusive_arcs: str = ""       # arcs ("1,3", 1-based in split_arcs) whose entries only their own rows train, from
                                    # arc_from: their arc chains at full depth with the arc's layers frozen
+    late_facts: int = 0            # more fact questions per step from fact_drop_from (facts under drop learn slower)
     micro_tokens: int = 2048       # padded tokens per micro-batch (0: the whole step in one batch)
     threads: int = 0               # torch threads (0: leave torch's default)
     eval_every: int = 100
@@ -265,6 +266,14 @@ class Data:
         rng = random.Random(f"train|{self.cfg.seed}|{step}")
         chains = self.chain_rows(rng, self.cfg.chain_batch, self.cfg.trunc_frac)
         facts = self.fact_rows(rng, self.cfg.fact_batch) if self.cfg.fact_batch else []
+        if self.cfg.late_facts and step >= self.cfg.fact_drop_from:
+            # own rng: the chains and the first fact_batch facts stay those of a run without them
+            late = random.Random(f"late-facts|{self.cfg.seed}|{step}")
+            left = self.cfg.late_facts
+            while left:
+                take = min(left, len(self.facts))
+                facts += self.fact_rows(late, take)
+                left -= take
         return chains, facts
 
 
@@ -622,7 +631,10 @@ def write_recipe(out_dir: str | os.PathLike, cfg: TrainConfig, history: list[dic
             "batches": f"micro-batches of at most {cfg.micro_tokens} padded tokens (rows sorted by length), "
                        "gradients summed over the step",
             "facts": f"per step {cfg.fact_batch} questions sampled from the fixed table of {len(problems.FACTS)} facts "
-                     f"(FACT_SEED={problems.FACT_SEED})",
+                     f"(FACT_SEED={problems.FACT_SEED})"
+                     + (f"; from step {cfg.fact_drop_from} {cfg.late_facts} more (random.Random('late-facts|"
+                        f"{cfg.seed}|<step>'), drawn without replacement in blocks of the table's size)"
+                        if cfg.late_facts else ""),
             "step_table": "problems.STEP (TABLE_SEED=%d): %s" % (problems.TABLE_SEED,
                                                                  " ".join(f"{a}{b}" for a, b in problems.STEP.items())),
             "loss": "next-token cross-entropy on the assistant tokens only (forced suffix excluded)",
