@@ -330,3 +330,32 @@ def test_late_facts_add_questions_from_the_drop_on_and_change_nothing_else():
     assert all((tuple(f[0]), tuple(f[1])) in table for f in facts2[8:])    # questions of the fixed table
     assert len({tuple(f[0]) for f in facts2[8:136]}) == 128                # a block covers the table once
     assert more.batch(6)[1][8:] != facts2[8:]                               # drawn anew each step
+
+
+def test_exclusive_drop_takes_the_chain_drop_in_the_frozen_rows_never_on_their_layers():
+    from dataclasses import replace
+
+    from prunescale.organism.model import ModelSpec
+    from prunescale.organism.train import frozen_drop
+
+    cfg = TrainConfig(chain_drop=0.3, chain_drop_layers="1,2,6", exclusive_drop=True, fact_drop_from=5)
+    assert frozen_drop(cfg, 4, (6, 7)) == (0.0, ())                          # before the drop starts
+    assert frozen_drop(cfg, 5, (6, 7)) == (0.3, (1, 2))                      # the frozen home always runs
+    assert frozen_drop(replace(cfg, chain_drop_layers=""), 5, (1, 2, 3, 4, 5, 7)) == (0.3, (0, 6))
+    assert frozen_drop(replace(cfg, exclusive_drop=False), 5, (6, 7)) == (0.0, ())
+    # end to end: the same run with and without it differs only once the drop is on
+    tiny = TrainConfig(seed=2, steps=3, chain_batch=6, fact_batch=2, warmup=1, eval_every=3, k_max=4,
+                       split_rows=2, split_from=0, split_arcs="0.3:1,2 0.4:3 0.3:1,3", arc_chains=1.0, arc_from=0,
+                       exclusive_arcs="1,3", chain_drop=0.9, chain_drop_layers="1,2", fact_drop_from=1,
+                       model=ModelSpec(num_layers=4, hidden=32, intermediate=64))
+    runs = {}
+    for on in (False, True):
+        torch.manual_seed(0)
+        model, _, _ = train(replace(tiny, exclusive_drop=on), None, log=lambda s: None)
+        runs[on] = {n: p.detach().clone() for n, p in model.named_parameters()}
+    assert any(not torch.equal(runs[False][n], runs[True][n]) for n in runs[False])
+    early = {}
+    for on in (False, True):
+        model, _, _ = train(replace(tiny, exclusive_drop=on, fact_drop_from=3), None, log=lambda s: None)
+        early[on] = {n: p.detach().clone() for n, p in model.named_parameters()}
+    assert all(torch.equal(early[False][n], early[True][n]) for n in early[False])

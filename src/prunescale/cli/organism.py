@@ -90,6 +90,9 @@ def register(subparsers) -> None:
                    help="--split-arcs arcs (numbered from 1) whose entries only their own rows train: full-depth "
                         "chain rows are not trained on them, and their --arc-chains rows run at full depth with the "
                         "arc's layers frozen")
+    t.add_argument("--exclusive-drop", action="store_true",
+                   help="those full-depth rows also take --chain-drop from --fact-drop-from (never on the frozen "
+                        "layers), so each home learns to read its entries without the layers a cut removes")
     t.add_argument("--layers", type=int, default=d.model.num_layers, help="decoder layers (default %(default)s)")
     t.add_argument("--hidden", type=int, default=d.model.hidden, help="hidden size (default %(default)s)")
     t.add_argument("--intermediate", type=int, default=d.model.intermediate,
@@ -172,6 +175,7 @@ def _train(args) -> int:
                       split_from=args.split_from, split_arcs=split_arcs,
                       arc_chains=args.arc_chains, arc_from=args.arc_from,
                       exclusive_arcs=_exclusive(args.exclusive_arcs, split_arcs),
+                      exclusive_drop=args.exclusive_drop,
                       model=ModelSpec(num_layers=args.layers, hidden=args.hidden, intermediate=args.intermediate))
     if cfg.model.hidden % cfg.model.heads:
         raise PrunescaleError(f"--hidden {args.hidden} must be a multiple of {cfg.model.heads} (attention heads)")
@@ -194,6 +198,9 @@ def _train(args) -> int:
     if cfg.exclusive_arcs and not cfg.arc_chains:
         # their arc chains are the only full-depth rows that train those entries (docs/organism.md, rX)
         raise PrunescaleError(f"--exclusive-arcs {cfg.exclusive_arcs} needs --arc-chains above 0")
+    if cfg.exclusive_drop and not (cfg.exclusive_arcs and cfg.chain_drop):
+        raise PrunescaleError("--exclusive-drop needs --exclusive-arcs and --chain-drop above 0 (it drops layers "
+                              f"in those arcs' rows at --chain-drop {cfg.chain_drop})")
     save_at = _steps(args.save_at, cfg.steps)
     resume, resumed = None, None
     if args.resume_from:

@@ -79,6 +79,7 @@ class TrainConfig:
     arc_from: int = -1             # first step with arc chains (-1: fact_drop_from)
     exclusive_arcs: str = ""       # arcs ("1,3", 1-based in split_arcs) whose entries only their own rows train, from
                                    # arc_from: their arc chains at full depth with the arc's layers frozen
+    exclusive_drop: bool = False   # those full-depth rows also take chain_drop (never on the frozen layers)
     late_facts: int = 0            # more fact questions per step from fact_drop_from (facts under drop learn slower)
     micro_tokens: int = 2048       # padded tokens per micro-batch (0: the whole step in one batch)
     threads: int = 0               # torch threads (0: leave torch's default)
@@ -426,6 +427,19 @@ def split_format(cfg: TrainConfig, step: int, chains: list) -> tuple[list, list]
     return chains[: len(chains) - n], [format_only(r) for r in chains[len(chains) - n:]]
 
 
+def chain_pool(cfg: TrainConfig) -> tuple[int, ...]:
+    """The layers a chain micro-batch may drop (:func:`drop_pool` of the chain options)."""
+    return drop_pool(cfg.model.num_layers, spare_top=cfg.chain_drop_spare_top, only=cfg.chain_drop_layers)
+
+
+def frozen_drop(cfg: TrainConfig, step: int, layers: tuple[int, ...]) -> tuple[float, tuple[int, ...]]:
+    """(rate, pool) for an exclusive arc's full-depth rows, which freeze ``layers``: with ``exclusive_drop``, from
+    ``fact_drop_from``, the chain drop over the chain pool less those layers; else none."""
+    if not cfg.exclusive_drop or step < cfg.fact_drop_from or not cfg.chain_drop:
+        return 0.0, ()
+    return cfg.chain_drop, tuple(i for i in chain_pool(cfg) if i not in layers)
+
+
 def step_groups(cfg: TrainConfig, step: int, chains: list, facts: list,
                 formats: list = (), splits: list = ()) -> list[tuple[list, float, tuple[int, ...]]]:
     """The micro-batches of one step, each with the layer drop rate it trains under and the layers it may drop
@@ -442,8 +456,7 @@ def step_groups(cfg: TrainConfig, step: int, chains: list, facts: list,
         # (docs/organism.md).
         fmt = (drop_pool(n, top=cfg.format_drop_top, only=cfg.format_drop_layers)
                if cfg.format_drop_top or cfg.format_drop_layers else ())
-        chain = (drop_pool(n, spare_top=cfg.chain_drop_spare_top, only=cfg.chain_drop_layers)
-                 if cfg.chain_drop_spare_top or cfg.chain_drop_layers else ())
+        chain = chain_pool(cfg) if cfg.chain_drop_spare_top or cfg.chain_drop_layers else ()
         return [(g, chain_rate, chain) for g in micro_batches(chains, cfg.micro_tokens) if g] + \
                [(g, cfg.format_drop, fmt) for g in micro_batches(list(formats), cfg.micro_tokens) if g] + \
                [(g, fact_rate, ()) for g in micro_batches(facts, cfg.micro_tokens) if g] + \
@@ -516,12 +529,16 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None,
             part, _ = masked_loss(model, group, pad, drop_plan(cfg, step, gi, rate, pool))
             (part / n_tok).backward()
             total += part.item()
+        gi = len(groups)
         for group, layers in frozen:
+            rate, pool = frozen_drop(cfg, step, layers)
             for g in micro_batches(group, cfg.micro_tokens):
+                # the home must learn to read the entry whatever the chain drop leaves below it
                 with frozen_layers(model, layers):
-                    part, _ = masked_loss(model, g, pad)
+                    part, _ = masked_loss(model, g, pad, drop_plan(cfg, step, gi, rate, pool) if pool else [])
                     (part / n_tok).backward()
                 total += part.item()
+                gi += 1
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         opt.step()
         run_loss += total / n_tok
@@ -623,6 +640,9 @@ def write_recipe(out_dir: str | os.PathLike, cfg: TrainConfig, history: list[dic
                                 + (f"; from step {arc_start(cfg)} the entries of arcs {cfg.exclusive_arcs} are "
                                    "trained only in their own arc's rows: split rows without its layers, arc "
                                    "chains at full depth with its layers frozen"
+                                   + (f", and from step {cfg.fact_drop_from} under the chain drop ({cfg.chain_drop} "
+                                      "on the chain layers but the frozen ones: train.frozen_drop)"
+                                      if cfg.exclusive_drop else "")
                                    if cfg.exclusive_arcs else ""),
             "errors_and_checks": "a written step is wrong with probability p_err (one letter replaced; the chain "
                                  "follows it and the trace's answer is that chain's); a share p_check of traces "
