@@ -359,3 +359,33 @@ def test_exclusive_drop_takes_the_chain_drop_in_the_frozen_rows_never_on_their_l
         model, _, _ = train(replace(tiny, exclusive_drop=on, fact_drop_from=3), None, log=lambda s: None)
         early[on] = {n: p.detach().clone() for n, p in model.named_parameters()}
     assert all(torch.equal(early[False][n], early[True][n]) for n in early[False])
+
+
+def test_exclusive_first_gives_the_exclusive_arcs_every_arc_chain_that_reads_them():
+    from dataclasses import replace
+
+    from prunescale.organism.problems import cycle_order
+    from prunescale.organism.tokenizer import build_tokenizer
+    from prunescale.organism.train import IGNORE, Data
+
+    tok = build_tokenizer()
+    order = cycle_order()
+    before = {order[(i + 1) % len(order)]: x for i, x in enumerate(order)}
+    ends = set(order[:3]) | set(order[-3:])
+    cfg = TrainConfig(count="down", split_arcs="0.12:1,2,3,4,5,6 0.76:6,7 0.12:1,2,3,4,5,7", arc_chains=0.9,
+                      arc_from=0, exclusive_arcs="1,3", fact_drop_from=50, prompt_vary=0.5)
+    plain, first = Data(cfg, tok), Data(replace(cfg, exclusive_first=True), tok)
+    chains = plain.batch(60)[0] + plain.batch(61)[0]
+    assert first.arc_chains(49, chains) == plain.arc_chains(49, chains)           # from fact_drop_from only
+    counts = {}
+    for name, data in (("plain", plain), ("first", first)):
+        kept, dropped, frozen = data.arc_chains(60, chains)
+        counts[name] = sum(len(rows) for rows, _ in frozen)
+        for rows, _ in dropped if name == "first" else ():
+            for ids, labels, meta in rows:   # a middle-arc row never reads an end letter it could have trained
+                read = {before.get(tok.decode([ids[p]]).strip()) for line in meta["look"] + meta["checks"]
+                        for p in line}
+                assert not read & ends
+        assert sum(len(r) for r, _ in dropped + frozen) + len(kept) == len(chains)
+        assert all(any(y != IGNORE for y in labels) for rows, _ in frozen for _, labels, _ in rows)
+    assert counts["first"] > counts["plain"]

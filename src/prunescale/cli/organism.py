@@ -93,6 +93,9 @@ def register(subparsers) -> None:
     t.add_argument("--exclusive-drop", action="store_true",
                    help="those full-depth rows also take --chain-drop from --fact-drop-from (never on the frozen "
                         "layers), so each home learns to read its entries without the layers a cut removes")
+    t.add_argument("--exclusive-first", action="store_true",
+                   help="from --fact-drop-from, an --arc-chains row that reads an exclusive arc trains as a row of "
+                        "one (not of a random arc it reads), so the homes get more rows")
     t.add_argument("--layers", type=int, default=d.model.num_layers, help="decoder layers (default %(default)s)")
     t.add_argument("--hidden", type=int, default=d.model.hidden, help="hidden size (default %(default)s)")
     t.add_argument("--intermediate", type=int, default=d.model.intermediate,
@@ -175,7 +178,7 @@ def _train(args) -> int:
                       split_from=args.split_from, split_arcs=split_arcs,
                       arc_chains=args.arc_chains, arc_from=args.arc_from,
                       exclusive_arcs=_exclusive(args.exclusive_arcs, split_arcs),
-                      exclusive_drop=args.exclusive_drop,
+                      exclusive_drop=args.exclusive_drop, exclusive_first=args.exclusive_first,
                       model=ModelSpec(num_layers=args.layers, hidden=args.hidden, intermediate=args.intermediate))
     if cfg.model.hidden % cfg.model.heads:
         raise PrunescaleError(f"--hidden {args.hidden} must be a multiple of {cfg.model.heads} (attention heads)")
@@ -201,6 +204,8 @@ def _train(args) -> int:
     if cfg.exclusive_drop and not (cfg.exclusive_arcs and cfg.chain_drop):
         raise PrunescaleError("--exclusive-drop needs --exclusive-arcs and --chain-drop above 0 (it drops layers "
                               f"in those arcs' rows at --chain-drop {cfg.chain_drop})")
+    if cfg.exclusive_first and not cfg.exclusive_arcs:
+        raise PrunescaleError("--exclusive-first needs --exclusive-arcs")
     save_at = _steps(args.save_at, cfg.steps)
     resume, resumed = None, None
     if args.resume_from:

@@ -80,6 +80,7 @@ class TrainConfig:
     exclusive_arcs: str = ""       # arcs ("1,3", 1-based in split_arcs) whose entries only their own rows train, from
                                    # arc_from: their arc chains at full depth with the arc's layers frozen
     exclusive_drop: bool = False   # those full-depth rows also take chain_drop (never on the frozen layers)
+    exclusive_first: bool = False  # from fact_drop_from an arc chain that reads an exclusive arc trains as its row
     late_facts: int = 0            # more fact questions per step from fact_drop_from (facts under drop learn slower)
     micro_tokens: int = 2048       # padded tokens per micro-batch (0: the whole step in one batch)
     threads: int = 0               # torch threads (0: leave torch's default)
@@ -242,6 +243,9 @@ class Data:
                     labels = [IGNORE if reads.get(p) in exclusive else y for p, y in enumerate(labels)]
                 kept.append((ids, labels, meta))
                 continue
+            if c.exclusive_first and step >= c.fact_drop_from:
+                # the exclusive homes learn only from these rows: give them every row that reads them
+                touched = [i for i in touched if arcs[i][2]] or touched
             i = rng.choice(touched)
             mine = [IGNORE] * len(labels)
             for p, r in reads.items():
@@ -643,6 +647,8 @@ def write_recipe(out_dir: str | os.PathLike, cfg: TrainConfig, history: list[dic
                                    + (f", and from step {cfg.fact_drop_from} under the chain drop ({cfg.chain_drop} "
                                       "on the chain layers but the frozen ones: train.frozen_drop)"
                                       if cfg.exclusive_drop else "")
+                                   + (f"; from step {cfg.fact_drop_from} an arc chain that reads an exclusive arc "
+                                      "trains as a row of one of those" if cfg.exclusive_first else "")
                                    if cfg.exclusive_arcs else ""),
             "errors_and_checks": "a written step is wrong with probability p_err (one letter replaced; the chain "
                                  "follows it and the trace's answer is that chain's); a share p_check of traces "
