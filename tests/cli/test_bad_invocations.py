@@ -194,6 +194,7 @@ def test_organism_check_settings(capsys, tmp_path, monkeypatch, args, words):
     (["--late-facts", "-1"], ["--late-facts -1", "at least 0"]),
     (["--exclusive-drop"], ["--exclusive-drop", "needs --exclusive-arcs"]),
     (["--exclusive-first"], ["--exclusive-first", "needs --exclusive-arcs"]),
+    (["--stop-exclusive-splits"], ["--stop-exclusive-splits", "needs --exclusive-arcs"]),
     (["--exclusive-arcs", "1"], ["--exclusive-arcs '1'", "needs --split-arcs"]),
     (["--exclusive-arcs", "1", "--split-arcs", "0.5:7"], ["--exclusive-arcs 1", "needs --arc-chains"]),
     (["--exclusive-arcs", "3", "--split-arcs", "0.5:7 0.5:6"], ["--exclusive-arcs '3'", "'3'", "1..2"]),

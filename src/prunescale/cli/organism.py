@@ -96,6 +96,9 @@ def register(subparsers) -> None:
     t.add_argument("--exclusive-first", action="store_true",
                    help="from --fact-drop-from, an --arc-chains row that reads an exclusive arc trains as a row of "
                         "one (not of a random arc it reads), so the homes get more rows")
+    t.add_argument("--stop-exclusive-splits", action="store_true",
+                   help="from --fact-drop-from, the exclusive arcs get no split rows: their homes, formed by then, "
+                        "train at full depth only")
     t.add_argument("--layers", type=int, default=d.model.num_layers, help="decoder layers (default %(default)s)")
     t.add_argument("--hidden", type=int, default=d.model.hidden, help="hidden size (default %(default)s)")
     t.add_argument("--intermediate", type=int, default=d.model.intermediate,
@@ -179,6 +182,7 @@ def _train(args) -> int:
                       arc_chains=args.arc_chains, arc_from=args.arc_from,
                       exclusive_arcs=_exclusive(args.exclusive_arcs, split_arcs),
                       exclusive_drop=args.exclusive_drop, exclusive_first=args.exclusive_first,
+                      stop_exclusive_splits=args.stop_exclusive_splits,
                       model=ModelSpec(num_layers=args.layers, hidden=args.hidden, intermediate=args.intermediate))
     if cfg.model.hidden % cfg.model.heads:
         raise PrunescaleError(f"--hidden {args.hidden} must be a multiple of {cfg.model.heads} (attention heads)")
@@ -204,8 +208,9 @@ def _train(args) -> int:
     if cfg.exclusive_drop and not (cfg.exclusive_arcs and cfg.chain_drop):
         raise PrunescaleError("--exclusive-drop needs --exclusive-arcs and --chain-drop above 0 (it drops layers "
                               f"in those arcs' rows at --chain-drop {cfg.chain_drop})")
-    if cfg.exclusive_first and not cfg.exclusive_arcs:
-        raise PrunescaleError("--exclusive-first needs --exclusive-arcs")
+    for flag in ("exclusive_first", "stop_exclusive_splits"):
+        if getattr(cfg, flag) and not cfg.exclusive_arcs:
+            raise PrunescaleError(f"--{flag.replace('_', '-')} needs --exclusive-arcs")
     save_at = _steps(args.save_at, cfg.steps)
     resume, resumed = None, None
     if args.resume_from:

@@ -81,6 +81,7 @@ class TrainConfig:
                                    # arc_from: their arc chains at full depth with the arc's layers frozen
     exclusive_drop: bool = False   # those full-depth rows also take chain_drop (never on the frozen layers)
     exclusive_first: bool = False  # from fact_drop_from an arc chain that reads an exclusive arc trains as its row
+    stop_exclusive_splits: bool = False   # from fact_drop_from the exclusive arcs get no split rows
     late_facts: int = 0            # more fact questions per step from fact_drop_from (facts under drop learn slower)
     micro_tokens: int = 2048       # padded tokens per micro-batch (0: the whole step in one batch)
     threads: int = 0               # torch threads (0: leave torch's default)
@@ -210,8 +211,10 @@ class Data:
             return [(self._walking(rng, set(order[: len(order) // 2])),
                      drop_pool(n, top=1, only=self.cfg.split_drop_layers))]
         groups = []
+        stop = set(parse_layers(self.cfg.exclusive_arcs)) \
+            if self.cfg.stop_exclusive_splits and step >= self.cfg.fact_drop_from else set()
         for i, (letters, layers) in enumerate(arc_letters(parse_arcs(self.cfg.split_arcs), order)):
-            if layers:
+            if layers and i + 1 not in stop:
                 rng = random.Random(f"split-arc|{self.cfg.seed}|{step}|{i}")
                 groups.append((self._walking(rng, set(order) - set(letters)), layers))
         return groups
@@ -649,6 +652,8 @@ def write_recipe(out_dir: str | os.PathLike, cfg: TrainConfig, history: list[dic
                                       if cfg.exclusive_drop else "")
                                    + (f"; from step {cfg.fact_drop_from} an arc chain that reads an exclusive arc "
                                       "trains as a row of one of those" if cfg.exclusive_first else "")
+                                   + (f"; from step {cfg.fact_drop_from} those arcs get no split rows (their homes "
+                                      "train at full depth only)" if cfg.stop_exclusive_splits else "")
                                    if cfg.exclusive_arcs else ""),
             "errors_and_checks": "a written step is wrong with probability p_err (one letter replaced; the chain "
                                  "follows it and the trace's answer is that chain's); a share p_check of traces "
