@@ -398,8 +398,8 @@ def test_stop_exclusive_splits_leaves_the_other_arcs_split_rows_as_they_were():
     from prunescale.organism.train import Data
 
     tok = build_tokenizer()
-    cfg = TrainConfig(count="down", split_rows=3, split_from=0, split_arcs="0.12:1,2,3,4,5,6 0.76:6,7 0.12:1,2,3,4,5,7",
-                      arc_chains=0.5, exclusive_arcs="1,3", fact_drop_from=20)
+    cfg = TrainConfig(count="down", split_rows=3, split_from=0,
+                      split_arcs="0.12:1,2,3,4,5,6 0.76:6,7 0.12:1,2,3,4,5,7", arc_chains=0.5, exclusive_arcs="1,3", fact_drop_from=20)
     plain, stop = Data(cfg, tok), Data(replace(cfg, stop_exclusive_splits=True), tok)
     assert stop.split_groups(19) == plain.split_groups(19)                   # before fact_drop_from: all three
     assert [layers for _, layers in plain.split_groups(20)] == [(1, 2, 3, 4, 5, 6), (6, 7), (1, 2, 3, 4, 5, 7)]

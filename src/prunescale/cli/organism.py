@@ -167,7 +167,8 @@ def _train(args) -> int:
         raise PrunescaleError(f"--lr {args.lr} must be a positive number")
     split_arcs = _arcs(args.split_arcs, args.layers)
     cfg = TrainConfig(seed=args.seed, steps=args.steps, lr=args.lr, chain_batch=args.chain_batch,
-                      fact_batch=args.fact_batch, late_facts=args.late_facts, threads=args.threads, eval_every=args.eval_every,
+                      fact_batch=args.fact_batch, late_facts=args.late_facts, threads=args.threads,
+                      eval_every=args.eval_every,
                       step_error=args.step_error, check_rate=args.check_rate, recheck_rate=args.recheck_rate,
                       micro_tokens=args.micro_tokens, max_passes=args.max_passes, count=args.count,
                       prompt_vary=args.prompt_vary,
