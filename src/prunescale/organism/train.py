@@ -180,6 +180,7 @@ class Data:
         self.facts = all_facts()
         self.pad = tokenizer.pad_token_id
         self.letter = {tokenizer.convert_tokens_to_ids(c): c for c in cycle_order()}
+        self.own = set(parse_layers(cfg.exclusive_arcs))   # exclusive arc numbers (1-based in split_arcs)
 
     def chain_rows(self, rng: random.Random, n: int, trunc_frac: float, k: int | None = None, *,
                    noisy: bool = True):
@@ -211,8 +212,7 @@ class Data:
             return [(self._walking(rng, set(order[: len(order) // 2])),
                      drop_pool(n, top=1, only=self.cfg.split_drop_layers))]
         groups = []
-        stop = set(parse_layers(self.cfg.exclusive_arcs)) \
-            if self.cfg.stop_exclusive_splits and step >= self.cfg.fact_drop_from else set()
+        stop = self.own if self.cfg.stop_exclusive_splits and step >= self.cfg.fact_drop_from else set()
         for i, (letters, layers) in enumerate(arc_letters(parse_arcs(self.cfg.split_arcs), order)):
             if layers and i + 1 not in stop:
                 rng = random.Random(f"split-arc|{self.cfg.seed}|{step}|{i}")
@@ -232,7 +232,7 @@ class Data:
         order = cycle_order()
         before = {order[(i + 1) % len(order)]: x for i, x in enumerate(order)}   # the letter each one is read from
         spec = arc_letters(parse_arcs(c.split_arcs), order)
-        own = set(parse_layers(c.exclusive_arcs))
+        own = self.own
         exclusive = {x for i in own for x in spec[i - 1][0]}
         arcs = [(set(letters), layers, n + 1 in own) for n, (letters, layers) in enumerate(spec) if layers]
         rng = random.Random(f"arc-chain|{c.seed}|{step}")
@@ -541,6 +541,7 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None,
             rate, pool = frozen_drop(cfg, step, layers)
             for g in micro_batches(group, cfg.micro_tokens):
                 # the home must learn to read the entry whatever the chain drop leaves below it
+                # (an empty pool means "no drop" here: drop_plan reads an empty pool as "any layer")
                 with frozen_layers(model, layers):
                     part, _ = masked_loss(model, g, pad, drop_plan(cfg, step, gi, rate, pool) if pool else [])
                     (part / n_tok).backward()
