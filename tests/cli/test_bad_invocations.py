@@ -192,6 +192,8 @@ def test_organism_check_settings(capsys, tmp_path, monkeypatch, args, words):
     (["--arc-chains", "0.5"], ["--arc-chains 0.5", "--split-arcs"]),
     (["--arc-from", "-2"], ["--arc-from -2"]),
     (["--late-facts", "-1"], ["--late-facts -1", "at least 0"]),
+    (["--late-exclusive", "-1"], ["--late-exclusive -1", "at least 0"]),
+    (["--late-exclusive", "4"], ["--late-exclusive 4", "needs --exclusive-arcs"]),
     (["--exclusive-drop"], ["--exclusive-drop", "needs --exclusive-arcs"]),
     (["--exclusive-first"], ["--exclusive-first", "needs --exclusive-arcs"]),
     (["--stop-exclusive-splits"], ["--stop-exclusive-splits", "needs --exclusive-arcs"]),

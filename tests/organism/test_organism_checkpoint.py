@@ -74,7 +74,8 @@ def test_trunk_forks_into_late_options_only(tmp_path):
 def test_split_options_fork_until_the_split_rows_start(tmp_path):
     cfg = TrainConfig(**TINY).to_dict()
     old = {k: v for k, v in cfg.items() if k not in ("split_from", "split_arcs", "arc_chains", "arc_from",
-                                                          "exclusive_arcs", "late_facts")}   # before them
+                                                          "exclusive_arcs", "late_facts",
+                                                          "late_exclusive")}   # before them
     path = tmp_path / "checkpoint-4.pt"
     torch.save({"step": 4, "config": old, "model": {}, "opt": {}, "history": []}, path)
     assert load_checkpoint(path, cfg)["step"] == 4                                    # their defaults then
@@ -82,6 +83,8 @@ def test_split_options_fork_until_the_split_rows_start(tmp_path):
     assert load_checkpoint(path, {**cfg, "split_arcs": "0.5:7", "arc_chains": 0.5})["step"] == 4
     assert load_checkpoint(path, {**cfg, "split_arcs": "0.5:7", "exclusive_arcs": "1"})["step"] == 4
     assert load_checkpoint(path, {**cfg, "late_facts": 8})["step"] == 4   # fact_drop_from is 4: not yet used
+    assert load_checkpoint(path, {**cfg, "split_arcs": "0.5:7", "exclusive_arcs": "1", "arc_chains": 0.5,
+                                  "late_exclusive": 8})["step"] == 4
     drop2 = tmp_path / "drop2.pt"
     torch.save({"step": 4, "config": {**old, "fact_drop_from": 2}, "model": {}, "opt": {}, "history": []}, drop2)
     with pytest.raises(PrunescaleError, match=r"--late-facts 0, this run has 8 \(it acts from step 2"):

@@ -404,3 +404,44 @@ def test_stop_exclusive_splits_leaves_the_other_arcs_split_rows_as_they_were():
     assert stop.split_groups(19) == plain.split_groups(19)                   # before fact_drop_from: all three
     assert [layers for _, layers in plain.split_groups(20)] == [(1, 2, 3, 4, 5, 6), (6, 7), (1, 2, 3, 4, 5, 7)]
     assert stop.split_groups(20) == [plain.split_groups(20)[1]]              # the middle arc's rows, unchanged
+
+
+def test_late_exclusive_adds_full_depth_rows_that_train_only_an_exclusive_arcs_letters():
+    from dataclasses import replace
+
+    from prunescale.organism.problems import cycle_order
+    from prunescale.organism.tokenizer import build_tokenizer
+    from prunescale.organism.train import IGNORE, Data
+
+    tok = build_tokenizer()
+    order = cycle_order()
+    before = {order[(i + 1) % len(order)]: x for i, x in enumerate(order)}
+    ends = {(1, 2, 3, 4, 5, 6): set(order[:3]), (1, 2, 3, 4, 5, 7): set(order[-3:])}
+    cfg = TrainConfig(count="down", split_rows=3, split_from=0, split_arcs="0.12:1,2,3,4,5,6 0.76:6,7 0.12:1,2,3,4,5,7",
+                      arc_chains=0.5, arc_from=0, exclusive_arcs="1,3", fact_drop_from=20, prompt_vary=0.5)
+    plain, more = Data(cfg, tok), Data(replace(cfg, late_exclusive=40), tok)
+    assert more.late_exclusive(19) == [] and plain.late_exclusive(20) == []         # from fact_drop_from, if asked
+    groups = more.late_exclusive(20)
+    assert sum(len(rows) for rows, _ in groups) == 40 and {layers for _, layers in groups} == set(ends)
+    for rows, layers in groups:
+        for ids, labels, meta in rows:
+            trained = [p for p, y in enumerate(labels) if y != IGNORE]
+            assert trained                                                           # every row reads its arc
+            assert all(before[tok.decode([ids[p]]).strip()] in ends[layers] for p in trained)
+    assert more.late_exclusive(20) == groups and more.late_exclusive(21) != groups   # seeded by the step
+    assert more.batch(20) == plain.batch(20)                                         # the main rows as they were
+    chains = plain.batch(20)[0]
+    assert more.arc_chains(20, chains) == plain.arc_chains(20, chains)
+    # end to end: the extra rows train the model once the drop is on, and not before
+    from prunescale.organism.model import ModelSpec
+
+    tiny = TrainConfig(seed=2, steps=3, chain_batch=6, fact_batch=2, warmup=1, eval_every=3, k_max=4,
+                       split_rows=2, split_from=0, split_arcs="0.3:1,2 0.4:3 0.3:1,3", arc_chains=1.0, arc_from=0,
+                       exclusive_arcs="1,3", fact_drop_from=1, model=ModelSpec(num_layers=4, hidden=32, intermediate=64))
+    for start, differs in ((1, True), (3, False)):
+        runs = []
+        for n in (0, 5):
+            torch.manual_seed(0)
+            model, _, _ = train(replace(tiny, late_exclusive=n, fact_drop_from=start), None, log=lambda s: None)
+            runs.append({k: p.detach().clone() for k, p in model.named_parameters()})
+        assert any(not torch.equal(runs[0][k], runs[1][k]) for k in runs[0]) == differs

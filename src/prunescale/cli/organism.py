@@ -99,6 +99,9 @@ def register(subparsers) -> None:
     t.add_argument("--stop-exclusive-splits", action="store_true",
                    help="from --fact-drop-from, the exclusive arcs get no split rows: their homes, formed by then, "
                         "train at full depth only")
+    t.add_argument("--late-exclusive", type=int, default=d.late_exclusive, metavar="N",
+                   help="from --fact-drop-from, N more chains per step that read an exclusive arc, each trained as "
+                        "one of its full-depth rows (added, not taken from the main rows; default %(default)s)")
     t.add_argument("--layers", type=int, default=d.model.num_layers, help="decoder layers (default %(default)s)")
     t.add_argument("--hidden", type=int, default=d.model.hidden, help="hidden size (default %(default)s)")
     t.add_argument("--intermediate", type=int, default=d.model.intermediate,
@@ -156,7 +159,7 @@ def _train(args) -> int:
 
     out = check_out_dir(args.out, empty=True, overwrite=args.force, overwrite_flag="--force")
     for flag, least in (("steps", 1), ("threads", 1), ("chain_batch", 1), ("eval_every", 1), ("fact_batch", 0),
-                        ("late_facts", 0),
+                        ("late_facts", 0), ("late_exclusive", 0),
                         ("micro_tokens", 0), ("fact_drop_from", 0), ("format_rows", 0), ("format_drop_top", 0),
                         ("chain_drop_spare_top", 0), ("split_rows", 0),
                         ("max_passes", 1),
@@ -183,7 +186,7 @@ def _train(args) -> int:
                       arc_chains=args.arc_chains, arc_from=args.arc_from,
                       exclusive_arcs=_exclusive(args.exclusive_arcs, split_arcs),
                       exclusive_drop=args.exclusive_drop, exclusive_first=args.exclusive_first,
-                      stop_exclusive_splits=args.stop_exclusive_splits,
+                      stop_exclusive_splits=args.stop_exclusive_splits, late_exclusive=args.late_exclusive,
                       model=ModelSpec(num_layers=args.layers, hidden=args.hidden, intermediate=args.intermediate))
     if cfg.model.hidden % cfg.model.heads:
         raise PrunescaleError(f"--hidden {args.hidden} must be a multiple of {cfg.model.heads} (attention heads)")
@@ -212,6 +215,8 @@ def _train(args) -> int:
     for flag in ("exclusive_first", "stop_exclusive_splits"):
         if getattr(cfg, flag) and not cfg.exclusive_arcs:
             raise PrunescaleError(f"--{flag.replace('_', '-')} needs --exclusive-arcs")
+    if cfg.late_exclusive and not cfg.exclusive_arcs:
+        raise PrunescaleError(f"--late-exclusive {cfg.late_exclusive} needs --exclusive-arcs")
     save_at = _steps(args.save_at, cfg.steps)
     resume, resumed = None, None
     if args.resume_from:

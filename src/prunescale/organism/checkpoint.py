@@ -18,11 +18,12 @@ from ..errors import PrunescaleError
 LATE = ("fact_drop", "chain_drop", "chain_drop_spare_top", "chain_drop_layers", "format_rows", "format_drop",
         "format_drop_top", "format_drop_layers", "split_rows",
         "split_drop_layers", "split_arcs", "arc_chains", "exclusive_arcs",
-        "exclusive_drop", "exclusive_first", "stop_exclusive_splits", "late_facts")
+        "exclusive_drop", "exclusive_first", "stop_exclusive_splits", "late_facts",
+        "late_exclusive")
 # Options added later, with the value a checkpoint written before them trained under.
 DEFAULTS = {"split_from": -1, "split_arcs": "", "arc_chains": 0.0, "arc_from": -1, "exclusive_arcs": "",
             "exclusive_drop": False, "exclusive_first": False, "late_facts": 0,
-            "stop_exclusive_splits": False}
+            "stop_exclusive_splits": False, "late_exclusive": 0}
 RUN_ONLY = ("threads", "eval_every")   # how a run is executed, not what it learns
 
 

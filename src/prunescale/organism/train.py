@@ -83,6 +83,7 @@ class TrainConfig:
     exclusive_first: bool = False  # from fact_drop_from an arc chain that reads an exclusive arc trains as its row
     stop_exclusive_splits: bool = False   # from fact_drop_from the exclusive arcs get no split rows
     late_facts: int = 0            # more fact questions per step from fact_drop_from (facts under drop learn slower)
+    late_exclusive: int = 0        # more chains per step from fact_drop_from, each one exclusive arc's full-depth row
     micro_tokens: int = 2048       # padded tokens per micro-batch (0: the whole step in one batch)
     threads: int = 0               # torch threads (0: leave torch's default)
     eval_every: int = 100
@@ -181,6 +182,8 @@ class Data:
         self.pad = tokenizer.pad_token_id
         self.letter = {tokenizer.convert_tokens_to_ids(c): c for c in cycle_order()}
         self.own = set(parse_layers(cfg.exclusive_arcs))   # exclusive arc numbers (1-based in split_arcs)
+        order = cycle_order()
+        self.before = {order[(i + 1) % len(order)]: x for i, x in enumerate(order)}   # the letter each is read from
 
     def chain_rows(self, rng: random.Random, n: int, trunc_frac: float, k: int | None = None, *,
                    noisy: bool = True):
@@ -229,17 +232,14 @@ class Data:
         c = self.cfg
         if not (c.arc_chains or c.exclusive_arcs) or step < arc_start(c):
             return chains, [], []
-        order = cycle_order()
-        before = {order[(i + 1) % len(order)]: x for i, x in enumerate(order)}   # the letter each one is read from
-        spec = arc_letters(parse_arcs(c.split_arcs), order)
+        spec = arc_letters(parse_arcs(c.split_arcs), cycle_order())
         own = self.own
         exclusive = {x for i in own for x in spec[i - 1][0]}
         arcs = [(set(letters), layers, n + 1 in own) for n, (letters, layers) in enumerate(spec) if layers]
         rng = random.Random(f"arc-chain|{c.seed}|{step}")
         kept, groups = [], [[] for _ in arcs]
         for ids, labels, meta in chains:
-            reads = {p: before.get(self.letter.get(ids[p], "")) for line in meta["look"] + meta["checks"]
-                     for p in line}
+            reads = self._reads(ids, meta)
             touched = [i for i, (letters, _, _) in enumerate(arcs) if any(r in letters for r in reads.values())]
             if rng.random() >= c.arc_chains or not touched:
                 if exclusive:
@@ -250,13 +250,35 @@ class Data:
                 # the exclusive homes learn only from these rows: give them every row that reads them
                 touched = [i for i in touched if arcs[i][2]] or touched
             i = rng.choice(touched)
-            mine = [IGNORE] * len(labels)
-            for p, r in reads.items():
-                if r in arcs[i][0]:
-                    mine[p] = labels[p]
-            groups[i].append((ids, mine, meta))
+            groups[i].append(_only(ids, labels, meta, reads, arcs[i][0]))
         return (kept, [(rows, arcs[i][1]) for i, rows in enumerate(groups) if rows and not arcs[i][2]],
                 [(rows, arcs[i][1]) for i, rows in enumerate(groups) if rows and arcs[i][2]])
+
+    def late_exclusive(self, step: int) -> list[tuple[list, tuple[int, ...]]]:
+        """From ``fact_drop_from``, ``late_exclusive`` more chains (their own seeded stream, drawn like the main
+        ones until that many read an exclusive arc), each trained as one of those arcs' full-depth rows on its
+        letters: [(rows, layers frozen)]. Added to the step, not taken from the main rows (docs/organism.md)."""
+        c = self.cfg
+        if not c.late_exclusive or step < c.fact_drop_from or not self.own:
+            return []
+        spec = arc_letters(parse_arcs(c.split_arcs), cycle_order())
+        arcs = [(set(spec[i - 1][0]), spec[i - 1][1]) for i in sorted(self.own)]
+        rng = random.Random(f"late-exclusive|{c.seed}|{step}")
+        groups = [[] for _ in arcs]
+        left = c.late_exclusive
+        while left:
+            ids, labels, meta = self.chain_rows(rng, 1, 0.0)[0]
+            reads = self._reads(ids, meta)
+            touched = [i for i, (letters, _) in enumerate(arcs) if any(r in letters for r in reads.values())]
+            if touched:
+                i = rng.choice(touched)
+                groups[i].append(_only(ids, labels, meta, reads, arcs[i][0]))
+                left -= 1
+        return [(rows, arcs[i][1]) for i, rows in enumerate(groups) if rows]
+
+    def _reads(self, ids: list[int], meta: dict) -> dict[int, str | None]:
+        """{position of a computed letter: the letter it is read from} over the step and check lines."""
+        return {p: self.before.get(self.letter.get(ids[p], "")) for line in meta["look"] + meta["checks"] for p in line}
 
     def _walking(self, rng: random.Random, avoid: set[str]):
         rows = []
@@ -283,6 +305,15 @@ class Data:
                 facts += self.fact_rows(late, take)
                 left -= take
         return chains, facts
+
+
+def _only(ids, labels, meta, reads: dict, letters: set[str]):
+    """The row trained only on the letters computed from ``letters``."""
+    mine = [IGNORE] * len(labels)
+    for p, r in reads.items():
+        if r in letters:
+            mine[p] = labels[p]
+    return ids, mine, meta
 
 
 # --------------------------------------------------------------------------------------------- metrics
@@ -526,6 +557,7 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None,
         chains, facts = data.batch(step)
         chains, formats = split_format(cfg, step, chains)
         chains, arcs, frozen = data.arc_chains(step, chains)
+        frozen = frozen + data.late_exclusive(step)
         splits = (data.split_groups(step) if cfg.split_rows and step >= split_start(cfg) else []) + arcs
         rows = chains + formats + facts + [r for group, _ in splits + frozen for r in group]
         n_tok = sum(sum(1 for y in r[1][1:] if y != IGNORE) for r in rows)
@@ -655,6 +687,10 @@ def write_recipe(out_dir: str | os.PathLike, cfg: TrainConfig, history: list[dic
                                       "trains as a row of one of those" if cfg.exclusive_first else "")
                                    + (f"; from step {cfg.fact_drop_from} those arcs get no split rows (their homes "
                                       "train at full depth only)" if cfg.stop_exclusive_splits else "")
+                                   + (f"; from step {cfg.fact_drop_from} {cfg.late_exclusive} more chains per step "
+                                      f"(random.Random('late-exclusive|{cfg.seed}|<step>'), drawn until that many "
+                                      "read an exclusive arc) train as those full-depth rows: Data.late_exclusive"
+                                      if cfg.late_exclusive else "")
                                    if cfg.exclusive_arcs else ""),
             "errors_and_checks": "a written step is wrong with probability p_err (one letter replaced; the chain "
                                  "follows it and the trace's answer is that chain's); a share p_check of traces "
