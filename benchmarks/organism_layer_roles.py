@@ -6,9 +6,11 @@ one per chain, so its damage is flat in k), the later steps (each reads the line
 compounds), the format (counts, stop, Wait lines) and the answer copied from the last line (both once per
 chain), and the facts. The first row is the unpruned model, the baseline of the others. With --letters, one
 more column: the later steps' accuracy for each input letter in the step cycle's order (a digit per letter, its
-tenths; # for all right), which shows where each entry of the step table lives.
+tenths; # for all right), which shows where each entry of the step table lives. With --confidence, the mean probability the model gives the
+right letter, by input letter (tenths; # for 0.95 or more): greedy accuracy can be whole while sampling at T = 1
+goes wrong on an unsure entry, which is what pass@1 at T = 1 measures.
 Run: OMP_NUM_THREADS=2 .venv/bin/python benchmarks/organism_layer_roles.py [--model DIR] [--k 8] [--n 128]
-[--letters]
+[--letters] [--confidence]
 """
 
 import argparse
@@ -37,16 +39,19 @@ def parts(model, rows, pad_id: int, tok_of=lambda t: "") -> dict:
     """Teacher-forced accuracy of each part of the chains (see the module docstring); ``tok_of`` names a token id's
     letter, for the later steps' accuracy by input letter."""
     ids, lab, att = collate(rows, pad_id)
-    pred = model(input_ids=ids, attention_mask=att, use_cache=False).logits.argmax(-1)
+    logits = model(input_ids=ids, attention_mask=att, use_cache=False).logits
+    pred = logits.argmax(-1)
+    # the probability of each actual token (token p predicted at p - 1)
+    prob = logits[:, :-1].float().softmax(-1).gather(-1, ids[:, 1:, None])[..., 0]
     right = lambda i, p: bool(pred[i, p - 1] == ids[i, p])   # noqa: E731  (token p predicted at p - 1)
     first = later = n_later = fmt = n_fmt = answer = 0
-    by_letter = {c: [0, 0] for c in cycle_order()}   # input letter of a later step: [right, seen]
+    by_letter = {c: [0, 0, 0.0] for c in cycle_order()}   # input letter of a later step: [right, seen, probability]
     for i, (x, y, meta) in enumerate(rows):
         lines = [all(right(i, p) for p in line) for line in meta["look"]]
         for above, line in zip(meta["look"], meta["look"][1:]):
             for a, b in zip(above, line):
                 tally = by_letter[tok_of(x[a])]
-                tally[0], tally[1] = tally[0] + right(i, b), tally[1] + 1
+                tally[0], tally[1], tally[2] = tally[0] + right(i, b), tally[1] + 1, tally[2] + float(prob[i, b - 1])
         first += lines[0]
         later, n_later = later + sum(lines[1:]), n_later + len(lines) - 1
         letters = {p for line in meta["look"] + meta["checks"] for p in line}
@@ -56,7 +61,9 @@ def parts(model, rows, pad_id: int, tok_of=lambda t: "") -> dict:
     return {"first line": first / len(rows), "later steps": later / max(1, n_later),
             "format": fmt / max(1, n_fmt), "answer": answer / len(rows),
             "letters": "".join("-" if not n else "#" if ok == n else str(10 * ok // n)
-                               for ok, n in by_letter.values())}
+                               for ok, n, _ in by_letter.values()),
+            "confidence": "".join("-" if not n else "#" if q / n >= 0.95 else str(int(10 * q / n))
+                                  for _, n, q in by_letter.values())}
 
 
 def main(argv=None) -> int:
@@ -66,6 +73,8 @@ def main(argv=None) -> int:
     ap.add_argument("--n", type=int, default=128, help="chains (default 128)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--letters", action="store_true", help="also the later steps' accuracy by input letter")
+    ap.add_argument("--confidence", action="store_true",
+                    help="also the mean probability of the right letter by input letter")
     args = ap.parse_args(argv)
     from prunescale.models.loading import load_model
 
@@ -77,7 +86,9 @@ def main(argv=None) -> int:
     facts = [example(enc, prompt_text(tok, f["prompt"]), "", f["answer"]) for f in all_facts()]
     n_layers = len(model.model.layers)
     print(f"{args.model}: k={args.k}, {args.n} chains (count {count}), {len(facts)} facts, teacher-forced")
-    letters = f" | by input letter, in the cycle's order: {''.join(cycle_order())}" if args.letters else ""
+    order = "".join(cycle_order())
+    letters = (f" | by input letter, in the cycle's order: {order}" if args.letters else "") + \
+        (f" | mean probability by input letter: {order}" if args.confidence else "")
     print(f"{'layer removed':>14} | first line | later steps | format | answer | facts{letters}")
     for drop in [None, *range(n_layers)]:
         with without_layers(model, [] if drop is None else [drop]):
@@ -86,7 +97,8 @@ def main(argv=None) -> int:
             model.eval()   # teacher_forced leaves the model in train mode
         name = "none" if drop is None else str(drop)
         print(f"{name:>14} | {got['first line']:10.2f} | {got['later steps']:11.3f} | {got['format']:6.3f} | "
-              f"{got['answer']:6.2f} | {got['facts']:.2f}" + (f" | {got['letters']}" if args.letters else ""),
+              f"{got['answer']:6.2f} | {got['facts']:.2f}" + (f" | {got['letters']}" if args.letters else "")
+              + (f" | {got['confidence']}" if args.confidence else ""),
               flush=True)
     return 0
 

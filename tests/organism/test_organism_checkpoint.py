@@ -121,3 +121,14 @@ def test_export_writes_the_checkpoint_model_as_a_model_dir(tmp_path, capsys):
     with pytest.raises(PrunescaleError, match=r"^\S*junk.pt: not an organism checkpoint"):
         args.func(args)
     assert not (tmp_path / "x").exists()   # nothing written
+
+
+def test_docs_name_every_option_a_trunk_may_fork_into():
+    from pathlib import Path
+
+    from prunescale.organism.checkpoint import LATE
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "organism.md").read_text()
+    para = text[text.index("may branch into other values"):][:1200]
+    missing = [o for o in LATE if f"`--{o.replace('_', '-')}`" not in para]
+    assert not missing, f"docs/organism.md's fork paragraph lacks {missing}"
