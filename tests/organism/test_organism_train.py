@@ -343,6 +343,7 @@ def test_exclusive_drop_takes_the_chain_drop_in_the_frozen_rows_never_on_their_l
     assert frozen_drop(cfg, 5, (6, 7)) == (0.3, (1, 2))                      # the frozen home always runs
     assert frozen_drop(replace(cfg, chain_drop_layers=""), 5, (1, 2, 3, 4, 5, 7)) == (0.3, (0, 6))
     assert frozen_drop(replace(cfg, exclusive_drop=False), 5, (6, 7)) == (0.0, ())
+    assert frozen_drop(replace(cfg, chain_drop_layers="6"), 5, (6, 7)) == (0.0, ())   # nothing left to drop
     # end to end: the same run with and without it differs only once the drop is on
     tiny = TrainConfig(seed=2, steps=3, chain_batch=6, fact_batch=2, warmup=1, eval_every=3, k_max=4,
                        split_rows=2, split_from=0, split_arcs="0.3:1,2 0.4:3 0.3:1,3", arc_chains=1.0, arc_from=0,

@@ -473,9 +473,10 @@ def chain_pool(cfg: TrainConfig) -> tuple[int, ...]:
 def frozen_drop(cfg: TrainConfig, step: int, layers: tuple[int, ...]) -> tuple[float, tuple[int, ...]]:
     """(rate, pool) for an exclusive arc's full-depth rows, which freeze ``layers``: with ``exclusive_drop``, from
     ``fact_drop_from``, the chain drop over the chain pool less those layers; else none."""
-    if not cfg.exclusive_drop or step < cfg.fact_drop_from or not cfg.chain_drop:
-        return 0.0, ()
-    return cfg.chain_drop, tuple(i for i in chain_pool(cfg) if i not in layers)
+    pool = tuple(i for i in chain_pool(cfg) if i not in layers)
+    if not cfg.exclusive_drop or step < cfg.fact_drop_from or not cfg.chain_drop or not pool:
+        return 0.0, ()   # rate 0: drop_plan drops nothing (an empty pool would mean any layer there)
+    return cfg.chain_drop, pool
 
 
 def step_groups(cfg: TrainConfig, step: int, chains: list, facts: list,
@@ -573,9 +574,8 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None,
             rate, pool = frozen_drop(cfg, step, layers)
             for g in micro_batches(group, cfg.micro_tokens):
                 # the home must learn to read the entry whatever the chain drop leaves below it
-                # (an empty pool means "no drop" here: drop_plan reads an empty pool as "any layer")
                 with frozen_layers(model, layers):
-                    part, _ = masked_loss(model, g, pad, drop_plan(cfg, step, gi, rate, pool) if pool else [])
+                    part, _ = masked_loss(model, g, pad, drop_plan(cfg, step, gi, rate, pool))
                     (part / n_tok).backward()
                 total += part.item()
                 gi += 1
