@@ -132,3 +132,5 @@ def test_docs_name_every_option_a_trunk_may_fork_into():
     para = text[text.index("may branch into other values"):][:1200]
     missing = [o for o in LATE if f"`--{o.replace('_', '-')}`" not in para]
     assert not missing, f"docs/organism.md's fork paragraph lacks {missing}"
+    from prunescale.organism.checkpoint import _STARTS
+    assert set(_STARTS) <= set(LATE)                       # a start of its own only for a late option

@@ -90,14 +90,17 @@ def batches_apart(fact_drop: float, chain_drop: float) -> bool:
     return bool(fact_drop or chain_drop)
 
 
+# LATE options with a start of their own (that option's step when it is 0 or more; else fact_drop_from)
+_STARTS = {"split_rows": "split_from", "split_drop_layers": "split_from", "split_arcs": "split_from",
+           "arc_chains": "arc_from", "exclusive_arcs": "arc_from"}
+
+
 def _acts_from(cfg: dict, key: str) -> int:
-    """The first step at which a :data:`LATE` option acts: split rows may start at their own step."""
-    start = cfg.get("fact_drop_from", 0)
-    if key.startswith("split_") and cfg.get("split_from", -1) >= 0:
-        return cfg["split_from"]
-    if key in ("arc_chains", "exclusive_arcs") and cfg.get("arc_from", -1) >= 0:
-        return cfg["arc_from"]
-    return start
+    """The first step at which a :data:`LATE` option acts (see :data:`_STARTS`)."""
+    own = _STARTS.get(key)
+    if own and cfg.get(own, -1) >= 0:
+        return cfg[own]
+    return cfg.get("fact_drop_from", 0)
 
 
 def _separate(cfg: dict) -> bool:
