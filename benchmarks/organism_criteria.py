@@ -21,7 +21,7 @@ import yaml
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from prunescale.contract.study_dir import CellInfo, StudyDir  # noqa: E402
-from prunescale.organism.problems import chain_failure  # noqa: E402
+from prunescale.organism.problems import chain_failure, pass_states  # noqa: E402
 from prunescale.scaling.store import Store  # noqa: E402
 from prunescale.study.headline import collect_cells  # noqa: E402
 
@@ -103,6 +103,29 @@ def failures(root):
     return got
 
 
+def passes(root, waits=(0, 1, 2)):
+    """{Waits forced: [(samples with that many passes or more, share whose pass ends on the gold state)]} from the
+    unpruned model's T = 1 cells: a Wait helps only while its pass is surer than the one it checks."""
+    lay = StudyDir(root)
+    got = {}
+    for d in lay.cell_dirs():
+        cell = lay.cell(d.name)
+        if not cell.cell_json.is_file():
+            continue
+        label = CellInfo.read(cell.cell_json).task_label
+        if not re.fullmatch(r"t1-wait\d", label) or int(label[-1]) not in waits:
+            continue
+        store = Store(cell.store, readonly=True)
+        try:
+            per = [(pass_states(r["thinking"]), r["gold"]) for r in store.rows(columns=["thinking", "gold"])]
+        finally:
+            store.close()
+        most = max((len(p) for p, _ in per), default=0)
+        got[int(label[-1])] = [(sum(len(p) > i for p, _ in per), sum(len(p) > i and p[i] == g for p, g in per))
+                               for i in range(most)]
+    return dict(sorted(got.items()))
+
+
 def acc(t, variant, label, budget="1024", metric="accuracy"):
     vals = t[variant][label][budget]
     if "@" in metric:
@@ -119,7 +142,8 @@ def main():
     ap.add_argument("--out", default=None, help="where the two studies go (default: a temporary directory)")
     args = ap.parse_args()
     out = Path(args.out or tempfile.mkdtemp(prefix="organism-criteria-"))
-    base = table(run(base_study(args.model, args.seed, args.problems), out / "base"))["base"]
+    base_root = run(base_study(args.model, args.seed, args.problems), out / "base")
+    base = table(base_root)["base"]
     pruned = run(pruned_study(args.model, args.seed, args.problems), out / "pruned")
     t = table(pruned)
     checks = []
@@ -137,6 +161,10 @@ def main():
     print("variant      " + "  ".join(f"k={k:<11}" for k in KS))
     for v, row in failures(pruned).items():
         print(f"{v:<12} " + "  ".join("{:>2}/{:>2}/{:>2}/{:>2}   ".format(*row[k]) for k in KS if k in row))
+    print("\nunpruned at T=1, k=8: samples that reach each pass / share of them whose pass ends right "
+          "(pass 0: the forward steps)")
+    for w, row in passes(base_root).items():
+        print(f"--wait {w}   " + "  ".join(f"{i}: {n:>4} {ok / n:.2f}" for i, (n, ok) in enumerate(row) if n))
     print()
     b8, bf = acc(t, "base", "k8"), acc(t, "base", "facts", "64")
     check("base k=8 greedy >= 0.95", b8 >= 0.95, f"{b8:.2f}")

@@ -169,3 +169,18 @@ def test_chain_avoiding_never_reads_an_avoided_letter():
     assert {p["k"] for p in probs} == set(range(1, 14))                 # every length the free arc allows
     with pytest.raises(ValueError):
         chain_avoiding(rng, set(order))
+
+
+def test_pass_states_read_the_state_each_pass_ends_on():
+    from prunescale.organism.problems import WAIT_LINE, pass_states
+
+    start, k = "aw", 5
+    right = noisy_states(start, k, random.Random(0), 0.0)
+    wrong = right[:2] + [corrupt(right[2], random.Random(1))]
+    wrong += noisy_states(wrong[-1], k - 3, random.Random(0), 0.0)   # the chain follows the wrong state
+    for count in ("up", "down"):
+        trace, answer = render_trace(start, wrong, passes=2, count=count)
+        assert pass_states(trace) == [wrong[-1], right[-1], right[-1]] and answer == right[-1]
+        plain, _ = render_trace(start, right, count=count)
+        assert pass_states(plain) == [right[-1]]
+    assert pass_states(plain + WAIT_LINE + "\n") == [right[-1], None]   # a pass cut before its first line

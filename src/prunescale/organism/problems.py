@@ -291,3 +291,14 @@ def chain_failure(completion: str, k: int) -> str:
     last = max(steps[-1:] + list(CHECK_LINE.finditer(thinking))[-1:], key=lambda m: m.start(), default=None)
     # a raw decode may end with "<|im_end|>": the answer is what comes before any special token
     return "answer" if last and extract_answer(after.split("<|")[0]) != last.group(1) else "step"
+
+
+def pass_states(thinking: str) -> list[str | None]:
+    """The state each pass ends on: the forward pass's last step line, then each check pass's last check line
+    (None for a pass with no such line). At T = 1 this shows whether a forced Wait's pass is surer than the
+    pass it checks, and where passes beyond those trained (``max_passes``) go wrong."""
+    out = []
+    for i, part in enumerate(thinking.split(WAIT_LINE)):
+        lines = list((CHECK_LINE if i else STEP_LINE).finditer(part))
+        out.append(lines[-1].group(1) if lines else None)
+    return out
