@@ -6,9 +6,9 @@ one per chain, so its damage is flat in k), the later steps (each reads the line
 compounds), the format (counts, stop, Wait lines) and the answer copied from the last line (both once per
 chain), and the facts. The first row is the unpruned model, the baseline of the others. With --letters, one
 more column: the later steps' accuracy for each input letter in the step cycle's order (a digit per letter, its
-tenths; # for all right), which shows where each entry of the step table lives. With --confidence, the mean probability the model gives the
-right letter, by input letter (tenths; # for 0.95 or more): greedy accuracy can be whole while sampling at T = 1
-goes wrong on an unsure entry, which is what pass@1 at T = 1 measures.
+tenths; # for all right), which shows where each entry of the step table lives. With --confidence, the mean
+probability the model gives the right letter, by input letter (tenths; # for 0.95 or more): greedy accuracy can be
+whole while sampling at T = 1 goes wrong on an unsure entry, which is what pass@1 at T = 1 measures.
 Run: OMP_NUM_THREADS=2 .venv/bin/python benchmarks/organism_layer_roles.py [--model DIR] [--k 8] [--n 128]
 [--letters] [--confidence]
 """

@@ -418,8 +418,8 @@ def test_late_exclusive_adds_full_depth_rows_that_train_only_an_exclusive_arcs_l
     order = cycle_order()
     before = {order[(i + 1) % len(order)]: x for i, x in enumerate(order)}
     ends = {(1, 2, 3, 4, 5, 6): set(order[:3]), (1, 2, 3, 4, 5, 7): set(order[-3:])}
-    cfg = TrainConfig(count="down", split_rows=3, split_from=0, split_arcs="0.12:1,2,3,4,5,6 0.76:6,7 0.12:1,2,3,4,5,7",
-                      arc_chains=0.5, arc_from=0, exclusive_arcs="1,3", fact_drop_from=20, prompt_vary=0.5)
+    cfg = TrainConfig(count="down", split_rows=3, split_from=0, arc_chains=0.5, arc_from=0, exclusive_arcs="1,3",
+                      split_arcs="0.12:1,2,3,4,5,6 0.76:6,7 0.12:1,2,3,4,5,7", fact_drop_from=20, prompt_vary=0.5)
     plain, more = Data(cfg, tok), Data(replace(cfg, late_exclusive=40), tok)
     assert more.late_exclusive(19) == [] and plain.late_exclusive(20) == []         # from fact_drop_from, if asked
     groups = more.late_exclusive(20)
@@ -438,7 +438,8 @@ def test_late_exclusive_adds_full_depth_rows_that_train_only_an_exclusive_arcs_l
 
     tiny = TrainConfig(seed=2, steps=3, chain_batch=6, fact_batch=2, warmup=1, eval_every=3, k_max=4,
                        split_rows=2, split_from=0, split_arcs="0.3:1,2 0.4:3 0.3:1,3", arc_chains=1.0, arc_from=0,
-                       exclusive_arcs="1,3", fact_drop_from=1, model=ModelSpec(num_layers=4, hidden=32, intermediate=64))
+                       exclusive_arcs="1,3", fact_drop_from=1,
+                       model=ModelSpec(num_layers=4, hidden=32, intermediate=64))
     for start, differs in ((1, True), (3, False)):
         runs = []
         for n in (0, 5):
