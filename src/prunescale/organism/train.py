@@ -184,6 +184,7 @@ class Data:
         self.own = set(parse_layers(cfg.exclusive_arcs))   # exclusive arc numbers (1-based in split_arcs)
         order = cycle_order()
         self.before = {order[(i + 1) % len(order)]: x for i, x in enumerate(order)}   # the letter each is read from
+        self.spec = arc_letters(parse_arcs(cfg.split_arcs), order)   # each split arc's letters and layers
 
     def chain_rows(self, rng: random.Random, n: int, trunc_frac: float, k: int | None = None, *,
                    noisy: bool = True):
@@ -216,7 +217,7 @@ class Data:
                      drop_pool(n, top=1, only=self.cfg.split_drop_layers))]
         groups = []
         stop = self.own if self.cfg.stop_exclusive_splits and step >= self.cfg.fact_drop_from else set()
-        for i, (letters, layers) in enumerate(arc_letters(parse_arcs(self.cfg.split_arcs), order)):
+        for i, (letters, layers) in enumerate(self.spec):
             if layers and i + 1 not in stop:
                 rng = random.Random(f"split-arc|{self.cfg.seed}|{step}|{i}")
                 groups.append((self._walking(rng, set(order) - set(letters)), layers))
@@ -232,7 +233,7 @@ class Data:
         c = self.cfg
         if not (c.arc_chains or c.exclusive_arcs) or step < arc_start(c):
             return chains, [], []
-        spec = arc_letters(parse_arcs(c.split_arcs), cycle_order())
+        spec = self.spec
         own = self.own
         exclusive = {x for i in own for x in spec[i - 1][0]}
         arcs = [(set(letters), layers, n + 1 in own) for n, (letters, layers) in enumerate(spec) if layers]
@@ -261,8 +262,7 @@ class Data:
         c = self.cfg
         if not c.late_exclusive or step < c.fact_drop_from or not self.own:
             return []
-        spec = arc_letters(parse_arcs(c.split_arcs), cycle_order())
-        arcs = [(set(spec[i - 1][0]), spec[i - 1][1]) for i in sorted(self.own)]
+        arcs = [(set(self.spec[i - 1][0]), self.spec[i - 1][1]) for i in sorted(self.own)]
         rng = random.Random(f"late-exclusive|{c.seed}|{step}")
         groups = [[] for _ in arcs]
         left = c.late_exclusive
