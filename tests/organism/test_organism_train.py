@@ -4,6 +4,7 @@ import argparse
 import json
 import re
 
+import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -96,11 +97,11 @@ def test_fact_drop_starts_at_fact_drop_from_and_spares_chains():
     facts = [([2] * 5, [2] * 5, {}) for _ in range(3)]
     cfg = TrainConfig(fact_drop=0.2, fact_drop_from=600, micro_tokens=0)
     before, after = step_groups(cfg, 599, chains, facts), step_groups(cfg, 600, chains, facts)
-    assert [rate for _, rate, _ in before] == [0.0, 0.0] and [rate for _, rate, _ in after] == [0.0, 0.2]
-    assert [len(g) for g, _, _ in after] == [2, 3] and after[1][0] == facts       # facts apart from chains
+    assert [rate for _, rate, _, _ in before] == [0.0, 0.0] and [rate for _, rate, _, _ in after] == [0.0, 0.2]
+    assert [len(g) for g, _, _, _ in after] == [2, 3] and after[1][0] == facts       # facts apart from chains
     # without any drop: one stream of length-sorted micro-batches, as the v2 recipe trained
     plain = step_groups(TrainConfig(micro_tokens=30), 0, chains, facts)
-    assert all(rate == 0.0 for _, rate, _ in plain) and sum(len(g) for g, _, _ in plain) == 5
+    assert all(rate == 0.0 for _, rate, _, _ in plain) and sum(len(g) for g, _, _, _ in plain) == 5
 
 
 def test_count_down_reaches_the_training_rows():
@@ -160,21 +161,21 @@ def test_format_rows_train_the_format_only_under_their_own_drop():
         assert "".join(trained).count(".") >= 1 and any(c.isdigit() for c in trained)   # counts and the stop
         assert [y for p, y in enumerate(full) if p not in states] == [y for p, y in enumerate(labels) if p not in states]
     groups = step_groups(cfg, 10, kept, facts, formats)
-    assert [(len(g), rate, pool) for g, rate, pool in groups] == [(len(kept), 0.0, ()), (3, 0.3, ()),
+    assert [(len(g), rate, pool) for g, rate, pool, _ in groups] == [(len(kept), 0.0, ()), (3, 0.3, ()),
                                                                    (len(facts), 0.2, ())]
     # --format-drop-top: the format rows (only) drop among the last N layers
     top = TrainConfig(**{**cfg.__dict__, "format_drop_top": 2})
-    assert [p for _, _, p in step_groups(top, 10, kept, facts, formats)] == [(), (6, 7), ()]
+    assert [p for _, _, p, _ in step_groups(top, 10, kept, facts, formats)] == [(), (6, 7), ()]
     # --format-drop-layers: only the layers named (over --format-drop-top)
     only = TrainConfig(**{**top.__dict__, "format_drop_layers": "4,6,7"})
-    assert [p for _, _, p in step_groups(only, 10, kept, facts, formats)] == [(), (4, 6, 7), ()]
+    assert [p for _, _, p, _ in step_groups(only, 10, kept, facts, formats)] == [(), (4, 6, 7), ()]
     # --chain-drop-spare-top: chains drop from fact_drop_from on, never layer 0 nor the last N
     spare = TrainConfig(**{**cfg.__dict__, "chain_drop": 0.05, "chain_drop_spare_top": 2})
-    assert step_groups(spare, 10, kept, facts, formats)[0][1:] == (0.05, (1, 2, 3, 4, 5))
+    assert step_groups(spare, 10, kept, facts, formats)[0][1:] == (0.05, (1, 2, 3, 4, 5), ())
     assert step_groups(spare, 9, kept, facts)[0][1] == 0.0                      # not before that step
     # --chain-drop-layers: only the layers named (over --chain-drop-spare-top)
     named = TrainConfig(**{**spare.__dict__, "chain_drop_layers": "1,2"})
-    assert step_groups(named, 10, kept, facts, formats)[0][1:] == (0.05, (1, 2))
+    assert step_groups(named, 10, kept, facts, formats)[0][1:] == (0.05, (1, 2), ())
     assert {x for s in range(200) for x in drop_plan(named, s, 0, 0.5, (1, 2))} == {1, 2}
     # --split-rows: their own micro-batches, always without the last layer
     split = TrainConfig(**{**cfg.__dict__, "split_rows": 4})
@@ -182,12 +183,12 @@ def test_format_rows_train_the_format_only_under_their_own_drop():
     [(rows, layers)] = splits
     assert len(rows) == 4 and splits == Data(split, tok).split_groups(10) and layers == (7,)
     groups = step_groups(split, 10, kept, facts, formats, splits)
-    assert groups[-1] == (rows, 1.0, (7,))
+    assert groups[-1] == (rows, 1.0, (7,), ())
     assert drop_plan(split, 10, len(groups) - 1, *groups[-1][1:]) == [7]
     # --split-drop-layers: the split rows train without every layer named instead
     apart = TrainConfig(**{**split.__dict__, "split_drop_layers": "3,4,7"})
     groups = step_groups(apart, 10, kept, facts, formats, Data(apart, tok).split_groups(10))
-    assert groups[-1] == (rows, 1.0, (3, 4, 7)) and groups[:-1] == step_groups(split, 10, kept, facts, formats)
+    assert groups[-1] == (rows, 1.0, (3, 4, 7), ()) and groups[:-1] == step_groups(split, 10, kept, facts, formats)
     assert drop_plan(apart, 10, len(groups) - 1, *groups[-1][1:]) == [3, 4, 7]
 
 
@@ -222,7 +223,7 @@ def test_split_arcs_walk_in_their_arc_without_their_layers_from_split_from():
         assert len(rows) == 6 and all(_walk(tok, ids) <= set(letters) for ids, _, _ in rows)
     chains, facts = data.batch(3)
     got = step_groups(cfg, 3, chains, facts, (), groups)
-    assert got[-2:] == [(groups[0][0], 1.0, groups[0][1]), (groups[1][0], 1.0, groups[1][1])]
+    assert got[-2:] == [(groups[0][0], 1.0, groups[0][1], ()), (groups[1][0], 1.0, groups[1][1], ())]
     # without --split-arcs: the last half of the cycle, without the last layer (as before the option)
     [(rows, layers)] = Data(TrainConfig(count="down", split_rows=8), tok).split_groups(3)
     assert layers == (7,) and all(_walk(tok, ids) <= set(order[13:]) for ids, _, _ in rows)
@@ -445,5 +446,107 @@ def test_late_exclusive_adds_full_depth_rows_that_train_only_an_exclusive_arcs_l
         for n in (0, 5):
             torch.manual_seed(0)
             model, _, _ = train(replace(tiny, late_exclusive=n, fact_drop_from=start), None, log=lambda s: None)
+            runs.append({k: p.detach().clone() for k, p in model.named_parameters()})
+        assert any(not torch.equal(runs[0][k], runs[1][k]) for k in runs[0]) == differs
+
+
+def test_late_exclusive_rows_end_at_their_last_trained_letter_with_the_same_loss():
+    from prunescale.organism.model import ModelSpec, build_model
+    from prunescale.organism.tokenizer import build_tokenizer
+    from prunescale.organism.train import IGNORE, Data, _only, _trimmed, masked_loss
+
+    tok = build_tokenizer()
+    cfg = TrainConfig(count="down", split_rows=3, split_from=0, arc_chains=0.5, arc_from=0, exclusive_arcs="1,3",
+                      split_arcs="0.12:1,2,3,4,5,6 0.76:6,7 0.12:1,2,3,4,5,7", fact_drop_from=20,
+                      late_exclusive=24, model=ModelSpec(num_layers=2, hidden=32, intermediate=64))
+    rows = [r for group, _ in Data(cfg, tok).late_exclusive(20) for r in group]
+    assert all(r[1][-1] != IGNORE for r in rows)                      # nothing after the last trained letter
+    # the same rows untrimmed: drawn again from the same stream
+    data = Data(cfg, tok)
+    full = []
+    import random
+    rng = random.Random(f"late-exclusive|{cfg.seed}|20")
+    arcs = [set(data.spec[i - 1][0]) for i in sorted(data.own)]
+    while len(full) < 24:
+        ids, labels, meta = data.chain_rows(rng, 1, 0.0)[0]
+        reads = data._reads(ids, meta)
+        touched = [i for i, letters in enumerate(arcs) if any(r in letters for r in reads.values())]
+        if touched:
+            full.append(_only(ids, labels, meta, reads, arcs[rng.choice(touched)]))
+    assert sorted(_trimmed(r)[0] for r in full) == sorted(r[0] for r in rows)
+    assert sum(len(r[0]) for r in rows) < sum(len(r[0]) for r in full)
+    torch.manual_seed(0)
+    model = build_model(cfg.model, tok).eval()
+    with torch.no_grad():
+        for r in full[:6]:
+            a, n = masked_loss(model, [r], tok.pad_token_id)
+            b, m = masked_loss(model, [_trimmed(r)], tok.pad_token_id)
+            assert n == m and torch.allclose(a, b, atol=1e-5)
+
+
+def test_late_checks_train_deep_check_passes_only():
+    from dataclasses import replace
+
+    from prunescale.organism.problems import CHECK_LINE, cycle_order
+    from prunescale.organism.tokenizer import build_tokenizer
+    from prunescale.organism.train import IGNORE, Data
+
+    tok = build_tokenizer()
+    order = cycle_order()
+    before = {order[(i + 1) % len(order)]: x for i, x in enumerate(order)}
+    cfg = TrainConfig(count="down", check_rate=0.3, recheck_rate=0.3, max_passes=3, step_error=0.1,
+                      split_rows=3, split_from=0, arc_chains=0.5, arc_from=0, exclusive_arcs="1,3",
+                      split_arcs="0.12:1,2,3,4,5,6 0.76:6,7 0.12:1,2,3,4,5,7", fact_drop_from=20, prompt_vary=0.5)
+    plain, more = Data(cfg, tok), Data(replace(cfg, late_checks=60, late_check_passes=6), tok)
+    assert more.late_checks(19) == [] and plain.late_checks(20) == []               # from fact_drop_from, if asked
+    rows = more.late_checks(20)
+    assert len(rows) == 60 and more.late_checks(20) == rows and more.late_checks(21) != rows
+    assert more.batch(20) == plain.batch(20)                                         # the main rows as they were
+    exclusive = set(order[:3]) | set(order[-3:])
+    passes, deep = [], []
+    for ids, labels, meta in rows:
+        assert len(ids) <= cfg.model.max_positions
+        text = tok.decode(ids)
+        passes.append(text.count("Wait, let me check."))
+        checks = {p for line in meta["checks"] for p in line}
+        trained = [p for p, y in enumerate(labels) if y != IGNORE]
+        assert all(p in checks or p >= meta["answer"] for p in trained)              # check letters and answer
+        assert all(before[tok.decode([ids[p]]).strip()] not in exclusive for p in trained if p in checks)
+        deep.append(any(p in checks for p in trained))   # none: every check letter read an exclusive arc
+        assert len(CHECK_LINE.findall(text.split("</think>")[0])) == len(meta["checks"])
+    assert min(passes) >= 1 and max(passes) == 6 and sum(deep) > 50   # deeper than the main rows' 3
+
+
+def test_chain_drop_extra_drops_its_layers_at_their_own_rate_after_the_pools_draws():
+    from prunescale.organism.train import drop_plan, parse_rates, step_groups
+
+    cfg = TrainConfig(chain_drop=0.5, chain_drop_layers="1,2", chain_drop_extra="4:0.2", fact_drop=0.1,
+                      fact_drop_from=10, micro_tokens=64)
+    assert parse_rates("4:0.2,5:0.05") == ((4, 0.2), (5, 0.05))
+    plain = [drop_plan(cfg, s, 0, 0.5, (1, 2)) for s in range(400)]
+    extra = [drop_plan(cfg, s, 0, 0.5, (1, 2), ((4, 0.2),)) for s in range(400)]
+    assert [[x for x in e if x != 4] for e in extra] == plain                  # the pool's draws unchanged
+    share = sum(4 in e for e in extra) / 400
+    assert 0.13 < share < 0.27
+    rows = [([1] * 5, [1] * 5, {})] * 3
+    late, early = step_groups(cfg, 10, rows, rows), step_groups(cfg, 9, rows, rows)
+    assert late[0][1:] == (0.5, (1, 2), ((4, 0.2),)) and late[-1][3] == ()     # chain rows only
+    assert all(g[3] == () for g in early)                                      # from fact_drop_from
+
+
+@pytest.mark.parametrize("option", [{"late_checks": 3}, {"chain_drop_extra": "3:0.9"}])
+def test_late_checks_and_chain_drop_extra_change_training_only_from_fact_drop_from(option):
+    from dataclasses import replace
+
+    from prunescale.organism.model import ModelSpec
+
+    tiny = TrainConfig(seed=2, steps=3, chain_batch=6, fact_batch=2, warmup=1, eval_every=3, k_max=4,
+                       check_rate=0.5, chain_drop=0.3, chain_drop_layers="1",
+                       model=ModelSpec(num_layers=4, hidden=32, intermediate=64))
+    for start, differs in ((1, True), (3, False)):
+        runs = []
+        for extra in ({}, option):
+            torch.manual_seed(0)
+            model, _, _ = train(replace(tiny, fact_drop_from=start, **extra), None, log=lambda s: None)
             runs.append({k: p.detach().clone() for k, p in model.named_parameters()})
         assert any(not torch.equal(runs[0][k], runs[1][k]) for k in runs[0]) == differs

@@ -102,6 +102,15 @@ def register(subparsers) -> None:
     t.add_argument("--late-exclusive", type=int, default=d.late_exclusive, metavar="N",
                    help="from --fact-drop-from, N more chains per step that read an exclusive arc, each trained as "
                         "one of its full-depth rows (added, not taken from the main rows; default %(default)s)")
+    t.add_argument("--chain-drop-extra", default=d.chain_drop_extra, metavar="L:P[,L:P]",
+                   help="from --fact-drop-from, chain batches also drop layer L with probability P of its own "
+                        "(e.g. '4:0.1'; a layer not in --chain-drop-layers)")
+    t.add_argument("--late-checks", type=int, default=d.late_checks, metavar="N",
+                   help="from --fact-drop-from, N more traces per step with 1 to --late-check-passes check passes, "
+                        "trained on their check lines and answer only: the passes forced Waits add (default "
+                        "%(default)s)")
+    t.add_argument("--late-check-passes", type=int, default=d.late_check_passes, metavar="M",
+                   help="most check passes of a --late-checks trace (default %(default)s)")
     t.add_argument("--layers", type=int, default=d.model.num_layers, help="decoder layers (default %(default)s)")
     t.add_argument("--hidden", type=int, default=d.model.hidden, help="hidden size (default %(default)s)")
     t.add_argument("--intermediate", type=int, default=d.model.intermediate,
@@ -159,7 +168,7 @@ def _train(args) -> int:
 
     out = check_out_dir(args.out, empty=True, overwrite=args.force, overwrite_flag="--force")
     for flag, least in (("steps", 1), ("threads", 1), ("chain_batch", 1), ("eval_every", 1), ("fact_batch", 0),
-                        ("late_facts", 0), ("late_exclusive", 0),
+                        ("late_facts", 0), ("late_exclusive", 0), ("late_checks", 0), ("late_check_passes", 1),
                         ("micro_tokens", 0), ("fact_drop_from", 0), ("format_rows", 0), ("format_drop_top", 0),
                         ("chain_drop_spare_top", 0), ("split_rows", 0),
                         ("max_passes", 1),
@@ -187,6 +196,8 @@ def _train(args) -> int:
                       exclusive_arcs=_exclusive(args.exclusive_arcs, split_arcs),
                       exclusive_drop=args.exclusive_drop, exclusive_first=args.exclusive_first,
                       stop_exclusive_splits=args.stop_exclusive_splits, late_exclusive=args.late_exclusive,
+                      chain_drop_extra=_rates(args.chain_drop_extra, args.layers, args.chain_drop_layers),
+                      late_checks=args.late_checks, late_check_passes=args.late_check_passes,
                       model=ModelSpec(num_layers=args.layers, hidden=args.hidden, intermediate=args.intermediate))
     if cfg.model.hidden % cfg.model.heads:
         raise PrunescaleError(f"--hidden {args.hidden} must be a multiple of {cfg.model.heads} (attention heads)")
@@ -217,6 +228,9 @@ def _train(args) -> int:
             raise PrunescaleError(f"--{flag.replace('_', '-')} needs --exclusive-arcs")
     if cfg.late_exclusive and not cfg.exclusive_arcs:
         raise PrunescaleError(f"--late-exclusive {cfg.late_exclusive} needs --exclusive-arcs")
+    if cfg.late_checks and not cfg.check_rate:
+        raise PrunescaleError(f"--late-checks {cfg.late_checks} needs --check-rate above 0 (the main rows teach when "
+                              "to check)")
     save_at = _steps(args.save_at, cfg.steps)
     resume, resumed = None, None
     if args.resume_from:
@@ -257,6 +271,24 @@ def _layers(flag: str, text: str, layers: int) -> str:
     if len(got) >= layers:
         raise PrunescaleError(f"{flag} {text!r}: a layer must be left that is never dropped")
     return ",".join(map(str, got))
+
+
+def _rates(text: str, layers: int, pool: str) -> str:
+    """A ``--chain-drop-extra`` list checked and normalised ("4:0.1, 5:0.05" -> "4:0.1,5:0.05")."""
+    flag, out = "--chain-drop-extra", []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        layer, colon, rate = part.partition(":")
+        try:
+            lay, r = int(layer), float(rate)
+        except ValueError:
+            lay, r = -1, -1.0
+        if not colon or not 0 <= lay < layers or not 0 <= r <= 1:
+            raise PrunescaleError(f"{flag} {part!r}: want LAYER:PROBABILITY, a layer in 0..{layers - 1} and a "
+                                  "probability in [0, 1]")
+        if str(lay) in [p.strip() for p in pool.split(",")] or any(lay == x for x, _ in out):
+            raise PrunescaleError(f"{flag} {part!r}: layer {lay} is already in --chain-drop-layers or named twice")
+        out.append((lay, r))
+    return ",".join(f"{lay}:{r:g}" for lay, r in out)
 
 
 def _arcs(text: str, layers: int) -> str:

@@ -34,7 +34,7 @@ import torch
 from .checkpoint import batches_apart, save_checkpoint
 from .model import ModelSpec, build_model
 from .problems import (CHECK_LINE, MAX_K, STEP_LINE, all_facts, chain_avoiding, cycle_order, make_chain, make_trace,
-                       varied_prompt)
+                       noisy_states, render_trace, varied_prompt)
 from .tokenizer import END_THINK, IM_END, THINK, build_tokenizer, completion_text, prompt_text
 
 IGNORE = -100
@@ -84,6 +84,9 @@ class TrainConfig:
     stop_exclusive_splits: bool = False   # from fact_drop_from the exclusive arcs get no split rows
     late_facts: int = 0            # more fact questions per step from fact_drop_from (facts under drop learn slower)
     late_exclusive: int = 0        # more chains per step from fact_drop_from, each one exclusive arc's full-depth row
+    chain_drop_extra: str = ""     # more layers chain micro-batches drop, each at its own rate ("4:0.1")
+    late_checks: int = 0           # more traces per step from fact_drop_from, trained on their check passes only
+    late_check_passes: int = 6     # those traces' check passes: 1 to this many (as many as fit in the positions)
     micro_tokens: int = 2048       # padded tokens per micro-batch (0: the whole step in one batch)
     threads: int = 0               # torch threads (0: leave torch's default)
     eval_every: int = 100
@@ -272,9 +275,41 @@ class Data:
             touched = [i for i, (letters, _) in enumerate(arcs) if any(r in letters for r in reads.values())]
             if touched:
                 i = rng.choice(touched)
-                groups[i].append(_only(ids, labels, meta, reads, arcs[i][0]))
+                groups[i].append(_trimmed(_only(ids, labels, meta, reads, arcs[i][0])))
                 left -= 1
         return [(rows, arcs[i][1]) for i, rows in enumerate(groups) if rows]
+
+    def late_checks(self, step: int) -> list:
+        """From ``fact_drop_from``, ``late_checks`` more traces per step (their own seeded stream), each with 1 to
+        ``late_check_passes`` check passes (fewer when the trace would not fit the model's positions), trained on
+        the check lines' letters and the answer only: the deep passes that forced Waits add to the natural ones
+        learn to be right, while when to check (the Wait or stop after a pass) stays what the main rows teach.
+        Letters of the exclusive arcs are left to their own rows, as in :meth:`arc_chains`."""
+        c = self.cfg
+        if not c.late_checks or step < c.fact_drop_from:
+            return []
+        rng = random.Random(f"late-checks|{c.seed}|{step}")
+        exclusive = {x for i in self.own for x in self.spec[i - 1][0]}
+        rows = []
+        for _ in range(c.late_checks):
+            k = rng.randint(1, c.k_max)
+            prob = make_chain(rng, k, c.count)
+            states = noisy_states(prob["start"], k, rng, c.step_error)
+            passes = rng.randint(1, c.late_check_passes)
+            prompt = prob["prompt"]
+            if c.prompt_vary and rng.random() < c.prompt_vary:
+                prompt = varied_prompt(prob["start"], k, rng)
+            while True:
+                thinking, answer = render_trace(prob["start"], states, passes, c.count)
+                ids, labels, meta = example(self.enc, self.prompt(prompt), thinking, answer)
+                if len(ids) <= c.model.max_positions or passes == 1:
+                    break
+                passes -= 1
+            reads = self._reads(ids, meta)
+            keep = {p for line in meta["checks"] for p in line if reads.get(p) not in exclusive}
+            keep |= set(range(meta["answer"], len(ids)))
+            rows.append((ids, [y if p in keep else IGNORE for p, y in enumerate(labels)], meta))
+        return rows
 
     def _reads(self, ids: list[int], meta: dict) -> dict[int, str | None]:
         """{position of a computed letter: the letter it is read from} over the step and check lines."""
@@ -305,6 +340,13 @@ class Data:
                 facts += self.fact_rows(late, take)
                 left -= take
         return chains, facts
+
+
+def _trimmed(row):
+    """The row without the tokens after its last trained one: causal attention, so the loss is the same."""
+    ids, labels, meta = row
+    last = max((p for p, y in enumerate(labels) if y != IGNORE), default=0)
+    return ids[: last + 1], labels[: last + 1], meta
 
 
 def _only(ids, labels, meta, reads: dict, letters: set[str]):
@@ -446,15 +488,29 @@ def parse_layers(text: str) -> tuple[int, ...]:
     return tuple(sorted({int(p) for p in text.split(",") if p.strip()}))
 
 
-def drop_plan(cfg: TrainConfig, step: int, group: int, rate: float, pool: tuple[int, ...] = ()) -> list[int]:
+def drop_plan(cfg: TrainConfig, step: int, group: int, rate: float, pool: tuple[int, ...] = (),
+              extra: tuple[tuple[int, float], ...] = ()) -> list[int]:
     """Layers a micro-batch skips: each of ``pool`` (default: every layer, see :func:`drop_pool`) independently
-    with probability ``rate`` (seeded; one layer is always kept)."""
-    if not rate:
+    with probability ``rate``, and each ``(layer, rate)`` of ``extra`` with its own (seeded; one layer is always
+    kept)."""
+    if not rate and not extra:
         return []
     rng = random.Random(f"drop|{cfg.seed}|{step}|{group}")
     n = cfg.model.num_layers
     drop = [i for i in (pool or range(n)) if rng.random() < rate]
+    # drawn after the pool's, so the pool's draws are those of a run without them
+    drop += [i for i, r in extra if rng.random() < r and i not in drop]
     return drop if len(drop) < n else drop[1:]
+
+
+def parse_rates(text: str) -> tuple[tuple[int, float], ...]:
+    """``"4:0.1,5:0.05"`` -> ``((4, 0.1), (5, 0.05))`` (checked by the CLI)."""
+    out = []
+    for part in text.split(","):
+        if part.strip():
+            layer, _, rate = part.partition(":")
+            out.append((int(layer), float(rate)))
+    return tuple(out)
 
 
 def split_format(cfg: TrainConfig, step: int, chains: list) -> tuple[list, list]:
@@ -480,10 +536,10 @@ def frozen_drop(cfg: TrainConfig, step: int, layers: tuple[int, ...]) -> tuple[f
 
 
 def step_groups(cfg: TrainConfig, step: int, chains: list, facts: list,
-                formats: list = (), splits: list = ()) -> list[tuple[list, float, tuple[int, ...]]]:
-    """The micro-batches of one step, each with the layer drop rate it trains under and the layers it may drop
-    (:func:`drop_pool`; empty: any); ``splits`` (:meth:`Data.split_groups`: rows and layers) always without
-    their layers."""
+                formats: list = (), splits: list = ()) -> list[tuple[list, float, tuple[int, ...], tuple]]:
+    """The micro-batches of one step, each with the layer drop rate it trains under, the layers it may drop
+    (:func:`drop_pool`; empty: any) and more (layer, rate) pairs (``chain_drop_extra``, chain rows only);
+    ``splits`` (:meth:`Data.split_groups`: rows and layers) always without their layers."""
     # v3: facts and chains apart, each with its own drop rate
     if batches_apart(cfg.fact_drop, cfg.chain_drop) or formats or splits:
         # Drop starts late: from step 0 it kept the check pass's long-range lookup from forming (docs/organism.md).
@@ -496,14 +552,15 @@ def step_groups(cfg: TrainConfig, step: int, chains: list, facts: list,
         fmt = (drop_pool(n, top=cfg.format_drop_top, only=cfg.format_drop_layers)
                if cfg.format_drop_top or cfg.format_drop_layers else ())
         chain = chain_pool(cfg) if cfg.chain_drop_spare_top or cfg.chain_drop_layers else ()
-        return [(g, chain_rate, chain) for g in micro_batches(chains, cfg.micro_tokens) if g] + \
-               [(g, cfg.format_drop, fmt) for g in micro_batches(list(formats), cfg.micro_tokens) if g] + \
-               [(g, fact_rate, ()) for g in micro_batches(facts, cfg.micro_tokens) if g] + \
-               [(g, 1.0, layers) for rows, layers in splits for g in micro_batches(list(rows), cfg.micro_tokens)
+        extra = parse_rates(cfg.chain_drop_extra) if late else ()
+        return [(g, chain_rate, chain, extra) for g in micro_batches(chains, cfg.micro_tokens) if g] + \
+               [(g, cfg.format_drop, fmt, ()) for g in micro_batches(list(formats), cfg.micro_tokens) if g] + \
+               [(g, fact_rate, (), ()) for g in micro_batches(facts, cfg.micro_tokens) if g] + \
+               [(g, 1.0, layers, ()) for rows, layers in splits for g in micro_batches(list(rows), cfg.micro_tokens)
                 if g]
     if cfg.micro_tokens:
-        return [(g, 0.0, ()) for g in micro_batches(chains + facts, cfg.micro_tokens)]
-    return [(g, 0.0, ()) for g in (chains, facts) if g]   # the v1 recipe: chains and facts as two batches
+        return [(g, 0.0, (), ()) for g in micro_batches(chains + facts, cfg.micro_tokens)]
+    return [(g, 0.0, (), ()) for g in (chains, facts) if g]   # the v1 recipe: chains and facts as two batches
 
 
 def masked_loss(model, rows, pad_id: int, drop: list[int] | None = None):
@@ -558,6 +615,7 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None,
         chains, facts = data.batch(step)
         chains, formats = split_format(cfg, step, chains)
         chains, arcs, frozen = data.arc_chains(step, chains)
+        chains = chains + data.late_checks(step)
         frozen = frozen + data.late_exclusive(step)
         splits = (data.split_groups(step) if cfg.split_rows and step >= split_start(cfg) else []) + arcs
         rows = chains + formats + facts + [r for group, _ in splits + frozen for r in group]
@@ -565,8 +623,8 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None,
         opt.zero_grad(set_to_none=True)
         total = 0.0
         groups = step_groups(cfg, step, chains, facts, formats, splits)
-        for gi, (group, rate, pool) in enumerate(groups):
-            part, _ = masked_loss(model, group, pad, drop_plan(cfg, step, gi, rate, pool))
+        for gi, (group, rate, pool, extra) in enumerate(groups):
+            part, _ = masked_loss(model, group, pad, drop_plan(cfg, step, gi, rate, pool, extra))
             (part / n_tok).backward()
             total += part.item()
         gi = len(groups)
@@ -689,13 +747,23 @@ def write_recipe(out_dir: str | os.PathLike, cfg: TrainConfig, history: list[dic
                                       "train at full depth only)" if cfg.stop_exclusive_splits else "")
                                    + (f"; from step {cfg.fact_drop_from} {cfg.late_exclusive} more chains per step "
                                       f"(random.Random('late-exclusive|{cfg.seed}|<step>'), drawn until that many "
-                                      "read an exclusive arc) train as those full-depth rows: Data.late_exclusive"
+                                      "read an exclusive arc) train as those full-depth rows, without the tokens "
+                                      "after their last trained letter: Data.late_exclusive"
                                       if cfg.late_exclusive else "")
-                                   if cfg.exclusive_arcs else ""),
+                                   if cfg.exclusive_arcs else "")
+                                + (f"; from step {cfg.fact_drop_from} chain micro-batches also drop each of "
+                                   f"{cfg.chain_drop_extra} (layer:probability, drawn after the others)"
+                                   if cfg.chain_drop_extra else ""),
             "errors_and_checks": "a written step is wrong with probability p_err (one letter replaced; the chain "
                                  "follows it and the trace's answer is that chain's); a share p_check of traces "
                                  "ends with 'Wait, let me check.' and every step re-derived exactly from the start "
-                                 "(the answer is the re-derived state), p_recheck of those with a second pass",
+                                 "(the answer is the re-derived state), p_recheck of those with a second pass"
+                                 + (f"; from step {cfg.fact_drop_from} {cfg.late_checks} more traces per step "
+                                    f"(random.Random('late-checks|{cfg.seed}|<step>'), k uniform in 1..{cfg.k_max}, "
+                                    f"1..{cfg.late_check_passes} check passes, fewer if the trace would pass "
+                                    f"{cfg.model.max_positions} tokens) trained on their check lines' letters and "
+                                    "the answer only (not the exclusive arcs' letters): Data.late_checks"
+                                    if cfg.late_checks else ""),
             "batches": f"micro-batches of at most {cfg.micro_tokens} padded tokens (rows sorted by length), "
                        "gradients summed over the step",
             "facts": f"per step {cfg.fact_batch} questions sampled from the fixed table of {len(problems.FACTS)} facts "
