@@ -609,7 +609,11 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None,
         t0 -= resume.get("elapsed_s", 0.0)   # elapsed_s counts the trunk's time too
         log(f"resumed at step {start}")
     run_loss, run_n = 0.0, 0
-    for step in range(start, cfg.steps):
+    from tqdm.auto import tqdm
+
+    # disable=None: a bar on a terminal only, not in logs (eval records there every eval_every steps)
+    for step in tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc="organism train", unit="step",
+                     disable=None):
         for g in opt.param_groups:
             g["lr"] = lr_at(cfg, step)
         chains, facts = data.batch(step)
