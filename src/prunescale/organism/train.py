@@ -188,6 +188,7 @@ class Data:
         order = cycle_order()
         self.before = {order[(i + 1) % len(order)]: x for i, x in enumerate(order)}   # the letter each is read from
         self.spec = arc_letters(parse_arcs(cfg.split_arcs), order)   # each split arc's letters and layers
+        self.exclusive = {x for i in self.own for x in self.spec[i - 1][0]}   # the exclusive arcs' letters
 
     def chain_rows(self, rng: random.Random, n: int, trunc_frac: float, k: int | None = None, *,
                    noisy: bool = True):
@@ -236,9 +237,7 @@ class Data:
         c = self.cfg
         if not (c.arc_chains or c.exclusive_arcs) or step < arc_start(c):
             return chains, [], []
-        spec = self.spec
-        own = self.own
-        exclusive = {x for i in own for x in spec[i - 1][0]}
+        spec, own, exclusive = self.spec, self.own, self.exclusive
         arcs = [(set(letters), layers, n + 1 in own) for n, (letters, layers) in enumerate(spec) if layers]
         rng = random.Random(f"arc-chain|{c.seed}|{step}")
         kept, groups = [], [[] for _ in arcs]
@@ -289,7 +288,6 @@ class Data:
         if not c.late_checks or step < c.fact_drop_from:
             return []
         rng = random.Random(f"late-checks|{c.seed}|{step}")
-        exclusive = {x for i in self.own for x in self.spec[i - 1][0]}
         rows = []
         for _ in range(c.late_checks):
             k = rng.randint(1, c.k_max)
@@ -306,7 +304,7 @@ class Data:
                     break
                 passes -= 1
             reads = self._reads(ids, meta)
-            keep = {p for line in meta["checks"] for p in line if reads.get(p) not in exclusive}
+            keep = {p for line in meta["checks"] for p in line if reads.get(p) not in self.exclusive}
             keep |= set(range(meta["answer"], len(ids)))
             rows.append((ids, [y if p in keep else IGNORE for p, y in enumerate(labels)], meta))
         return rows
