@@ -275,6 +275,8 @@ def _layers(flag: str, text: str, layers: int) -> str:
 
 def _rates(text: str, layers: int, pool: str) -> str:
     """A ``--chain-drop-extra`` list checked and normalised ("4:0.1, 5:0.05" -> "4:0.1,5:0.05")."""
+    from ..organism.train import parse_layers
+
     flag, out = "--chain-drop-extra", []
     for part in (p.strip() for p in text.split(",") if p.strip()):
         layer, colon, rate = part.partition(":")
@@ -285,7 +287,7 @@ def _rates(text: str, layers: int, pool: str) -> str:
         if not colon or not 0 <= lay < layers or not 0 <= r <= 1:
             raise PrunescaleError(f"{flag} {part!r}: want LAYER:PROBABILITY, a layer in 0..{layers - 1} and a "
                                   "probability in [0, 1]")
-        if str(lay) in [p.strip() for p in pool.split(",")] or any(lay == x for x, _ in out):
+        if lay in parse_layers(pool) or any(lay == x for x, _ in out):
             raise PrunescaleError(f"{flag} {part!r}: layer {lay} is already in --chain-drop-layers or named twice")
         out.append((lay, r))
     return ",".join(f"{lay}:{r:g}" for lay, r in out)
