@@ -202,6 +202,8 @@ def test_organism_check_settings(capsys, tmp_path, monkeypatch, args, words):
     (["--chain-drop-extra", "4:1.5"], ["--chain-drop-extra '4:1.5'", "[0, 1]"]),
     (["--chain-drop-extra", "2:0.1", "--chain-drop-layers", "1,2"], ["--chain-drop-extra '2:0.1'", "layer 2"]),
     (["--chain-drop-extra", "4:0.1,4:0.2"], ["--chain-drop-extra '4:0.2'", "named twice"]),
+    (["--fact-drop-extra", "8:0.1"], ["--fact-drop-extra '8:0.1'", "0..7"]),
+    (["--fact-drop-extra", "1:0.3,1:0.2"], ["--fact-drop-extra '1:0.2'", "named twice"]),
     (["--exclusive-drop"], ["--exclusive-drop", "needs --exclusive-arcs"]),
     (["--exclusive-first"], ["--exclusive-first", "needs --exclusive-arcs"]),
     (["--stop-exclusive-splits"], ["--stop-exclusive-splits", "needs --exclusive-arcs"]),

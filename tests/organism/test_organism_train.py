@@ -534,7 +534,25 @@ def test_chain_drop_extra_drops_its_layers_at_their_own_rate_after_the_pools_dra
     assert all(g[3] == () for g in early)                                      # from fact_drop_from
 
 
-@pytest.mark.parametrize("option", [{"late_checks": 3}, {"chain_drop_extra": "3:0.9"}])
+def test_fact_drop_extra_gives_fact_batches_their_own_layers_and_nothing_else():
+    from prunescale.organism.train import drop_plan, step_groups
+
+    cfg = TrainConfig(chain_drop=0.5, chain_drop_layers="1,2", fact_drop=0.3, fact_drop_extra="1:0.3,2:0.3",
+                      fact_drop_from=10, micro_tokens=64)
+    rows = [([1] * 5, [1] * 5, {})] * 3
+    late, early = step_groups(cfg, 10, rows, rows), step_groups(cfg, 9, rows, rows)
+    facts = late[-1]
+    assert facts[1:] == (0.3, (), ((1, 0.3), (2, 0.3))) and late[0][3] == ()   # fact rows only
+    assert all(g[3] == () for g in early)
+    plans = [drop_plan(cfg, s, 0, 0.3, (), facts[3]) for s in range(2000)]
+    both = sum(1 in p and 2 in p for p in plans) / 2000
+    # each of 1 and 2 at 0.3 + 0.7 x 0.3 = 0.51, both ~0.26 (0.09 without the extra draws)
+    assert 0.21 < both < 0.31
+    assert 0.25 < sum(5 in p for p in plans) / 2000 < 0.35                    # the others at the plain rate
+
+
+@pytest.mark.parametrize("option", [{"late_checks": 3}, {"chain_drop_extra": "3:0.9"},
+                                    {"fact_drop_extra": "2:0.9", "fact_drop": 0.1}])
 def test_late_checks_and_chain_drop_extra_change_training_only_from_fact_drop_from(option):
     from dataclasses import replace
 

@@ -105,6 +105,9 @@ def register(subparsers) -> None:
     t.add_argument("--chain-drop-extra", default=d.chain_drop_extra, metavar="L:P[,L:P]",
                    help="from --fact-drop-from, chain batches also drop layer L with probability P of its own "
                         "(e.g. '4:0.1'; a layer not in --chain-drop-layers)")
+    t.add_argument("--fact-drop-extra", default=d.fact_drop_extra, metavar="L:P[,L:P]",
+                   help="from --fact-drop-from, fact batches also drop layer L with probability P of its own, drawn "
+                        "after --fact-drop's (e.g. '1:0.3,2:0.3': the layers a cut removes)")
     t.add_argument("--late-checks", type=int, default=d.late_checks, metavar="N",
                    help="from --fact-drop-from, N more traces per step with 1 to --late-check-passes check passes, "
                         "trained on their check lines and answer only: the passes forced Waits add (default "
@@ -196,7 +199,9 @@ def _train(args) -> int:
                       exclusive_arcs=_exclusive(args.exclusive_arcs, split_arcs),
                       exclusive_drop=args.exclusive_drop, exclusive_first=args.exclusive_first,
                       stop_exclusive_splits=args.stop_exclusive_splits, late_exclusive=args.late_exclusive,
-                      chain_drop_extra=_rates(args.chain_drop_extra, args.layers, args.chain_drop_layers),
+                      chain_drop_extra=_rates("--chain-drop-extra", args.chain_drop_extra, args.layers,
+                                              args.chain_drop_layers),
+                      fact_drop_extra=_rates("--fact-drop-extra", args.fact_drop_extra, args.layers, ""),
                       late_checks=args.late_checks, late_check_passes=args.late_check_passes,
                       model=ModelSpec(num_layers=args.layers, hidden=args.hidden, intermediate=args.intermediate))
     if cfg.model.hidden % cfg.model.heads:
@@ -273,11 +278,12 @@ def _layers(flag: str, text: str, layers: int) -> str:
     return ",".join(map(str, got))
 
 
-def _rates(text: str, layers: int, pool: str) -> str:
-    """A ``--chain-drop-extra`` list checked and normalised ("4:0.1, 5:0.05" -> "4:0.1,5:0.05")."""
+def _rates(flag: str, text: str, layers: int, pool: str) -> str:
+    """A ``--chain-drop-extra`` / ``--fact-drop-extra`` list checked and normalised ("4:0.1, 5:0.05" ->
+    "4:0.1,5:0.05"); ``pool``: the layers the flag's batches already drop from (a layer there is refused)."""
     from ..organism.train import parse_layers
 
-    flag, out = "--chain-drop-extra", []
+    out = []
     for part in (p.strip() for p in text.split(",") if p.strip()):
         layer, colon, rate = part.partition(":")
         try:
@@ -287,8 +293,10 @@ def _rates(text: str, layers: int, pool: str) -> str:
         if not colon or not 0 <= lay < layers or not 0 <= r <= 1:
             raise PrunescaleError(f"{flag} {part!r}: want LAYER:PROBABILITY, a layer in 0..{layers - 1} and a "
                                   "probability in [0, 1]")
-        if lay in parse_layers(pool) or any(lay == x for x, _ in out):
-            raise PrunescaleError(f"{flag} {part!r}: layer {lay} is already in --chain-drop-layers or named twice")
+        if lay in parse_layers(pool):
+            raise PrunescaleError(f"{flag} {part!r}: layer {lay} is already in --chain-drop-layers")
+        if any(lay == x for x, _ in out):
+            raise PrunescaleError(f"{flag} {part!r}: layer {lay} is named twice")
         out.append((lay, r))
     return ",".join(f"{lay}:{r:g}" for lay, r in out)
 

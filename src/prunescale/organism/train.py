@@ -85,6 +85,7 @@ class TrainConfig:
     late_facts: int = 0            # more fact questions per step from fact_drop_from (facts under drop learn slower)
     late_exclusive: int = 0        # more chains per step from fact_drop_from, each one exclusive arc's full-depth row
     chain_drop_extra: str = ""     # more layers chain micro-batches drop, each at its own rate ("4:0.1")
+    fact_drop_extra: str = ""      # the same for fact micro-batches: the layers a chosen cut removes ("1:0.3")
     late_checks: int = 0           # more traces per step from fact_drop_from, trained on their check passes only
     late_check_passes: int = 6     # those traces' check passes: 1 to this many (as many as fit in the positions)
     micro_tokens: int = 2048       # padded tokens per micro-batch (0: the whole step in one batch)
@@ -536,7 +537,7 @@ def frozen_drop(cfg: TrainConfig, step: int, layers: tuple[int, ...]) -> tuple[f
 def step_groups(cfg: TrainConfig, step: int, chains: list, facts: list,
                 formats: list = (), splits: list = ()) -> list[tuple[list, float, tuple[int, ...], tuple]]:
     """The micro-batches of one step, each with the layer drop rate it trains under, the layers it may drop
-    (:func:`drop_pool`; empty: any) and more (layer, rate) pairs (``chain_drop_extra``, chain rows only);
+    (:func:`drop_pool`; empty: any) and more (layer, rate) pairs (``chain_drop_extra`` on chain rows, ``fact_drop_extra`` on facts);
     ``splits`` (:meth:`Data.split_groups`: rows and layers) always without their layers."""
     # v3: facts and chains apart, each with its own drop rate
     if batches_apart(cfg.fact_drop, cfg.chain_drop) or formats or splits:
@@ -551,9 +552,12 @@ def step_groups(cfg: TrainConfig, step: int, chains: list, facts: list,
                if cfg.format_drop_top or cfg.format_drop_layers else ())
         chain = chain_pool(cfg) if cfg.chain_drop_spare_top or cfg.chain_drop_layers else ()
         extra = parse_rates(cfg.chain_drop_extra) if late else ()
+        # A fact drawn on all layers at one rate loses both of two given layers rarely (0.09 at 0.3); the layers a
+        # two-layer cut removes need their own rate for the facts to survive that cut (docs/organism.md).
+        fact_extra = parse_rates(cfg.fact_drop_extra) if late else ()
         return [(g, chain_rate, chain, extra) for g in micro_batches(chains, cfg.micro_tokens) if g] + \
                [(g, cfg.format_drop, fmt, ()) for g in micro_batches(list(formats), cfg.micro_tokens) if g] + \
-               [(g, fact_rate, (), ()) for g in micro_batches(facts, cfg.micro_tokens) if g] + \
+               [(g, fact_rate, (), fact_extra) for g in micro_batches(facts, cfg.micro_tokens) if g] + \
                [(g, 1.0, layers, ()) for rows, layers in splits for g in micro_batches(list(rows), cfg.micro_tokens)
                 if g]
     if cfg.micro_tokens:
@@ -755,7 +759,10 @@ def write_recipe(out_dir: str | os.PathLike, cfg: TrainConfig, history: list[dic
                                    if cfg.exclusive_arcs else "")
                                 + (f"; from step {cfg.fact_drop_from} chain micro-batches also drop each of "
                                    f"{cfg.chain_drop_extra} (layer:probability, drawn after the others)"
-                                   if cfg.chain_drop_extra else ""),
+                                   if cfg.chain_drop_extra else "")
+                                + (f"; from step {cfg.fact_drop_from} fact micro-batches also drop each of "
+                                   f"{cfg.fact_drop_extra} (layer:probability, drawn after the others)"
+                                   if cfg.fact_drop_extra else ""),
             "errors_and_checks": "a written step is wrong with probability p_err (one letter replaced; the chain "
                                  "follows it and the trace's answer is that chain's); a share p_check of traces "
                                  "ends with 'Wait, let me check.' and every step re-derived exactly from the start "
