@@ -568,3 +568,21 @@ def test_late_checks_and_chain_drop_extra_change_training_only_from_fact_drop_fr
             model, _, _ = train(replace(tiny, fact_drop_from=start, **extra), None, log=lambda s: None)
             runs.append({k: p.detach().clone() for k, p in model.named_parameters()})
         assert any(not torch.equal(runs[0][k], runs[1][k]) for k in runs[0]) == differs
+
+
+def test_masked_loss_needs_no_attention_mask_because_rows_are_padded_on_the_right():
+    from prunescale.organism.model import ModelSpec, build_model
+    from prunescale.organism.tokenizer import build_tokenizer
+    from prunescale.organism.train import IGNORE, collate, masked_loss
+
+    tok = build_tokenizer()
+    torch.manual_seed(0)
+    model = build_model(ModelSpec(num_layers=2, hidden=32, intermediate=64), tok)
+    rows = [(list(range(5, 5 + n)), [IGNORE] * 2 + list(range(7, 5 + n)), {}) for n in (9, 30, 17)]
+    ids, lab, att = collate(rows, tok.pad_token_id)
+    assert att[0, 9:].sum() == 0 and (lab[0, 9:] == IGNORE).all()         # right padding, pads unlabelled
+    logits = model(input_ids=ids, attention_mask=att, use_cache=False).logits[:, :-1]
+    want = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), lab[:, 1:].reshape(-1),
+                                             ignore_index=IGNORE, reduction="sum")
+    got, n = masked_loss(model, rows, tok.pad_token_id)
+    assert torch.allclose(got, want, rtol=1e-5) and n == sum(len(r[1]) - 2 for r in rows)
