@@ -515,6 +515,15 @@ def test_late_checks_train_deep_check_passes_only():
         deep.append(any(p in checks for p in trained))   # none: every check letter read an exclusive arc
         assert len(CHECK_LINE.findall(text.split("</think>")[0])) == len(meta["checks"])
     assert min(passes) >= 1 and max(passes) == 6 and sum(deep) > 50   # deeper than the main rows' 3
+    # --late-check-stops: the same rows, plus the tokens from the last check letter to the answer (the stop)
+    stops = Data(replace(cfg, late_checks=60, late_check_passes=6, late_check_stops=True), tok).late_checks(20)
+    for (ids, labels, meta), (ids2, labels2, _) in zip(rows, stops):
+        assert ids2 == ids
+        last = max(meta["checks"][-1])
+        added = [p for p, (a, b) in enumerate(zip(labels, labels2)) if a != b]
+        assert added and added == list(range(last + 1, meta["answer"]))
+        tail = tok.decode(ids[last + 1: meta["answer"]])
+        assert "</think>" in tail and "Wait" not in tail                   # the stop, no Wait trained
 
 
 def test_chain_drop_extra_drops_its_layers_at_their_own_rate_after_the_pools_draws():
@@ -552,7 +561,8 @@ def test_fact_drop_extra_gives_fact_batches_their_own_layers_and_nothing_else():
 
 
 @pytest.mark.parametrize("option", [{"late_checks": 3}, {"chain_drop_extra": "3:0.9"},
-                                    {"fact_drop_extra": "2:0.9", "fact_drop": 0.1}])
+                                    {"fact_drop_extra": "2:0.9", "fact_drop": 0.1},
+                                    {"late_checks": 2, "late_check_stops": True}])
 def test_late_checks_and_chain_drop_extra_change_training_only_from_fact_drop_from(option):
     from dataclasses import replace
 

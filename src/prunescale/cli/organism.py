@@ -112,6 +112,9 @@ def register(subparsers) -> None:
                    help="from --fact-drop-from, N more traces per step with 1 to --late-check-passes check passes, "
                         "trained on their check lines and answer only: the passes forced Waits add (default "
                         "%(default)s)")
+    t.add_argument("--late-check-stops", action="store_true",
+                   help="--late-checks traces also train the stop after their last pass (so after the passes "
+                        "forced Waits add, the model stops rather than checking on)")
     t.add_argument("--late-check-passes", type=int, default=d.late_check_passes, metavar="M",
                    help="most check passes of a --late-checks trace (default %(default)s)")
     t.add_argument("--layers", type=int, default=d.model.num_layers, help="decoder layers (default %(default)s)")
@@ -203,6 +206,7 @@ def _train(args) -> int:
                                               args.chain_drop_layers),
                       fact_drop_extra=_rates("--fact-drop-extra", args.fact_drop_extra, args.layers, ""),
                       late_checks=args.late_checks, late_check_passes=args.late_check_passes,
+                      late_check_stops=args.late_check_stops,
                       model=ModelSpec(num_layers=args.layers, hidden=args.hidden, intermediate=args.intermediate))
     if cfg.model.hidden % cfg.model.heads:
         raise PrunescaleError(f"--hidden {args.hidden} must be a multiple of {cfg.model.heads} (attention heads)")

@@ -88,6 +88,7 @@ class TrainConfig:
     fact_drop_extra: str = ""      # the same for fact micro-batches: the layers a chosen cut removes ("1:0.3")
     late_checks: int = 0           # more traces per step from fact_drop_from, trained on their check passes only
     late_check_passes: int = 6     # those traces' check passes: 1 to this many (as many as fit in the positions)
+    late_check_stops: bool = False  # those traces also train the stop after their last pass (not the Waits before)
     micro_tokens: int = 2048       # padded tokens per micro-batch (0: the whole step in one batch)
     threads: int = 0               # torch threads (0: leave torch's default)
     eval_every: int = 100
@@ -283,7 +284,8 @@ class Data:
         """From ``fact_drop_from``, ``late_checks`` more traces per step (their own seeded stream), each with 1 to
         ``late_check_passes`` check passes (fewer when the trace would not fit the model's positions), trained on
         the check lines' letters and the answer only: the deep passes that forced Waits add to the natural ones
-        learn to be right, while when to check (the Wait or stop after a pass) stays what the main rows teach.
+        learn to be right, while when to check (the Wait or stop after a pass) stays what the main rows teach
+        (with ``late_check_stops``, all but the stop after the last pass, which is trained too).
         Letters of the exclusive arcs are left to their own rows, as in :meth:`arc_chains`."""
         c = self.cfg
         if not c.late_checks or step < c.fact_drop_from:
@@ -306,7 +308,10 @@ class Data:
                 passes -= 1
             reads = self._reads(ids, meta)
             keep = {p for line in meta["checks"] for p in line if reads.get(p) not in self.exclusive}
-            keep |= set(range(meta["answer"], len(ids)))
+            # with late_check_stops, the stop after the last pass too (the Waits before it stay untrained): a
+            # forced Wait ends where the model would stop, so without it the model went on checking after the
+            # passes --wait forced, and each extra pass at T = 1 can break a right answer
+            keep |= set(range(max(meta["checks"][-1]) + 1 if c.late_check_stops else meta["answer"], len(ids)))
             rows.append((ids, [y if p in keep else IGNORE for p, y in enumerate(labels)], meta))
         return rows
 
@@ -773,8 +778,9 @@ def write_recipe(out_dir: str | os.PathLike, cfg: TrainConfig, history: list[dic
                                     f"(random.Random('late-checks|{cfg.seed}|<step>'), k uniform in 1..{cfg.k_max}, "
                                     f"1..{cfg.late_check_passes} check passes, fewer if the trace would pass "
                                     f"{cfg.model.max_positions} tokens) trained on their check lines' letters and "
-                                    "the answer only (not the exclusive arcs' letters): Data.late_checks"
-                                    if cfg.late_checks else ""),
+                                    "the answer only (not the exclusive arcs' letters)"
+                                    + (", and the stop after their last pass" if cfg.late_check_stops else "")
+                                    + ": Data.late_checks" if cfg.late_checks else ""),
             "batches": f"micro-batches of at most {cfg.micro_tokens} padded tokens (rows sorted by length), "
                        "gradients summed over the step",
             "facts": f"per step {cfg.fact_batch} questions sampled from the fixed table of {len(problems.FACTS)} facts "
