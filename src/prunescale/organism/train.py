@@ -542,8 +542,8 @@ def frozen_drop(cfg: TrainConfig, step: int, layers: tuple[int, ...]) -> tuple[f
 def step_groups(cfg: TrainConfig, step: int, chains: list, facts: list,
                 formats: list = (), splits: list = ()) -> list[tuple[list, float, tuple[int, ...], tuple]]:
     """The micro-batches of one step, each with the layer drop rate it trains under, the layers it may drop
-    (:func:`drop_pool`; empty: any) and more (layer, rate) pairs (``chain_drop_extra`` on chain rows, ``fact_drop_extra`` on facts);
-    ``splits`` (:meth:`Data.split_groups`: rows and layers) always without their layers."""
+    (:func:`drop_pool`; empty: any) and more (layer, rate) pairs (``chain_drop_extra`` on chain rows,
+    ``fact_drop_extra`` on facts); ``splits`` (:meth:`Data.split_groups`: rows and layers) always without their layers."""
     # v3: facts and chains apart, each with its own drop rate
     if batches_apart(cfg.fact_drop, cfg.chain_drop) or formats or splits:
         # Drop starts late: from step 0 it kept the check pass's long-range lookup from forming (docs/organism.md).
