@@ -361,6 +361,15 @@ def test_exclusive_drop_takes_the_chain_drop_in_the_frozen_rows_never_on_their_l
         model, _, _ = train(replace(tiny, exclusive_drop=on, fact_drop_from=3), None, log=lambda s: None)
         early[on] = {n: p.detach().clone() for n, p in model.named_parameters()}
     assert all(torch.equal(early[False][n], early[True][n]) for n in early[False])
+    # --exclusive-drop-joint: those rows drop their pool together too, from the same step
+    for start, differs in ((1, True), (3, False)):
+        joint = {}
+        for rate in (0.0, 0.9):
+            torch.manual_seed(0)
+            model, _, _ = train(replace(tiny, exclusive_drop=True, chain_drop=0.1, exclusive_drop_joint=rate,
+                                        fact_drop_from=start), None, log=lambda s: None)
+            joint[rate] = {n: p.detach().clone() for n, p in model.named_parameters()}
+        assert any(not torch.equal(joint[0.0][n], joint[0.9][n]) for n in joint[0.0]) == differs
 
 
 def test_exclusive_first_gives_the_exclusive_arcs_every_arc_chain_that_reads_them():
@@ -560,7 +569,32 @@ def test_fact_drop_extra_gives_fact_batches_their_own_layers_and_nothing_else():
     assert 0.25 < sum(5 in p for p in plans) / 2000 < 0.35                    # the others at the plain rate
 
 
-@pytest.mark.parametrize("option", [{"late_checks": 3}, {"chain_drop_extra": "3:0.9"},
+def test_joint_drop_drops_the_whole_pair_together_after_every_other_draw(tmp_path):
+    from dataclasses import replace
+
+    from prunescale.organism.train import drop_plan, joint_extra, step_groups, write_recipe
+
+    cfg = TrainConfig(chain_drop=0.45, chain_drop_layers="1,2", chain_drop_extra="4:0.2", chain_drop_joint=0.2,
+                      fact_drop=0.3, fact_drop_from=10, micro_tokens=64)
+    assert joint_extra((1, 2), 0.2) == (((1, 2), 0.2),) and joint_extra((1, 2), 0.0) == () == joint_extra((), 0.5)
+    rows = [([1] * 5, [1] * 5, {})] * 3
+    late, early = step_groups(cfg, 10, rows, rows), step_groups(cfg, 9, rows, rows)
+    assert late[0][1:] == (0.45, (1, 2), ((4, 0.2), ((1, 2), 0.2))) and late[-1][3] == ()   # chain rows only
+    assert all(g[3] == () for g in early)                                      # from fact_drop_from
+    plain = [drop_plan(cfg, s, 0, 0.45, (1, 2), ((4, 0.2),)) for s in range(2000)]
+    joint = [drop_plan(cfg, s, 0, 0.45, (1, 2), late[0][3]) for s in range(2000)]
+    assert all(set(p) <= set(j) and set(j) - set(p) <= {1, 2} for p, j in zip(plain, joint))   # draws unchanged
+    both = lambda plans: sum(1 in p and 2 in p for p in plans) / len(plans)   # noqa: E731
+    # together: 0.45^2 = 0.20 alone, 0.2 + 0.8 x 0.2 = 0.36 with the joint draw; each layer 0.45 -> 0.56
+    assert 0.16 < both(plain) < 0.25 and 0.31 < both(joint) < 0.41
+    assert 0.51 < sum(1 in p for p in joint) / 2000 < 0.61
+    assert all(len(p) == len(set(p)) for p in joint)                           # a layer is dropped once
+    recipe = json.dumps(json.loads(write_recipe(tmp_path, replace(cfg, exclusive_drop_joint=0.3), [], 1.0,
+                                                command="x").read_text()))
+    assert "layers 1,2 all together with probability 0.2" in recipe and "together with probability 0.3" in recipe
+
+
+@pytest.mark.parametrize("option", [{"late_checks": 3}, {"chain_drop_extra": "3:0.9"}, {"chain_drop_joint": 0.9},
                                     {"fact_drop_extra": "2:0.9", "fact_drop": 0.1},
                                     {"late_checks": 2, "late_check_stops": True}])
 def test_late_checks_and_chain_drop_extra_change_training_only_from_fact_drop_from(option):

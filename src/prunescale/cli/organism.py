@@ -108,6 +108,13 @@ def register(subparsers) -> None:
     t.add_argument("--fact-drop-extra", default=d.fact_drop_extra, metavar="L:P[,L:P]",
                    help="from --fact-drop-from, fact batches also drop layer L with probability P of its own, drawn "
                         "after --fact-drop's (e.g. '1:0.3,2:0.3': the layers a cut removes)")
+    t.add_argument("--chain-drop-joint", type=float, default=d.chain_drop_joint, metavar="P",
+                   help="from --fact-drop-from, chain batches also drop all of --chain-drop-layers together with "
+                        "probability P, drawn after the other draws (the pair a two-layer cut removes; default "
+                        "%(default)s)")
+    t.add_argument("--exclusive-drop-joint", type=float, default=d.exclusive_drop_joint, metavar="P",
+                   help="the same for the exclusive arcs' full-depth rows (with --exclusive-drop; default "
+                        "%(default)s)")
     t.add_argument("--late-checks", type=int, default=d.late_checks, metavar="N",
                    help="from --fact-drop-from, N more traces per step with 1 to --late-check-passes check passes, "
                         "trained on their check lines and answer only: the passes forced Waits add (default "
@@ -206,7 +213,8 @@ def _train(args) -> int:
                                               args.chain_drop_layers),
                       fact_drop_extra=_rates("--fact-drop-extra", args.fact_drop_extra, args.layers, ""),
                       late_checks=args.late_checks, late_check_passes=args.late_check_passes,
-                      late_check_stops=args.late_check_stops,
+                      late_check_stops=args.late_check_stops, chain_drop_joint=args.chain_drop_joint,
+                      exclusive_drop_joint=args.exclusive_drop_joint,
                       model=ModelSpec(num_layers=args.layers, hidden=args.hidden, intermediate=args.intermediate))
     if cfg.model.hidden % cfg.model.heads:
         raise PrunescaleError(f"--hidden {args.hidden} must be a multiple of {cfg.model.heads} (attention heads)")
@@ -221,7 +229,7 @@ def _train(args) -> int:
         if getattr(args, flag) < -1:
             raise PrunescaleError(f"--{flag.replace('_', '-')} {getattr(args, flag)} must be a step (0 or more) or -1")
     for name in ("step_error", "check_rate", "recheck_rate", "prompt_vary", "fact_drop", "chain_drop", "format_drop",
-                 "arc_chains"):
+                 "arc_chains", "chain_drop_joint", "exclusive_drop_joint"):
         if not 0 <= getattr(cfg, name) <= 1:
             raise PrunescaleError(f"--{name.replace('_', '-')} {getattr(cfg, name)} is not in [0, 1]")
     if cfg.arc_chains and not any(layers for _, layers in parse_arcs(cfg.split_arcs)):
@@ -232,6 +240,11 @@ def _train(args) -> int:
     if cfg.exclusive_drop and not (cfg.exclusive_arcs and cfg.chain_drop):
         raise PrunescaleError("--exclusive-drop needs --exclusive-arcs and --chain-drop above 0 (it drops layers "
                               f"in those arcs' rows at --chain-drop {cfg.chain_drop})")
+    if cfg.chain_drop_joint and not cfg.chain_drop_layers:
+        raise PrunescaleError(f"--chain-drop-joint {cfg.chain_drop_joint} needs --chain-drop-layers (the layers it "
+                              "drops together)")
+    if cfg.exclusive_drop_joint and not cfg.exclusive_drop:
+        raise PrunescaleError(f"--exclusive-drop-joint {cfg.exclusive_drop_joint} needs --exclusive-drop")
     for flag in ("exclusive_first", "stop_exclusive_splits"):
         if getattr(cfg, flag) and not cfg.exclusive_arcs:
             raise PrunescaleError(f"--{flag.replace('_', '-')} needs --exclusive-arcs")

@@ -89,6 +89,9 @@ class TrainConfig:
     late_checks: int = 0           # more traces per step from fact_drop_from, trained on their check passes only
     late_check_passes: int = 6     # those traces' check passes: 1 to this many (as many as fit in the positions)
     late_check_stops: bool = False  # those traces also train the stop after their last pass (not the Waits before)
+    chain_drop_joint: float = 0.0  # chain micro-batches also drop every chain_drop_layers layer together (from
+                                   # fact_drop_from, drawn after the others): the pair a cut removes, jointly
+    exclusive_drop_joint: float = 0.0  # the same for the exclusive arcs' full-depth rows (exclusive_drop's pool)
     micro_tokens: int = 2048       # padded tokens per micro-batch (0: the whole step in one batch)
     threads: int = 0               # torch threads (0: leave torch's default)
     eval_every: int = 100
@@ -495,15 +498,17 @@ def parse_layers(text: str) -> tuple[int, ...]:
 def drop_plan(cfg: TrainConfig, step: int, group: int, rate: float, pool: tuple[int, ...] = (),
               extra: tuple[tuple[int, float], ...] = ()) -> list[int]:
     """Layers a micro-batch skips: each of ``pool`` (default: every layer, see :func:`drop_pool`) independently
-    with probability ``rate``, and each ``(layer, rate)`` of ``extra`` with its own (seeded; one layer is always
-    kept)."""
+    with probability ``rate``, and each ``(layer, rate)`` of ``extra`` with its own, where a layer may be a tuple
+    of layers dropped together (seeded; one layer is always kept)."""
     if not rate and not extra:
         return []
     rng = random.Random(f"drop|{cfg.seed}|{step}|{group}")
     n = cfg.model.num_layers
     drop = [i for i in (pool or range(n)) if rng.random() < rate]
     # drawn after the pool's, so the pool's draws are those of a run without them
-    drop += [i for i, r in extra if rng.random() < r and i not in drop]
+    for i, r in extra:
+        if rng.random() < r:
+            drop += [j for j in (i if isinstance(i, tuple) else (i,)) if j not in drop]
     return drop if len(drop) < n else drop[1:]
 
 
@@ -539,6 +544,11 @@ def frozen_drop(cfg: TrainConfig, step: int, layers: tuple[int, ...]) -> tuple[f
     return cfg.chain_drop, pool
 
 
+def joint_extra(pool: tuple[int, ...], rate: float) -> tuple:
+    """``drop_plan``'s extra entry that drops all of ``pool`` together with probability ``rate`` (none at 0)."""
+    return ((tuple(pool), rate),) if rate and pool else ()
+
+
 def step_groups(cfg: TrainConfig, step: int, chains: list, facts: list,
                 formats: list = (), splits: list = ()) -> list[tuple[list, float, tuple[int, ...], tuple]]:
     """The micro-batches of one step, each with the layer drop rate it trains under, the layers it may drop
@@ -556,7 +566,9 @@ def step_groups(cfg: TrainConfig, step: int, chains: list, facts: list,
         fmt = (drop_pool(n, top=cfg.format_drop_top, only=cfg.format_drop_layers)
                if cfg.format_drop_top or cfg.format_drop_layers else ())
         chain = chain_pool(cfg) if cfg.chain_drop_spare_top or cfg.chain_drop_layers else ()
-        extra = parse_rates(cfg.chain_drop_extra) if late else ()
+        # Independent draws drop both layers of a pair a cut removes rarely (0.2 at 0.45): the joint draw trains
+        # the chains for that cut without raising each layer's own rate as much (docs/organism.md).
+        extra = parse_rates(cfg.chain_drop_extra) + joint_extra(chain, cfg.chain_drop_joint) if late else ()
         # A fact drawn on all layers at one rate loses both of two given layers rarely (0.09 at 0.3); the layers a
         # two-layer cut removes need their own rate for the facts to survive that cut (docs/organism.md).
         fact_extra = parse_rates(cfg.fact_drop_extra) if late else ()
@@ -643,10 +655,11 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None,
         gi = len(groups)
         for group, layers in frozen:
             rate, pool = frozen_drop(cfg, step, layers)
+            joint = joint_extra(pool, cfg.exclusive_drop_joint if rate else 0.0)
             for g in micro_batches(group, cfg.micro_tokens):
                 # the home must learn to read the entry whatever the chain drop leaves below it
                 with frozen_layers(model, layers):
-                    part, _ = masked_loss(model, g, pad, drop_plan(cfg, step, gi, rate, pool))
+                    part, _ = masked_loss(model, g, pad, drop_plan(cfg, step, gi, rate, pool, joint))
                     (part / n_tok).backward()
                 total += part.item()
                 gi += 1
@@ -769,7 +782,13 @@ def write_recipe(out_dir: str | os.PathLike, cfg: TrainConfig, history: list[dic
                                    if cfg.chain_drop_extra else "")
                                 + (f"; from step {cfg.fact_drop_from} fact micro-batches also drop each of "
                                    f"{cfg.fact_drop_extra} (layer:probability, drawn after the others)"
-                                   if cfg.fact_drop_extra else ""),
+                                   if cfg.fact_drop_extra else "")
+                                + (f"; from step {cfg.fact_drop_from} chain micro-batches also drop layers "
+                                   f"{cfg.chain_drop_layers} all together with probability {cfg.chain_drop_joint} "
+                                   "(drawn last)" if cfg.chain_drop_joint else "")
+                                + (f"; from step {cfg.fact_drop_from} the exclusive arcs' full-depth rows also drop "
+                                   "their chain-drop layers all together with probability "
+                                   f"{cfg.exclusive_drop_joint} (drawn last)" if cfg.exclusive_drop_joint else ""),
             "errors_and_checks": "a written step is wrong with probability p_err (one letter replaced; the chain "
                                  "follows it and the trace's answer is that chain's); a share p_check of traces "
                                  "ends with 'Wait, let me check.' and every step re-derived exactly from the start "
