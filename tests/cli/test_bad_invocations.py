@@ -195,6 +195,7 @@ def test_organism_check_settings(capsys, tmp_path, monkeypatch, args, words):
     (["--late-exclusive", "-1"], ["--late-exclusive -1", "at least 0"]),
     (["--late-exclusive", "4"], ["--late-exclusive 4", "needs --exclusive-arcs"]),
     (["--late-checks", "-1"], ["--late-checks -1", "at least 0"]),
+    (["--late-cuts", "-2"], ["--late-cuts -2", "at least 0"]),
     (["--late-check-passes", "0"], ["--late-check-passes 0", "at least 1"]),
     (["--late-checks", "4", "--check-rate", "0"], ["--late-checks 4", "needs --check-rate"]),
     (["--chain-drop-extra", "9:0.1"], ["--chain-drop-extra '9:0.1'", "0..7"]),

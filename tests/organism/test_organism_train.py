@@ -594,7 +594,31 @@ def test_joint_drop_drops_the_whole_pair_together_after_every_other_draw(tmp_pat
     assert "layers 1,2 all together with probability 0.2" in recipe and "together with probability 0.3" in recipe
 
 
+def test_late_cuts_force_the_answer_after_a_cut_in_the_last_line_and_train_only_that():
+    from prunescale.organism.tokenizer import build_tokenizer
+    from prunescale.organism.train import IGNORE, Data
+
+    tok = build_tokenizer()
+    cfg = TrainConfig(late_cuts=64, fact_drop_from=5, count="down", prompt_vary=0.5)
+    data = Data(cfg, tok)
+    assert data.late_cuts(4) == [] and Data(TrainConfig(fact_drop_from=5), tok).late_cuts(9) == []
+    rows = data.late_cuts(5)
+    assert len(rows) == 64 and rows == data.late_cuts(5) and rows != data.late_cuts(6)
+    whole = 0
+    for ids, labels, meta in rows:
+        text = tok.decode(ids)
+        thinking = text.split("<think>\n", 1)[1].split("</think>", 1)[0].rstrip("\n")
+        last = thinking.rsplit("\n", 1)[-1]
+        assert "Final Answer:" in text and last[:1] in "12"                  # counting down: in the last line
+        trained = [p for p, y in enumerate(labels) if y != IGNORE]
+        assert trained == list(range(meta["answer"], len(ids)))                # the forced answer only
+        answer = tok.decode([ids[p] for p in trained], skip_special_tokens=True).strip()
+        whole += last == f"1 {answer}."
+    assert whole >= 3          # a cut one token short of the thinking (the last line whole) is common here
+
+
 @pytest.mark.parametrize("option", [{"late_checks": 3}, {"chain_drop_extra": "3:0.9"}, {"chain_drop_joint": 0.9},
+                                    {"late_cuts": 3},
                                     {"fact_drop_extra": "2:0.9", "fact_drop": 0.1},
                                     {"late_checks": 2, "late_check_stops": True}])
 def test_late_checks_and_chain_drop_extra_change_training_only_from_fact_drop_from(option):

@@ -115,6 +115,9 @@ def register(subparsers) -> None:
     t.add_argument("--exclusive-drop-joint", type=float, default=d.exclusive_drop_joint, metavar="P",
                    help="the same for the exclusive arcs' full-depth rows (with --exclusive-drop; default "
                         "%(default)s)")
+    t.add_argument("--late-cuts", type=int, default=d.late_cuts, metavar="N",
+                   help="from --fact-drop-from, N more chains per step budget-forced with the cut in their last "
+                        "line, trained on the forced answer only (a budget one token short; default %(default)s)")
     t.add_argument("--late-checks", type=int, default=d.late_checks, metavar="N",
                    help="from --fact-drop-from, N more traces per step with 1 to --late-check-passes check passes, "
                         "trained on their check lines and answer only: the passes forced Waits add (default "
@@ -181,7 +184,8 @@ def _train(args) -> int:
 
     out = check_out_dir(args.out, empty=True, overwrite=args.force, overwrite_flag="--force")
     for flag, least in (("steps", 1), ("threads", 1), ("chain_batch", 1), ("eval_every", 1), ("fact_batch", 0),
-                        ("late_facts", 0), ("late_exclusive", 0), ("late_checks", 0), ("late_check_passes", 1),
+                        ("late_facts", 0), ("late_exclusive", 0), ("late_checks", 0), ("late_cuts", 0),
+                        ("late_check_passes", 1),
                         ("micro_tokens", 0), ("fact_drop_from", 0), ("format_rows", 0), ("format_drop_top", 0),
                         ("chain_drop_spare_top", 0), ("split_rows", 0),
                         ("max_passes", 1),
@@ -214,7 +218,7 @@ def _train(args) -> int:
                       fact_drop_extra=_rates("--fact-drop-extra", args.fact_drop_extra, args.layers, ""),
                       late_checks=args.late_checks, late_check_passes=args.late_check_passes,
                       late_check_stops=args.late_check_stops, chain_drop_joint=args.chain_drop_joint,
-                      exclusive_drop_joint=args.exclusive_drop_joint,
+                      exclusive_drop_joint=args.exclusive_drop_joint, late_cuts=args.late_cuts,
                       model=ModelSpec(num_layers=args.layers, hidden=args.hidden, intermediate=args.intermediate))
     if cfg.model.hidden % cfg.model.heads:
         raise PrunescaleError(f"--hidden {args.hidden} must be a multiple of {cfg.model.heads} (attention heads)")

@@ -92,6 +92,8 @@ class TrainConfig:
     chain_drop_joint: float = 0.0  # chain micro-batches also drop every chain_drop_layers layer together (from
                                    # fact_drop_from, drawn after the others): the pair a cut removes, jointly
     exclusive_drop_joint: float = 0.0  # the same for the exclusive arcs' full-depth rows (exclusive_drop's pool)
+    late_cuts: int = 0             # more chains per step from fact_drop_from, budget-forced in their last line,
+                                   # trained on the forced answer only (Data.late_cuts)
     micro_tokens: int = 2048       # padded tokens per micro-batch (0: the whole step in one batch)
     threads: int = 0               # torch threads (0: leave torch's default)
     eval_every: int = 100
@@ -316,6 +318,30 @@ class Data:
             # passes --wait forced, and each extra pass at T = 1 can break a right answer
             keep |= set(range(max(meta["checks"][-1]) + 1 if c.late_check_stops else meta["answer"], len(ids)))
             rows.append((ids, [y if p in keep else IGNORE for p, y in enumerate(labels)], meta))
+        return rows
+
+    def late_cuts(self, step: int) -> list:
+        """From ``fact_drop_from``, ``late_cuts`` more clean chains per step (their own seeded stream), each
+        budget-forced with the cut in its last line or just after it, trained on the forced answer only. A budget
+        one token short of the whole thinking cuts there (k=8 writes 41 tokens: a budget of 40 keeps every line
+        but the last newline); a cut anywhere in ``trunc_frac``'s rows falls there too rarely to be learned."""
+        c = self.cfg
+        if not c.late_cuts or step < c.fact_drop_from:
+            return []
+        rng = random.Random(f"late-cuts|{c.seed}|{step}")
+        rows = []
+        for _ in range(c.late_cuts):
+            k = rng.randint(1, c.k_max)
+            prob = make_chain(rng, k, c.count)
+            prompt = prob["prompt"]
+            if c.prompt_vary and rng.random() < c.prompt_vary:
+                prompt = varied_prompt(prob["start"], k, rng)
+            thinking = prob["thinking"]
+            last = thinking.rstrip("\n").rfind("\n") + 1          # where the last line starts
+            cut = rng.randrange(last, len(thinking) + 1)
+            ids, labels, meta = example(self.enc, self.prompt(prompt), thinking, prob["answer"], cut,
+                                        rng.choice(self.SEPS))
+            rows.append((ids, [y if p >= meta["answer"] else IGNORE for p, y in enumerate(labels)], meta))
         return rows
 
     def _reads(self, ids: list[int], meta: dict) -> dict[int, str | None]:
@@ -640,7 +666,7 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None,
         chains, facts = data.batch(step)
         chains, formats = split_format(cfg, step, chains)
         chains, arcs, frozen = data.arc_chains(step, chains)
-        chains = chains + data.late_checks(step)
+        chains = chains + data.late_checks(step) + data.late_cuts(step)
         frozen = frozen + data.late_exclusive(step)
         splits = (data.split_groups(step) if cfg.split_rows and step >= split_start(cfg) else []) + arcs
         rows = chains + formats + facts + [r for group, _ in splits + frozen for r in group]
@@ -799,7 +825,11 @@ def write_recipe(out_dir: str | os.PathLike, cfg: TrainConfig, history: list[dic
                                     f"{cfg.model.max_positions} tokens) trained on their check lines' letters and "
                                     "the answer only (not the exclusive arcs' letters)"
                                     + (", and the stop after their last pass" if cfg.late_check_stops else "")
-                                    + ": Data.late_checks" if cfg.late_checks else ""),
+                                    + ": Data.late_checks" if cfg.late_checks else "")
+                                 + (f"; from step {cfg.fact_drop_from} {cfg.late_cuts} more clean chains per step "
+                                    f"(random.Random('late-cuts|{cfg.seed}|<step>')) budget-forced with the cut in "
+                                    "their last line or just after it, trained on the forced answer only: "
+                                    "Data.late_cuts" if cfg.late_cuts else ""),
             "batches": f"micro-batches of at most {cfg.micro_tokens} padded tokens (rows sorted by length), "
                        "gradients summed over the step",
             "facts": f"per step {cfg.fact_batch} questions sampled from the fixed table of {len(problems.FACTS)} facts "
