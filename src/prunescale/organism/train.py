@@ -298,13 +298,10 @@ class Data:
         rng = random.Random(f"late-checks|{c.seed}|{step}")
         rows = []
         for _ in range(c.late_checks):
-            k = rng.randint(1, c.k_max)
-            prob = make_chain(rng, k, c.count)
-            states = noisy_states(prob["start"], k, rng, c.step_error)
+            prob = make_chain(rng, rng.randint(1, c.k_max), c.count)
+            states = noisy_states(prob["start"], prob["k"], rng, c.step_error)
             passes = rng.randint(1, c.late_check_passes)
-            prompt = prob["prompt"]
-            if c.prompt_vary and rng.random() < c.prompt_vary:
-                prompt = varied_prompt(prob["start"], k, rng)
+            prompt = self._prompt_of(rng, prob)
             while True:
                 thinking, answer = render_trace(prob["start"], states, passes, c.count)
                 ids, labels, meta = example(self.enc, self.prompt(prompt), thinking, answer)
@@ -331,11 +328,8 @@ class Data:
         rng = random.Random(f"late-cuts|{c.seed}|{step}")
         rows = []
         for _ in range(c.late_cuts):
-            k = rng.randint(1, c.k_max)
-            prob = make_chain(rng, k, c.count)
-            prompt = prob["prompt"]
-            if c.prompt_vary and rng.random() < c.prompt_vary:
-                prompt = varied_prompt(prob["start"], k, rng)
+            prob = make_chain(rng, rng.randint(1, c.k_max), c.count)
+            prompt = self._prompt_of(rng, prob)
             thinking = prob["thinking"]
             last = thinking.rstrip("\n").rfind("\n") + 1          # where the last line starts
             cut = rng.randrange(last, len(thinking) + 1)
@@ -343,6 +337,12 @@ class Data:
                                         rng.choice(self.SEPS))
             rows.append((ids, [y if p >= meta["answer"] else IGNORE for p, y in enumerate(labels)], meta))
         return rows
+
+    def _prompt_of(self, rng: random.Random, prob: dict) -> str:
+        """The prompt a training row shows: a share ``prompt_vary`` varied (one draw from ``rng`` when set)."""
+        if self.cfg.prompt_vary and rng.random() < self.cfg.prompt_vary:
+            return varied_prompt(prob["start"], prob["k"], rng)
+        return prob["prompt"]
 
     def _reads(self, ids: list[int], meta: dict) -> dict[int, str | None]:
         """{position of a computed letter: the letter it is read from} over the step and check lines."""
@@ -352,9 +352,7 @@ class Data:
         rows = []
         for _ in range(self.cfg.split_rows):
             pr = chain_avoiding(rng, avoid, self.cfg.count, self.cfg.k_max)
-            if self.cfg.prompt_vary and rng.random() < self.cfg.prompt_vary:
-                pr = {**pr, "prompt": varied_prompt(pr["start"], pr["k"], rng)}
-            rows.append(example(self.enc, self.prompt(pr["prompt"]), pr["thinking"], pr["answer"]))
+            rows.append(example(self.enc, self.prompt(self._prompt_of(rng, pr)), pr["thinking"], pr["answer"]))
         return rows
 
     def fact_rows(self, rng: random.Random, n: int):
