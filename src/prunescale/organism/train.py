@@ -207,8 +207,8 @@ class Data:
                 pr = make_trace(rng, kk, c.step_error, c.check_rate, c.recheck_rate, c.max_passes, c.count)
             else:
                 pr = make_chain(rng, kk, c.count)
-            if noisy and c.prompt_vary and rng.random() < c.prompt_vary:   # training only: probes keep the eval prompt
-                pr = {**pr, "prompt": varied_prompt(pr["start"], kk, rng)}
+            if noisy:   # training only: probes keep the eval prompt
+                pr = {**pr, "prompt": self._prompt_of(rng, pr)}
             cut, sep = None, ""
             if rng.random() < trunc_frac:
                 cut = rng.randrange(0, len(pr["thinking"]) + 1)
