@@ -99,6 +99,23 @@ def test_split_options_fork_until_the_split_rows_start(tmp_path):
         load_checkpoint(early, {**cfg, "split_from": 2, "split_arcs": "0.5:7"})
 
 
+def test_quiet_options_fork_until_the_quiet_penalty_starts(tmp_path):
+    cfg = TrainConfig(**TINY).to_dict()
+    old = {k: v for k, v in cfg.items() if k not in ("quiet_layers", "quiet_from")}   # before them
+    path = tmp_path / "checkpoint-4.pt"
+    torch.save({"step": 4, "config": old, "model": {}, "opt": {}, "history": []}, path)
+    assert load_checkpoint(path, {**cfg, "quiet_layers": "1:1"})["step"] == 4            # from fact_drop_from (4)
+    assert load_checkpoint(path, {**cfg, "quiet_layers": "1:1", "quiet_from": 6})["step"] == 4
+    with pytest.raises(PrunescaleError, match=r"--quiet-from -1, this run has 3 \(it acts from step 3"):
+        load_checkpoint(path, {**cfg, "quiet_layers": "1:1", "quiet_from": 3})
+    late = tmp_path / "late.pt"   # a trunk that starts the penalty at 8: another start before then is a fork
+    torch.save({"step": 4, "config": {**cfg, "quiet_layers": "1:1", "quiet_from": 8}, "model": {}, "opt": {},
+                "history": []}, late)
+    assert load_checkpoint(late, {**cfg, "quiet_layers": "1:2", "quiet_from": 5})["step"] == 4
+    with pytest.raises(PrunescaleError, match=r"--quiet-from 8, this run has 2 \(it acts from step 2"):
+        load_checkpoint(late, {**cfg, "quiet_layers": "1:1", "quiet_from": 2})
+
+
 def test_export_writes_the_checkpoint_model_as_a_model_dir(tmp_path, capsys):
     base = ["--steps", "4", "--chain-batch", "4", "--fact-batch", "4", "--layers", "2", "--hidden", "32",
             "--intermediate", "64", "--eval-every", "2", "--threads", "1", "--count", "down"]

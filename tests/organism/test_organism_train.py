@@ -488,8 +488,8 @@ def test_late_exclusive_rows_end_at_their_last_trained_letter_with_the_same_loss
     model = build_model(cfg.model, tok).eval()
     with torch.no_grad():
         for r in full[:6]:
-            a, n = masked_loss(model, [r], tok.pad_token_id)
-            b, m = masked_loss(model, [_trimmed(r)], tok.pad_token_id)
+            a, n, _ = masked_loss(model, [r], tok.pad_token_id)
+            b, m, _ = masked_loss(model, [_trimmed(r)], tok.pad_token_id)
             assert n == m and torch.allclose(a, b, atol=1e-5)
 
 
@@ -618,7 +618,7 @@ def test_late_cuts_force_the_answer_after_a_cut_in_the_last_line_and_train_only_
 
 
 @pytest.mark.parametrize("option", [{"late_checks": 3}, {"chain_drop_extra": "3:0.9"}, {"chain_drop_joint": 0.9},
-                                    {"late_cuts": 3},
+                                    {"late_cuts": 3}, {"quiet_layers": "1:1"},
                                     {"fact_drop_extra": "2:0.9", "fact_drop": 0.1},
                                     {"late_checks": 2, "late_check_stops": True}])
 def test_late_checks_and_chain_drop_extra_change_training_only_from_fact_drop_from(option):
@@ -638,6 +638,47 @@ def test_late_checks_and_chain_drop_extra_change_training_only_from_fact_drop_fr
         assert any(not torch.equal(runs[0][k], runs[1][k]) for k in runs[0]) == differs
 
 
+def test_quiet_penalty_is_the_layers_block_influence_on_real_tokens_and_lowers_it():
+    from dataclasses import replace
+
+    from prunescale.organism.model import ModelSpec, build_model
+    from prunescale.organism.tokenizer import build_tokenizer
+    from prunescale.organism.train import collate, masked_loss
+
+    tok = build_tokenizer()
+    torch.manual_seed(0)
+    model = build_model(ModelSpec(num_layers=3, hidden=32, intermediate=64), tok)
+    rows = [(list(range(5, 5 + n)), list(range(5, 5 + n)), {}) for n in (9, 30, 17)]
+    ids, _, att = collate(rows, tok.pad_token_id)
+    with torch.no_grad():
+        hs = model(input_ids=ids, output_hidden_states=True).hidden_states
+        bi = 1 - torch.nn.functional.cosine_similarity(hs[1], hs[2], dim=-1)
+        want = float(bi[att.bool()].sum())                       # layer 1, the pads left out
+        ce, _, pen = masked_loss(model, rows, tok.pad_token_id, quiet=((1, 2.5),))
+        assert float(pen) == pytest.approx(2.5 * want, rel=1e-4) and float(pen) > 0
+        assert masked_loss(model, rows, tok.pad_token_id)[2] == 0.0
+        assert masked_loss(model, rows, tok.pad_token_id, drop=[1], quiet=((1, 2.5),))[2] == 0.0   # did not run
+        # the cross-entropy is the same with or without the penalty's hooks; another layer's penalty differs
+        assert torch.equal(ce, masked_loss(model, rows, tok.pad_token_id)[0])
+        assert float(masked_loss(model, rows, tok.pad_token_id, quiet=((2, 2.5),))[2]) != pytest.approx(float(pen))
+    # trained with it, the layer changes the stream less than trained without it (on the same held-out rows)
+    tiny = TrainConfig(seed=2, steps=12, chain_batch=6, fact_batch=2, warmup=1, eval_every=12, k_max=4,
+                       model=ModelSpec(num_layers=3, hidden=32, intermediate=64))
+    got = []
+    for quiet in ("", "1:5"):
+        torch.manual_seed(0)
+        trained, _, _ = train(replace(tiny, quiet_layers=quiet), None, log=lambda s: None)
+        with torch.no_grad():
+            got.append(float(masked_loss(trained, rows, tok.pad_token_id, quiet=((1, 1.0),))[2]))
+    assert got[1] < 0.5 * got[0], got
+    from prunescale.organism.train import write_recipe
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        said = json.loads(write_recipe(d, replace(tiny, quiet_layers="1:5", quiet_from=7), [], 1.0, "x").read_text())
+        plain = json.loads(write_recipe(d, tiny, [], 1.0, "x").read_text())
+    assert "from step 7" in said["data"]["quiet"] and "(1:5, L:W)" in said["data"]["quiet"] and "quiet" not in plain["data"]
+
+
 def test_masked_loss_needs_no_attention_mask_because_rows_are_padded_on_the_right():
     from prunescale.organism.model import ModelSpec, build_model
     from prunescale.organism.tokenizer import build_tokenizer
@@ -652,5 +693,5 @@ def test_masked_loss_needs_no_attention_mask_because_rows_are_padded_on_the_righ
     logits = model(input_ids=ids, attention_mask=att, use_cache=False).logits[:, :-1]
     want = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), lab[:, 1:].reshape(-1),
                                              ignore_index=IGNORE, reduction="sum")
-    got, n = masked_loss(model, rows, tok.pad_token_id)
+    got, n, _ = masked_loss(model, rows, tok.pad_token_id)
     assert torch.allclose(got, want, rtol=1e-5) and n == sum(len(r[1]) - 2 for r in rows)

@@ -118,6 +118,12 @@ def register(subparsers) -> None:
     t.add_argument("--late-cuts", type=int, default=d.late_cuts, metavar="N",
                    help="from --fact-drop-from, N more chains per step budget-forced with the cut in their last "
                         "line, trained on the forced answer only (a budget one token short; default %(default)s)")
+    t.add_argument("--quiet-layers", default=d.quiet_layers, metavar="L:W[,L:W]",
+                   help="from --quiet-from, add W x (1 - cos) of layer L's input and output on every token to the "
+                        "loss: a layer the chains need that changes the stream little, as the study says "
+                        "similarity scores misread (e.g. '4:1')")
+    t.add_argument("--quiet-from", type=int, default=d.quiet_from, metavar="STEP",
+                   help="first step with --quiet-layers (default -1: --fact-drop-from)")
     t.add_argument("--late-checks", type=int, default=d.late_checks, metavar="N",
                    help="from --fact-drop-from, N more traces per step with 1 to --late-check-passes check passes, "
                         "trained on their check lines and answer only: the passes forced Waits add (default "
@@ -219,6 +225,8 @@ def _train(args) -> int:
                       late_checks=args.late_checks, late_check_passes=args.late_check_passes,
                       late_check_stops=args.late_check_stops, chain_drop_joint=args.chain_drop_joint,
                       exclusive_drop_joint=args.exclusive_drop_joint, late_cuts=args.late_cuts,
+                      quiet_layers=_rates("--quiet-layers", args.quiet_layers, args.layers, "", most=None),
+                      quiet_from=args.quiet_from,
                       model=ModelSpec(num_layers=args.layers, hidden=args.hidden, intermediate=args.intermediate))
     if cfg.model.hidden % cfg.model.heads:
         raise PrunescaleError(f"--hidden {args.hidden} must be a multiple of {cfg.model.heads} (attention heads)")
@@ -229,7 +237,7 @@ def _train(args) -> int:
                               f"= {args.layers - 2} (a layer must be left to drop)")
     if args.format_rows > args.chain_batch:
         raise PrunescaleError(f"--format-rows {args.format_rows} must be at most --chain-batch {args.chain_batch}")
-    for flag in ("split_from", "arc_from"):
+    for flag in ("split_from", "arc_from", "quiet_from"):
         if getattr(args, flag) < -1:
             raise PrunescaleError(f"--{flag.replace('_', '-')} {getattr(args, flag)} must be a step (0 or more) or -1")
     for name in ("step_error", "check_rate", "recheck_rate", "prompt_vary", "fact_drop", "chain_drop", "format_drop",
@@ -249,6 +257,8 @@ def _train(args) -> int:
                               "drops together)")
     if cfg.exclusive_drop_joint and not cfg.exclusive_drop:
         raise PrunescaleError(f"--exclusive-drop-joint {cfg.exclusive_drop_joint} needs --exclusive-drop")
+    if cfg.quiet_from >= 0 and not cfg.quiet_layers:
+        raise PrunescaleError(f"--quiet-from {cfg.quiet_from} needs --quiet-layers")
     for flag in ("exclusive_first", "stop_exclusive_splits"):
         if getattr(cfg, flag) and not cfg.exclusive_arcs:
             raise PrunescaleError(f"--{flag.replace('_', '-')} needs --exclusive-arcs")
@@ -299,11 +309,13 @@ def _layers(flag: str, text: str, layers: int) -> str:
     return ",".join(map(str, got))
 
 
-def _rates(flag: str, text: str, layers: int, pool: str) -> str:
+def _rates(flag: str, text: str, layers: int, pool: str, most: float | None = 1.0) -> str:
     """A ``--chain-drop-extra`` / ``--fact-drop-extra`` list checked and normalised ("4:0.1, 5:0.05" ->
-    "4:0.1,5:0.05"); ``pool``: the layers the flag's batches already drop from (a layer there is refused)."""
+    "4:0.1,5:0.05"); ``pool``: the layers the flag's batches already drop from (a layer there is refused);
+    ``most``: the largest value (None: any finite number >= 0, a weight)."""
     from ..organism.train import parse_layers
 
+    want = "a probability in [0, 1]" if most is not None else "a finite weight >= 0"
     out = []
     for part in (p.strip() for p in text.split(",") if p.strip()):
         layer, colon, rate = part.partition(":")
@@ -311,9 +323,10 @@ def _rates(flag: str, text: str, layers: int, pool: str) -> str:
             lay, r = int(layer), float(rate)
         except ValueError:
             lay, r = -1, -1.0
-        if not colon or not 0 <= lay < layers or not 0 <= r <= 1:
-            raise PrunescaleError(f"{flag} {part!r}: want LAYER:PROBABILITY, a layer in 0..{layers - 1} and a "
-                                  "probability in [0, 1]")
+        if not colon or not 0 <= lay < layers or not 0 <= r <= (most if most is not None else float("inf")) \
+                or r == float("inf"):
+            raise PrunescaleError(f"{flag} {part!r}: want LAYER:{'PROBABILITY' if most is not None else 'WEIGHT'}, "
+                                  f"a layer in 0..{layers - 1} and {want}")
         if lay in parse_layers(pool):
             raise PrunescaleError(f"{flag} {part!r}: layer {lay} is already in --chain-drop-layers")
         if any(lay == x for x, _ in out):

@@ -20,13 +20,15 @@ LATE = ("fact_drop", "chain_drop", "chain_drop_spare_top", "chain_drop_layers", 
         "split_drop_layers", "split_arcs", "arc_chains", "exclusive_arcs",
         "exclusive_drop", "exclusive_first", "stop_exclusive_splits", "late_facts",
         "late_exclusive", "chain_drop_extra", "late_checks", "late_check_passes", "fact_drop_extra",
-        "late_check_stops", "chain_drop_joint", "exclusive_drop_joint", "late_cuts")
+        "late_check_stops", "chain_drop_joint", "exclusive_drop_joint", "late_cuts",
+        "quiet_layers", "quiet_from")
 # Options added later, with the value a checkpoint written before them trained under.
 DEFAULTS = {"split_from": -1, "split_arcs": "", "arc_chains": 0.0, "arc_from": -1, "exclusive_arcs": "",
             "exclusive_drop": False, "exclusive_first": False, "late_facts": 0,
             "stop_exclusive_splits": False, "late_exclusive": 0, "chain_drop_extra": "", "late_checks": 0,
             "late_check_passes": 6, "fact_drop_extra": "", "late_check_stops": False,
-            "chain_drop_joint": 0.0, "exclusive_drop_joint": 0.0, "late_cuts": 0}
+            "chain_drop_joint": 0.0, "exclusive_drop_joint": 0.0, "late_cuts": 0,
+            "quiet_layers": "", "quiet_from": -1}
 RUN_ONLY = ("threads", "eval_every")   # how a run is executed, not what it learns
 
 
@@ -74,12 +76,12 @@ def load_checkpoint(path: str | os.PathLike, cfg_dict: dict) -> dict:
     for key in sorted(set(old) | set(new)):
         if key in RUN_ONLY or old.get(key) == new.get(key):
             continue
-        if key in LATE and step <= min(_acts_from(old, key), _acts_from(new, key)):
+        if key in LATE and step <= _first_use(old, new, key):
             continue   # the trunk never used it
         flag = "--" + _FLAGS.get(key, key).replace("_", "-")
         raise PrunescaleError(f"--resume-from {path}: the checkpoint was trained with {flag} {old.get(key)!r}, "
                               f"this run has {new.get(key)!r}"
-                              + (f" (it acts from step {_acts_from(new, key)}, the checkpoint is at step "
+                              + (f" (it acts from step {_first_use(old, new, key)}, the checkpoint is at step "
                                  f"{step})" if key in LATE else ""))
     return ck
 
@@ -95,7 +97,8 @@ def batches_apart(fact_drop: float, chain_drop: float) -> bool:
 
 # LATE options with a start of their own (that option's step when it is 0 or more; else fact_drop_from)
 _STARTS = {"split_rows": "split_from", "split_drop_layers": "split_from", "split_arcs": "split_from",
-           "arc_chains": "arc_from", "exclusive_arcs": "arc_from"}
+           "arc_chains": "arc_from", "exclusive_arcs": "arc_from",
+           "quiet_layers": "quiet_from"}
 
 
 def _acts_from(cfg: dict, key: str) -> int:
@@ -104,6 +107,18 @@ def _acts_from(cfg: dict, key: str) -> int:
     if own and cfg.get(own, -1) >= 0:
         return cfg[own]
     return cfg.get("fact_drop_from", 0)
+
+
+# LATE keys that only say when another acts: they matter from that one's first use
+_GOVERNS = {"quiet_from": "quiet_layers"}
+
+
+def _first_use(old: dict, new: dict, key: str) -> float:
+    """The first step at which ``key`` differing between two configs can change training: the earliest start of
+    the option (or the one it governs) in a config where it is set (not its off value in :data:`DEFAULTS`)."""
+    gov = _GOVERNS.get(key, key)
+    starts = [_acts_from(c, gov) for c in (old, new) if gov not in DEFAULTS or c.get(gov) != DEFAULTS[gov]]
+    return min(starts, default=float("inf"))
 
 
 def _separate(cfg: dict) -> bool:

@@ -94,6 +94,9 @@ class TrainConfig:
     exclusive_drop_joint: float = 0.0  # the same for the exclusive arcs' full-depth rows (exclusive_drop's pool)
     late_cuts: int = 0             # more chains per step from fact_drop_from, budget-forced in their last line,
                                    # trained on the forced answer only (Data.late_cuts)
+    quiet_layers: str = ""         # from quiet_from, W x (1 - cos) of layer L's input and output on every token
+                                   # ("4:1"): a layer the chains need that changes the stream little (quiet_loss)
+    quiet_from: int = -1           # first step with the quiet penalty (-1: fact_drop_from)
     micro_tokens: int = 2048       # padded tokens per micro-batch (0: the whole step in one batch)
     threads: int = 0               # torch threads (0: leave torch's default)
     eval_every: int = 100
@@ -509,6 +512,11 @@ def split_start(cfg: TrainConfig) -> int:
     return cfg.fact_drop_from if cfg.split_from < 0 else cfg.split_from
 
 
+def quiet_start(cfg: TrainConfig) -> int:
+    """The first step with the quiet penalty: ``quiet_from``, or ``fact_drop_from`` when it is -1."""
+    return cfg.fact_drop_from if cfg.quiet_from < 0 else cfg.quiet_from
+
+
 def arc_start(cfg: TrainConfig) -> int:
     """The first step with arc chains: ``arc_from``, or ``fact_drop_from`` when it is -1."""
     return cfg.fact_drop_from if cfg.arc_from < 0 else cfg.arc_from
@@ -606,16 +614,45 @@ def step_groups(cfg: TrainConfig, step: int, chains: list, facts: list,
     return [(g, 0.0, (), ()) for g in (chains, facts) if g]   # the v1 recipe: chains and facts as two batches
 
 
-def masked_loss(model, rows, pad_id: int, drop: list[int] | None = None):
-    ids, lab, _ = collate(rows, pad_id)
-    with dropped_layers(model, drop or []):
+def masked_loss(model, rows, pad_id: int, drop: list[int] | None = None, quiet: tuple = ()):
+    """(cross-entropy summed over the labelled tokens, their count, the quiet penalty summed over every real
+    token: :func:`quiet_loss` of ``quiet``, (layer, weight) pairs; 0 without)."""
+    ids, lab, att = collate(rows, pad_id)
+    with quiet_loss([(model.model.layers[i], w) for i, w in quiet], att) as q, dropped_layers(model, drop or []):
         # No attention mask: collate pads on the right, so under causal attention no real token sees a pad, and
         # the pads carry no label; the loss is the same and SDPA takes its causal path (3-6% faster a step).
         out = model(input_ids=ids, use_cache=False)
     logits = out.logits[:, :-1]
     tgt = lab[:, 1:]
-    return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), tgt.reshape(-1),
-                                             ignore_index=IGNORE, reduction="sum"), int((tgt != IGNORE).sum())
+    return (torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), tgt.reshape(-1),
+                                              ignore_index=IGNORE, reduction="sum"), int((tgt != IGNORE).sum()),
+            q.total)
+
+
+class quiet_loss:
+    """Sum over the real tokens (``att``) of weight x (1 - cos(input, output)) of each (layer module, weight)
+    that runs: ShortGPT's block influence of that layer, as a penalty (``.total`` after the forward; 0.0 if none
+    ran). A dropped layer does not run, so it adds nothing."""
+
+    def __init__(self, quiet, att):
+        self.quiet, self.mask, self.total, self.hooks = quiet, att.bool(), 0.0, []
+
+    def __enter__(self):
+        for module, w in self.quiet:
+            self.hooks.append(module.register_forward_hook(self._hook(w), with_kwargs=True))
+        return self
+
+    def _hook(self, weight):
+        def hook(module, args, kwargs, output):
+            x = args[0] if args else kwargs["hidden_states"]
+            y = output[0] if isinstance(output, tuple) else output
+            bi = 1 - torch.nn.functional.cosine_similarity(x.float(), y.float(), dim=-1)
+            self.total = self.total + weight * bi[self.mask].sum()
+        return hook
+
+    def __exit__(self, *exc):
+        for h in self.hooks:
+            h.remove()
 
 
 def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None,
@@ -672,9 +709,10 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None,
         opt.zero_grad(set_to_none=True)
         total = 0.0
         groups = step_groups(cfg, step, chains, facts, formats, splits)
+        quiet = parse_rates(cfg.quiet_layers) if step >= quiet_start(cfg) else ()
         for gi, (group, rate, pool, extra) in enumerate(groups):
-            part, _ = masked_loss(model, group, pad, drop_plan(cfg, step, gi, rate, pool, extra))
-            (part / n_tok).backward()
+            part, _, pen = masked_loss(model, group, pad, drop_plan(cfg, step, gi, rate, pool, extra), quiet)
+            ((part + pen) / n_tok).backward()
             total += part.item()
         gi = len(groups)
         for group, layers in frozen:
@@ -683,8 +721,8 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None,
             for g in micro_batches(group, cfg.micro_tokens):
                 # the home must learn to read the entry whatever the chain drop leaves below it
                 with frozen_layers(model, layers):
-                    part, _ = masked_loss(model, g, pad, drop_plan(cfg, step, gi, rate, pool, joint))
-                    (part / n_tok).backward()
+                    part, _, pen = masked_loss(model, g, pad, drop_plan(cfg, step, gi, rate, pool, joint), quiet)
+                    ((part + pen) / n_tok).backward()
                 total += part.item()
                 gi += 1
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -830,6 +868,10 @@ def write_recipe(out_dir: str | os.PathLike, cfg: TrainConfig, history: list[dic
                                     "Data.late_cuts" if cfg.late_cuts else ""),
             "batches": f"micro-batches of at most {cfg.micro_tokens} padded tokens (rows sorted by length), "
                        "gradients summed over the step",
+            **({"quiet": f"from step {quiet_start(cfg)} the loss adds W x (1 - cos(input, output)) of layer L "
+                         f"({cfg.quiet_layers}, L:W) summed over every real token of every micro-batch that runs "
+                         "it, divided like the cross-entropy by the step's trained tokens (train.quiet_loss)"}
+               if cfg.quiet_layers else {}),
             "facts": f"per step {cfg.fact_batch} questions sampled from the fixed table of {len(problems.FACTS)} facts "
                      f"(FACT_SEED={problems.FACT_SEED})"
                      + (f"; from step {cfg.fact_drop_from} {cfg.late_facts} more (random.Random('late-facts|"
