@@ -213,6 +213,8 @@ def test_organism_check_settings(capsys, tmp_path, monkeypatch, args, words):
     (["--quiet-layers", "4:1,4:2"], ["--quiet-layers '4:2'", "named twice"]),
     (["--quiet-from", "-2", "--quiet-layers", "4:1"], ["--quiet-from -2"]),
     (["--quiet-from", "900"], ["--quiet-from 900", "needs --quiet-layers"]),
+    (["--quiet-tokens", "prompt"], ["--quiet-tokens prompt", "needs --quiet-layers"]),
+    (["--quiet-tokens", "answer", "--quiet-layers", "4:1"], ["--quiet-tokens", "answer"]),
     (["--chain-drop-joint", "1.5", "--chain-drop-layers", "1,2"], ["--chain-drop-joint 1.5", "[0, 1]"]),
     (["--exclusive-drop-joint", "0.3"], ["--exclusive-drop-joint 0.3", "needs --exclusive-drop"]),
     (["--exclusive-drop"], ["--exclusive-drop", "needs --exclusive-arcs"]),

@@ -106,12 +106,19 @@ def test_quiet_options_fork_until_the_quiet_penalty_starts(tmp_path):
     torch.save({"step": 4, "config": old, "model": {}, "opt": {}, "history": []}, path)
     assert load_checkpoint(path, {**cfg, "quiet_layers": "1:1"})["step"] == 4            # from fact_drop_from (4)
     assert load_checkpoint(path, {**cfg, "quiet_layers": "1:1", "quiet_from": 6})["step"] == 4
+    assert load_checkpoint(path, {**cfg, "quiet_layers": "1:1", "quiet_tokens": "prompt"})["step"] == 4
     with pytest.raises(PrunescaleError, match=r"--quiet-from -1, this run has 3 \(it acts from step 3"):
         load_checkpoint(path, {**cfg, "quiet_layers": "1:1", "quiet_from": 3})
     late = tmp_path / "late.pt"   # a trunk that starts the penalty at 8: another start before then is a fork
     torch.save({"step": 4, "config": {**cfg, "quiet_layers": "1:1", "quiet_from": 8}, "model": {}, "opt": {},
                 "history": []}, late)
     assert load_checkpoint(late, {**cfg, "quiet_layers": "1:2", "quiet_from": 5})["step"] == 4
+    assert load_checkpoint(late, {**cfg, "quiet_layers": "1:1", "quiet_from": 8, "quiet_tokens": "prompt"})["step"] == 4
+    early = tmp_path / "early.pt"   # the penalty ran from step 2 on every token: the prompt-only one is another run
+    torch.save({"step": 4, "config": {**cfg, "quiet_layers": "1:1", "quiet_from": 2}, "model": {}, "opt": {},
+                "history": []}, early)
+    with pytest.raises(PrunescaleError, match=r"--quiet-tokens 'all', this run has 'prompt' \(it acts from step 2"):
+        load_checkpoint(early, {**cfg, "quiet_layers": "1:1", "quiet_from": 2, "quiet_tokens": "prompt"})
     with pytest.raises(PrunescaleError, match=r"--quiet-from 8, this run has 2 \(it acts from step 2"):
         load_checkpoint(late, {**cfg, "quiet_layers": "1:1", "quiet_from": 2})
 

@@ -106,7 +106,7 @@ def test_fact_drop_starts_at_fact_drop_from_and_spares_chains():
 
 def test_count_down_reaches_the_training_rows():
     from prunescale.organism.tokenizer import build_tokenizer
-    from prunescale.organism.train import Data
+    from prunescale.organism.train import IGNORE, Data
 
     tok = build_tokenizer()
     rows = {}
@@ -319,7 +319,7 @@ def test_recipe_command_reruns_the_same_options():
 
 def test_late_facts_add_questions_from_the_drop_on_and_change_nothing_else():
     from prunescale.organism.tokenizer import build_tokenizer
-    from prunescale.organism.train import Data
+    from prunescale.organism.train import IGNORE, Data
 
     tok = build_tokenizer()
     plain = Data(TrainConfig(fact_batch=8, fact_drop_from=5), tok)
@@ -406,7 +406,7 @@ def test_stop_exclusive_splits_leaves_the_other_arcs_split_rows_as_they_were():
     from dataclasses import replace
 
     from prunescale.organism.tokenizer import build_tokenizer
-    from prunescale.organism.train import Data
+    from prunescale.organism.train import IGNORE, Data
 
     tok = build_tokenizer()
     cfg = TrainConfig(count="down", split_rows=3, split_from=0,
@@ -661,6 +661,11 @@ def test_quiet_penalty_is_the_layers_block_influence_on_real_tokens_and_lowers_i
         # the cross-entropy is the same with or without the penalty's hooks; another layer's penalty differs
         assert torch.equal(ce, masked_loss(model, rows, tok.pad_token_id)[0])
         assert float(masked_loss(model, rows, tok.pad_token_id, quiet=((2, 2.5),))[2]) != pytest.approx(float(pen))
+        # on the prompt's tokens only: the first meta["prompt"] positions of each row
+        cut = [(x, y, {"prompt": p}) for (x, y, _), p in zip(rows, (3, 30, 1))]
+        only = sum(float(bi[i, :p].sum()) for i, p in enumerate((3, 30, 1)))
+        assert float(masked_loss(model, cut, tok.pad_token_id, quiet=((1, 2.5),), quiet_prompt=True)[2]) \
+            == pytest.approx(2.5 * only, rel=1e-4) and 0 < only < want
     # trained with it, the layer changes the stream less than trained without it (on the same held-out rows)
     tiny = TrainConfig(seed=2, steps=12, chain_batch=6, fact_batch=2, warmup=1, eval_every=12, k_max=4,
                        model=ModelSpec(num_layers=3, hidden=32, intermediate=64))
@@ -676,7 +681,24 @@ def test_quiet_penalty_is_the_layers_block_influence_on_real_tokens_and_lowers_i
     with tempfile.TemporaryDirectory() as d:
         said = json.loads(write_recipe(d, replace(tiny, quiet_layers="1:5", quiet_from=7), [], 1.0, "x").read_text())
         plain = json.loads(write_recipe(d, tiny, [], 1.0, "x").read_text())
+        on = json.loads(write_recipe(d, replace(tiny, quiet_layers="1:5", quiet_tokens="prompt"), [], 1.0, "x")
+                        .read_text())
     assert "from step 7" in said["data"]["quiet"] and "(1:5, L:W)" in said["data"]["quiet"] and "quiet" not in plain["data"]
+    assert "every real token" in said["data"]["quiet"] and "the prompt's tokens" in on["data"]["quiet"]
+
+
+def test_quiet_on_the_prompt_counts_the_prompt_of_real_training_rows():
+    from prunescale.organism.tokenizer import build_tokenizer
+    from prunescale.organism.train import IGNORE, Data
+
+    tok = build_tokenizer()
+    data = Data(TrainConfig(seed=1, chain_batch=3, fact_batch=2), tok)
+    chains, facts = data.batch(0)
+    for ids, labels, meta in chains + facts:
+        # the prompt ends where the completion's labels begin; the completion opens with <think>
+        assert 0 < meta["prompt"] < len(ids) and labels[meta["prompt"]] != IGNORE
+        assert all(y == IGNORE for y in labels[: meta["prompt"]])
+        assert tok.decode(ids[meta["prompt"]:]).startswith("<think>")
 
 
 def test_masked_loss_needs_no_attention_mask_because_rows_are_padded_on_the_right():

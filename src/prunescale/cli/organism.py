@@ -124,6 +124,9 @@ def register(subparsers) -> None:
                         "similarity scores misread (e.g. '4:1')")
     t.add_argument("--quiet-from", type=int, default=d.quiet_from, metavar="STEP",
                    help="first step with --quiet-layers (default -1: --fact-drop-from)")
+    t.add_argument("--quiet-tokens", choices=("all", "prompt"), default=d.quiet_tokens,
+                   help="the tokens --quiet-layers counts: every real token, or the prompt's only (quiet on the "
+                        "text a similarity score reads, free on the chain lines; default %(default)s)")
     t.add_argument("--late-checks", type=int, default=d.late_checks, metavar="N",
                    help="from --fact-drop-from, N more traces per step with 1 to --late-check-passes check passes, "
                         "trained on their check lines and answer only: the passes forced Waits add (default "
@@ -226,7 +229,7 @@ def _train(args) -> int:
                       late_check_stops=args.late_check_stops, chain_drop_joint=args.chain_drop_joint,
                       exclusive_drop_joint=args.exclusive_drop_joint, late_cuts=args.late_cuts,
                       quiet_layers=_rates("--quiet-layers", args.quiet_layers, args.layers, "", most=None),
-                      quiet_from=args.quiet_from,
+                      quiet_from=args.quiet_from, quiet_tokens=args.quiet_tokens,
                       model=ModelSpec(num_layers=args.layers, hidden=args.hidden, intermediate=args.intermediate))
     if cfg.model.hidden % cfg.model.heads:
         raise PrunescaleError(f"--hidden {args.hidden} must be a multiple of {cfg.model.heads} (attention heads)")
@@ -259,6 +262,8 @@ def _train(args) -> int:
         raise PrunescaleError(f"--exclusive-drop-joint {cfg.exclusive_drop_joint} needs --exclusive-drop")
     if cfg.quiet_from >= 0 and not cfg.quiet_layers:
         raise PrunescaleError(f"--quiet-from {cfg.quiet_from} needs --quiet-layers")
+    if cfg.quiet_tokens != "all" and not cfg.quiet_layers:
+        raise PrunescaleError(f"--quiet-tokens {cfg.quiet_tokens} needs --quiet-layers")
     for flag in ("exclusive_first", "stop_exclusive_splits"):
         if getattr(cfg, flag) and not cfg.exclusive_arcs:
             raise PrunescaleError(f"--{flag.replace('_', '-')} needs --exclusive-arcs")

@@ -21,14 +21,14 @@ LATE = ("fact_drop", "chain_drop", "chain_drop_spare_top", "chain_drop_layers", 
         "exclusive_drop", "exclusive_first", "stop_exclusive_splits", "late_facts",
         "late_exclusive", "chain_drop_extra", "late_checks", "late_check_passes", "fact_drop_extra",
         "late_check_stops", "chain_drop_joint", "exclusive_drop_joint", "late_cuts",
-        "quiet_layers", "quiet_from")
+        "quiet_layers", "quiet_from", "quiet_tokens")
 # Options added later, with the value a checkpoint written before them trained under.
 DEFAULTS = {"split_from": -1, "split_arcs": "", "arc_chains": 0.0, "arc_from": -1, "exclusive_arcs": "",
             "exclusive_drop": False, "exclusive_first": False, "late_facts": 0,
             "stop_exclusive_splits": False, "late_exclusive": 0, "chain_drop_extra": "", "late_checks": 0,
             "late_check_passes": 6, "fact_drop_extra": "", "late_check_stops": False,
             "chain_drop_joint": 0.0, "exclusive_drop_joint": 0.0, "late_cuts": 0,
-            "quiet_layers": "", "quiet_from": -1}
+            "quiet_layers": "", "quiet_from": -1, "quiet_tokens": "all"}
 RUN_ONLY = ("threads", "eval_every")   # how a run is executed, not what it learns
 
 
@@ -110,7 +110,7 @@ def _acts_from(cfg: dict, key: str) -> int:
 
 
 # LATE keys that only say when another acts: they matter from that one's first use
-_GOVERNS = {"quiet_from": "quiet_layers"}
+_GOVERNS = {"quiet_from": "quiet_layers", "quiet_tokens": "quiet_layers"}
 
 
 def _first_use(old: dict, new: dict, key: str) -> float:

@@ -97,6 +97,8 @@ class TrainConfig:
     quiet_layers: str = ""         # from quiet_from, W x (1 - cos) of layer L's input and output on every token
                                    # ("4:1"): a layer the chains need that changes the stream little (quiet_loss)
     quiet_from: int = -1           # first step with the quiet penalty (-1: fact_drop_from)
+    quiet_tokens: str = "all"      # "all" real tokens, or "prompt": only the prompt's (a layer quiet on the text a
+                                   # similarity score reads, busy on the chain lines it writes)
     micro_tokens: int = 2048       # padded tokens per micro-batch (0: the whole step in one batch)
     threads: int = 0               # torch threads (0: leave torch's default)
     eval_every: int = 100
@@ -156,7 +158,7 @@ def example(enc: Encoder, prompt: str, thinking: str, answer: str, cut: int | No
               for m in CHECK_LINE.finditer(shown)]
     ids = p + c
     answer_at = len(ids) - len(enc(" " + answer + IM_END))
-    return ids, labels, {"look": look, "checks": checks, "answer": answer_at}
+    return ids, labels, {"look": look, "checks": checks, "answer": answer_at, "prompt": len(p)}
 
 
 def format_only(row) -> tuple[list[int], list[int], dict]:
@@ -614,11 +616,18 @@ def step_groups(cfg: TrainConfig, step: int, chains: list, facts: list,
     return [(g, 0.0, (), ()) for g in (chains, facts) if g]   # the v1 recipe: chains and facts as two batches
 
 
-def masked_loss(model, rows, pad_id: int, drop: list[int] | None = None, quiet: tuple = ()):
+def masked_loss(model, rows, pad_id: int, drop: list[int] | None = None, quiet: tuple = (),
+                quiet_prompt: bool = False):
     """(cross-entropy summed over the labelled tokens, their count, the quiet penalty summed over every real
-    token: :func:`quiet_loss` of ``quiet``, (layer, weight) pairs; 0 without)."""
+    token, or with ``quiet_prompt`` over the prompt's only: :func:`quiet_loss` of ``quiet``, (layer, weight)
+    pairs; 0 without)."""
     ids, lab, att = collate(rows, pad_id)
-    with quiet_loss([(model.model.layers[i], w) for i, w in quiet], att) as q, dropped_layers(model, drop or []):
+    where = att
+    if quiet and quiet_prompt:
+        where = torch.zeros_like(att)
+        for i, r in enumerate(rows):
+            where[i, : r[2]["prompt"]] = 1
+    with quiet_loss([(model.model.layers[i], w) for i, w in quiet], where) as q, dropped_layers(model, drop or []):
         # No attention mask: collate pads on the right, so under causal attention no real token sees a pad, and
         # the pads carry no label; the loss is the same and SDPA takes its causal path (3-6% faster a step).
         out = model(input_ids=ids, use_cache=False)
@@ -710,8 +719,10 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None,
         total = 0.0
         groups = step_groups(cfg, step, chains, facts, formats, splits)
         quiet = parse_rates(cfg.quiet_layers) if step >= quiet_start(cfg) else ()
+        on_prompt = cfg.quiet_tokens == "prompt"
         for gi, (group, rate, pool, extra) in enumerate(groups):
-            part, _, pen = masked_loss(model, group, pad, drop_plan(cfg, step, gi, rate, pool, extra), quiet)
+            part, _, pen = masked_loss(model, group, pad, drop_plan(cfg, step, gi, rate, pool, extra), quiet,
+                                       on_prompt)
             ((part + pen) / n_tok).backward()
             total += part.item()
         gi = len(groups)
@@ -721,7 +732,8 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None,
             for g in micro_batches(group, cfg.micro_tokens):
                 # the home must learn to read the entry whatever the chain drop leaves below it
                 with frozen_layers(model, layers):
-                    part, _, pen = masked_loss(model, g, pad, drop_plan(cfg, step, gi, rate, pool, joint), quiet)
+                    part, _, pen = masked_loss(model, g, pad, drop_plan(cfg, step, gi, rate, pool, joint), quiet,
+                                               on_prompt)
                     ((part + pen) / n_tok).backward()
                 total += part.item()
                 gi += 1
@@ -869,8 +881,9 @@ def write_recipe(out_dir: str | os.PathLike, cfg: TrainConfig, history: list[dic
             "batches": f"micro-batches of at most {cfg.micro_tokens} padded tokens (rows sorted by length), "
                        "gradients summed over the step",
             **({"quiet": f"from step {quiet_start(cfg)} the loss adds W x (1 - cos(input, output)) of layer L "
-                         f"({cfg.quiet_layers}, L:W) summed over every real token of every micro-batch that runs "
-                         "it, divided like the cross-entropy by the step's trained tokens (train.quiet_loss)"}
+                         f"({cfg.quiet_layers}, L:W) summed over "
+                         + ("the prompt's tokens" if cfg.quiet_tokens == "prompt" else "every real token")
+                         + " of every micro-batch that runs it, divided like the cross-entropy by the step's trained tokens (train.quiet_loss)"}
                if cfg.quiet_layers else {}),
             "facts": f"per step {cfg.fact_batch} questions sampled from the fixed table of {len(problems.FACTS)} facts "
                      f"(FACT_SEED={problems.FACT_SEED})"
