@@ -214,6 +214,7 @@ def test_organism_check_settings(capsys, tmp_path, monkeypatch, args, words):
     (["--quiet-from", "-2", "--quiet-layers", "4:1"], ["--quiet-from -2"]),
     (["--quiet-from", "900"], ["--quiet-from 900", "needs --quiet-layers"]),
     (["--quiet-tokens", "prompt"], ["--quiet-tokens prompt", "needs --quiet-layers"]),
+    (["--late-check-counts"], ["--late-check-counts", "needs --late-checks"]),
     (["--quiet-tokens", "answer", "--quiet-layers", "4:1"], ["--quiet-tokens", "answer"]),
     (["--chain-drop-joint", "1.5", "--chain-drop-layers", "1,2"], ["--chain-drop-joint 1.5", "[0, 1]"]),
     (["--exclusive-drop-joint", "0.3"], ["--exclusive-drop-joint 0.3", "needs --exclusive-drop"]),

@@ -533,6 +533,15 @@ def test_late_checks_train_deep_check_passes_only():
         assert added and added == list(range(last + 1, meta["answer"]))
         tail = tok.decode(ids[last + 1: meta["answer"]])
         assert "</think>" in tail and "Wait" not in tail                   # the stop, no Wait trained
+    # --late-check-counts: the same rows, plus each check line's head ("check 7 "), still no Wait line
+    counts = Data(replace(cfg, late_checks=60, late_check_passes=6, late_check_counts=True), tok).late_checks(20)
+    for (ids, labels, meta), (ids2, labels2, _) in zip(rows, counts):
+        assert ids2 == ids
+        added = [p for p, (a, b) in enumerate(zip(labels, labels2)) if a != b]
+        assert added == sorted(p for line in meta["check_heads"] for p in line)
+        heads = [tok.decode([ids[p] for p in line]) for line in meta["check_heads"]]
+        k = len(heads) // tok.decode(ids).count("Wait, let me check.")
+        assert heads == [f"check {i} " for i in range(k, 0, -1)] * (len(heads) // k)   # every pass counts k..1
 
 
 def test_chain_drop_extra_drops_its_layers_at_their_own_rate_after_the_pools_draws():
@@ -620,7 +629,8 @@ def test_late_cuts_force_the_answer_after_a_cut_in_the_last_line_and_train_only_
 @pytest.mark.parametrize("option", [{"late_checks": 3}, {"chain_drop_extra": "3:0.9"}, {"chain_drop_joint": 0.9},
                                     {"late_cuts": 3}, {"quiet_layers": "1:1"},
                                     {"fact_drop_extra": "2:0.9", "fact_drop": 0.1},
-                                    {"late_checks": 2, "late_check_stops": True}])
+                                    {"late_checks": 2, "late_check_stops": True},
+                                    {"late_checks": 2, "late_check_counts": True}])
 def test_late_checks_and_chain_drop_extra_change_training_only_from_fact_drop_from(option):
     from dataclasses import replace
 

@@ -134,6 +134,9 @@ def register(subparsers) -> None:
     t.add_argument("--late-check-stops", action="store_true",
                    help="--late-checks traces also train the stop after their last pass (so after the passes "
                         "forced Waits add, the model stops rather than checking on)")
+    t.add_argument("--late-check-counts", action="store_true",
+                   help="--late-checks traces also train each check line's head ('check 7 '): the count a pass "
+                        "deeper than the main rows' starts from")
     t.add_argument("--late-check-passes", type=int, default=d.late_check_passes, metavar="M",
                    help="most check passes of a --late-checks trace (default %(default)s)")
     t.add_argument("--layers", type=int, default=d.model.num_layers, help="decoder layers (default %(default)s)")
@@ -226,7 +229,8 @@ def _train(args) -> int:
                                               args.chain_drop_layers),
                       fact_drop_extra=_rates("--fact-drop-extra", args.fact_drop_extra, args.layers, ""),
                       late_checks=args.late_checks, late_check_passes=args.late_check_passes,
-                      late_check_stops=args.late_check_stops, chain_drop_joint=args.chain_drop_joint,
+                      late_check_stops=args.late_check_stops, late_check_counts=args.late_check_counts,
+                      chain_drop_joint=args.chain_drop_joint,
                       exclusive_drop_joint=args.exclusive_drop_joint, late_cuts=args.late_cuts,
                       quiet_layers=_rates("--quiet-layers", args.quiet_layers, args.layers, "", most=None),
                       quiet_from=args.quiet_from, quiet_tokens=args.quiet_tokens,
@@ -272,6 +276,8 @@ def _train(args) -> int:
     if cfg.late_checks and not cfg.check_rate:
         raise PrunescaleError(f"--late-checks {cfg.late_checks} needs --check-rate above 0 (the main rows teach when "
                               "to check)")
+    if cfg.late_check_counts and not cfg.late_checks:
+        raise PrunescaleError("--late-check-counts needs --late-checks (the traces whose check lines it trains)")
     save_at = _steps(args.save_at, cfg.steps)
     resume, resumed = None, None
     if args.resume_from:

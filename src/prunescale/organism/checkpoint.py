@@ -21,14 +21,15 @@ LATE = ("fact_drop", "chain_drop", "chain_drop_spare_top", "chain_drop_layers", 
         "exclusive_drop", "exclusive_first", "stop_exclusive_splits", "late_facts",
         "late_exclusive", "chain_drop_extra", "late_checks", "late_check_passes", "fact_drop_extra",
         "late_check_stops", "chain_drop_joint", "exclusive_drop_joint", "late_cuts",
-        "quiet_layers", "quiet_from", "quiet_tokens")
+        "quiet_layers", "quiet_from", "quiet_tokens", "late_check_counts")
 # Options added later, with the value a checkpoint written before them trained under.
 DEFAULTS = {"split_from": -1, "split_arcs": "", "arc_chains": 0.0, "arc_from": -1, "exclusive_arcs": "",
             "exclusive_drop": False, "exclusive_first": False, "late_facts": 0,
             "stop_exclusive_splits": False, "late_exclusive": 0, "chain_drop_extra": "", "late_checks": 0,
             "late_check_passes": 6, "fact_drop_extra": "", "late_check_stops": False,
             "chain_drop_joint": 0.0, "exclusive_drop_joint": 0.0, "late_cuts": 0,
-            "quiet_layers": "", "quiet_from": -1, "quiet_tokens": "all"}
+            "quiet_layers": "", "quiet_from": -1, "quiet_tokens": "all",
+            "late_check_counts": False}
 RUN_ONLY = ("threads", "eval_every")   # how a run is executed, not what it learns
 
 

@@ -89,6 +89,7 @@ class TrainConfig:
     late_checks: int = 0           # more traces per step from fact_drop_from, trained on their check passes only
     late_check_passes: int = 6     # those traces' check passes: 1 to this many (as many as fit in the positions)
     late_check_stops: bool = False  # those traces also train the stop after their last pass (not the Waits before)
+    late_check_counts: bool = False  # and each check line's head ("check 7 "): the count a deep pass starts from
     chain_drop_joint: float = 0.0  # chain micro-batches also drop every chain_drop_layers layer together (from
                                    # fact_drop_from, drawn after the others): the pair a cut removes, jointly
     exclusive_drop_joint: float = 0.0  # the same for the exclusive arcs' full-depth rows (exclusive_drop's pool)
@@ -156,9 +157,10 @@ def example(enc: Encoder, prompt: str, thinking: str, answer: str, cut: int | No
     look = [[body + j for j in range(m.start(1), m.end(1))] for m in STEP_LINE.finditer(shown)]
     checks = [[body + j for j in range(m.start(1), m.end(1))]
               for m in CHECK_LINE.finditer(shown)]
+    heads = [[body + j for j in range(m.start(), m.start(1))] for m in CHECK_LINE.finditer(shown)]   # "check 7 "
     ids = p + c
     answer_at = len(ids) - len(enc(" " + answer + IM_END))
-    return ids, labels, {"look": look, "checks": checks, "answer": answer_at, "prompt": len(p)}
+    return ids, labels, {"look": look, "checks": checks, "check_heads": heads, "answer": answer_at, "prompt": len(p)}
 
 
 def format_only(row) -> tuple[list[int], list[int], dict]:
@@ -295,7 +297,8 @@ class Data:
         ``late_check_passes`` check passes (fewer when the trace would not fit the model's positions), trained on
         the check lines' letters and the answer only: the deep passes that forced Waits add to the natural ones
         learn to be right, while when to check (the Wait or stop after a pass) stays what the main rows teach
-        (with ``late_check_stops``, all but the stop after the last pass, which is trained too).
+        (with ``late_check_stops``, all but the stop after the last pass, which is trained too; with
+        ``late_check_counts``, each check line's head, "check N ", too).
         Letters of the exclusive arcs are left to their own rows, as in :meth:`arc_chains`."""
         c = self.cfg
         if not c.late_checks or step < c.fact_drop_from:
@@ -319,6 +322,9 @@ class Data:
             # forced Wait ends where the model would stop, so without it the model went on checking after the
             # passes --wait forced, and each extra pass at T = 1 can break a right answer
             keep |= set(range(max(meta["checks"][-1]) + 1 if c.late_check_stops else meta["answer"], len(ids)))
+            if c.late_check_counts:
+                # a pass deeper than the main rows' own started on a wrong count ("check 7" for k=8) without these
+                keep |= {p for line in meta["check_heads"] for p in line}
             rows.append((ids, [y if p in keep else IGNORE for p, y in enumerate(labels)], meta))
         return rows
 
@@ -873,6 +879,7 @@ def write_recipe(out_dir: str | os.PathLike, cfg: TrainConfig, history: list[dic
                                     f"{cfg.model.max_positions} tokens) trained on their check lines' letters and "
                                     "the answer only (not the exclusive arcs' letters)"
                                     + (", and the stop after their last pass" if cfg.late_check_stops else "")
+                                    + (", and each check line's head ('check N ')" if cfg.late_check_counts else "")
                                     + ": Data.late_checks" if cfg.late_checks else "")
                                  + (f"; from step {cfg.fact_drop_from} {cfg.late_cuts} more clean chains per step "
                                     f"(random.Random('late-cuts|{cfg.seed}|<step>')) budget-forced with the cut in "
