@@ -155,9 +155,9 @@ def example(enc: Encoder, prompt: str, thinking: str, answer: str, cut: int | No
     body = len(p) + 2                           # after "<think>\n"
     # each thinking line is "<i> <state>": the state letters are the computed ones
     look = [[body + j for j in range(m.start(1), m.end(1))] for m in STEP_LINE.finditer(shown)]
-    checks = [[body + j for j in range(m.start(1), m.end(1))]
-              for m in CHECK_LINE.finditer(shown)]
-    heads = [[body + j for j in range(m.start(), m.start(1))] for m in CHECK_LINE.finditer(shown)]   # "check 7 "
+    found = list(CHECK_LINE.finditer(shown))
+    checks = [[body + j for j in range(m.start(1), m.end(1))] for m in found]
+    heads = [[body + j for j in range(m.start(), m.start(1))] for m in found]   # "check 7 "
     ids = p + c
     answer_at = len(ids) - len(enc(" " + answer + IM_END))
     return ids, labels, {"look": look, "checks": checks, "check_heads": heads, "answer": answer_at, "prompt": len(p)}
