@@ -727,3 +727,9 @@ def test_masked_loss_needs_no_attention_mask_because_rows_are_padded_on_the_righ
                                              ignore_index=IGNORE, reduction="sum")
     got, n, _ = masked_loss(model, rows, tok.pad_token_id)
     assert torch.allclose(got, want, rtol=1e-5) and n == sum(len(r[1]) - 2 for r in rows)
+
+
+@pytest.mark.parametrize("field,value", [("count", "sideways"), ("quiet_tokens", "answer")])
+def test_train_config_refuses_an_unknown_choice_naming_it(field, value):
+    with pytest.raises(ValueError, match=rf"TrainConfig\.{field}='{value}'"):
+        TrainConfig(**{field: value})

@@ -105,6 +105,12 @@ class TrainConfig:
     eval_every: int = 100
     model: ModelSpec = field(default_factory=ModelSpec)
 
+    def __post_init__(self):
+        # the CLI checks these with argparse choices; a Python caller gets the same one-line refusal
+        for name, allowed in (("count", ("up", "down")), ("quiet_tokens", ("all", "prompt"))):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"TrainConfig.{name}={getattr(self, name)!r}: expected one of {', '.join(allowed)}")
+
     def to_dict(self) -> dict:
         return asdict(self)
 
