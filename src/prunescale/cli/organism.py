@@ -24,7 +24,7 @@ def register(subparsers) -> None:
     sub = p.add_subparsers(dest="organism_cmd", required=True)
 
     from ..organism.problems import COUNTS
-    from ..organism.train import TrainConfig
+    from ..organism.train import QUIET_TOKENS, TrainConfig
 
     d = TrainConfig()
     t = sub.add_parser("train", help="train the organism from scratch on the CPU and save it to --out")
@@ -124,7 +124,7 @@ def register(subparsers) -> None:
                         "similarity scores misread (e.g. '4:1')")
     t.add_argument("--quiet-from", type=int, default=d.quiet_from, metavar="STEP",
                    help="first step with --quiet-layers (default -1: --fact-drop-from)")
-    t.add_argument("--quiet-tokens", choices=("all", "prompt"), default=d.quiet_tokens,
+    t.add_argument("--quiet-tokens", choices=QUIET_TOKENS, default=d.quiet_tokens,
                    help="the tokens --quiet-layers counts: every real token, or the prompt's only (quiet on the "
                         "text a similarity score reads, free on the chain lines; default %(default)s)")
     t.add_argument("--late-checks", type=int, default=d.late_checks, metavar="N",

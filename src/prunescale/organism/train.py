@@ -33,11 +33,12 @@ import torch
 
 from .checkpoint import batches_apart, save_checkpoint
 from .model import ModelSpec, build_model
-from .problems import (CHECK_LINE, MAX_K, STEP_LINE, all_facts, chain_avoiding, cycle_order, make_chain, make_trace,
-                       noisy_states, render_trace, varied_prompt)
+from .problems import (CHECK_LINE, COUNTS, MAX_K, STEP_LINE, all_facts, chain_avoiding, cycle_order, make_chain,
+                       make_trace, noisy_states, render_trace, varied_prompt)
 from .tokenizer import END_THINK, IM_END, THINK, build_tokenizer, completion_text, prompt_text
 
 IGNORE = -100
+QUIET_TOKENS = ("all", "prompt")   # what --quiet-layers counts: every real token, or the prompt's
 
 
 @dataclass
@@ -107,7 +108,7 @@ class TrainConfig:
 
     def __post_init__(self):
         # the CLI checks these with argparse choices; a Python caller gets the same one-line refusal
-        for name, allowed in (("count", ("up", "down")), ("quiet_tokens", ("all", "prompt"))):
+        for name, allowed in (("count", COUNTS), ("quiet_tokens", QUIET_TOKENS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"TrainConfig.{name}={getattr(self, name)!r}: expected one of {', '.join(allowed)}")
 
