@@ -107,7 +107,7 @@ class TrainConfig:
     model: ModelSpec = field(default_factory=ModelSpec)
 
     def __post_init__(self):
-        # the CLI checks these with argparse choices; a Python caller gets the same one-line refusal
+        # the CLI offers these as choices; a Python caller gets the same one-line refusal
         for name, allowed in (("count", COUNTS), ("quiet_tokens", QUIET_TOKENS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"TrainConfig.{name}={getattr(self, name)!r}: expected one of {', '.join(allowed)}")
