@@ -59,6 +59,7 @@ def test_trunk_forks_into_late_options_only(tmp_path):
     assert all(torch.equal(forked[n], scratch[n]) for n in scratch)   # bitwise: the same sums in the same order
     late = tmp_path / "b" / "checkpoint-6.pt"   # the branch's split rows have trained by step 6
     for extra, ckpt, words in ((["--seed", "1"], ck, "--seed 0"), (["--layers", "3"], ck, "--layers 2"),
+                               (["--micro-tokens", "512"], ck, "gradients sum in another order"),
                                (["--fact-drop", "0.2", "--chain-drop", "0.1"], late, "--split-rows 2"),
                                (["--fact-drop", "0"], ck, "batches them together")):
         with pytest.raises(PrunescaleError) as e:

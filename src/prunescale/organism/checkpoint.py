@@ -83,9 +83,15 @@ def load_checkpoint(path: str | os.PathLike, cfg_dict: dict) -> dict:
         raise PrunescaleError(f"--resume-from {path}: the checkpoint was trained with {flag} {old.get(key)!r}, "
                               f"this run has {new.get(key)!r}"
                               + (f" (it acts from step {_first_use(old, new, key)}, the checkpoint is at step "
-                                 f"{step})" if key in LATE else ""))
+                                 f"{step})" if key in LATE else f" ({_WHY.get(key, 'it acts from step 0')})"))
     return ck
 
+
+# why a fork cannot change these trunk-wide options (any other acts from step 0)
+_WHY = {"steps": "the cosine learning-rate schedule spans --steps, so every step's rate would differ",
+        "warmup": "the learning-rate schedule depends on it from step 0",
+        "micro_tokens": "it regroups the micro-batches from step 0, so the gradients sum in another order",
+        "seed": "it draws the initial weights and every step's problems"}
 
 _FLAGS = {"model.num_layers": "layers", "model.hidden": "hidden", "model.intermediate": "intermediate"}
 
