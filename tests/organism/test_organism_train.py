@@ -134,7 +134,10 @@ def test_count_down_is_recorded_and_its_transcripts_follow(tmp_path):
     save(build_model(ModelSpec(num_layers=2, hidden=32, intermediate=64), tok), tok, tmp_path / "m", count="down")
     loaded = AutoModelForCausalLM.from_pretrained(tmp_path / "m")
     assert model_count(loaded.config) == "down"
-    assert model_count(AutoConfig.from_pretrained(WEIGHTS_DIR)) == "up"     # weights from before the option
+    committed = AutoConfig.from_pretrained(WEIGHTS_DIR)
+    assert model_count(committed) == "down"                                 # v3 counts down
+    del committed.organism_count
+    assert model_count(committed) == "up"                                   # a config from before the option
     # calibration text and recovery data are written the way the model counts
     calib = load_calibration("organism", loaded, tok, samples=4, max_seq_len=512)
     assert calib.sequences[1] == tok(calibration_texts(tok, 4, count="down")[1])["input_ids"]
