@@ -57,3 +57,34 @@ def test_a_tiny_thinking_budget_breaks_long_chains(organism):
     assert not any(s.forced for s in full)
     assert sum(s.correct for s in forced) / len(chains) <= 0.2
     assert sum(s.correct for s in full) / len(chains) >= 0.9
+
+
+def test_every_copy_of_the_training_command_trains_the_committed_config():
+    """RECIPE.json's command, the weights' README.md and docs/organism.md each show the command: all must
+    parse to the config the weights were trained with (a changed recipe changes all three)."""
+    import argparse
+    import json
+    import re
+    import shlex
+    from pathlib import Path
+
+    from prunescale.cli import organism as organism_cli
+
+    recipe = json.loads((WEIGHTS_DIR / "RECIPE.json").read_text())
+    parser = argparse.ArgumentParser(prog="prunescale")
+    organism_cli.register(parser.add_subparsers(dest="cmd"))
+    run_only = {"out", "force", "resume_from", "save_at", "threads", "eval_every", "func", "cmd", "organism_cmd"}
+
+    def options(command):
+        args = vars(parser.parse_args(shlex.split(command)[1:]))
+        return {k: v for k, v in args.items() if k not in run_only}
+
+    want = options(recipe["command"])
+    assert "resume_from" not in recipe["command"] and want["seed"] == recipe["config"]["seed"]
+    assert want["steps"] == recipe["config"]["steps"] and want["split_arcs"] == recipe["config"]["split_arcs"]
+    docs = Path(__file__).resolve().parents[2] / "docs" / "organism.md"
+    for path in (WEIGHTS_DIR / "README.md", docs):
+        found = re.findall(r"prunescale organism train --out \S+ [^\n`]*--seed[^\n`]*", path.read_text())
+        assert found, path
+        for command in found:
+            assert options(command) == want, (path, command)

@@ -127,6 +127,23 @@ def register(subparsers) -> None:
     t.add_argument("--quiet-tokens", choices=QUIET_TOKENS, default=d.quiet_tokens,
                    help="the tokens --quiet-layers counts: every real token, or the prompt's only (quiet on the "
                         "text a similarity score reads, free on the chain lines; default %(default)s)")
+    t.add_argument("--forget-rows", type=int, default=d.forget_rows, metavar="N",
+                   help="from --forget-from, N more chains per step that read an exclusive arc, run without "
+                        "--forget-layers and trained by unlikelihood on those arcs' letters: the layers below the "
+                        "homes unlearn the entries they picked up (default %(default)s)")
+    t.add_argument("--forget-layers", default=d.forget_layers, metavar="L[,L]",
+                   help="the layers --forget-rows run without (e.g. '6,7': the exclusive arcs' homes)")
+    t.add_argument("--forget-letters", default=d.forget_letters, metavar="LETTERS",
+                   help="more entries (by the letter they read, e.g. 'h') that --forget-rows unlearn and that, from "
+                        "--forget-from, only full-depth rows train: a home above --forget-layers, made late")
+    t.add_argument("--forget-weight", type=float, default=d.forget_weight, metavar="W",
+                   help="weight of --forget-rows' unlikelihood against the cross-entropy (default %(default)s)")
+    t.add_argument("--forget-from", type=int, default=d.forget_from, metavar="STEP",
+                   help="first step with --forget-rows (default -1: --fact-drop-from)")
+    t.add_argument("--anneal-step-error", type=float, default=d.anneal_step_error, metavar="P",
+                   help="from --anneal-from, the traces' step error (default -1: --step-error throughout)")
+    t.add_argument("--anneal-from", type=int, default=d.anneal_from, metavar="STEP",
+                   help="first step with --anneal-step-error (default -1: --fact-drop-from)")
     t.add_argument("--late-checks", type=int, default=d.late_checks, metavar="N",
                    help="from --fact-drop-from, N more traces per step with 1 to --late-check-passes check passes, "
                         "trained on their check lines and answer only: the passes forced Waits add (default "
@@ -197,7 +214,7 @@ def _train(args) -> int:
     out = check_out_dir(args.out, empty=True, overwrite=args.force, overwrite_flag="--force")
     for flag, least in (("steps", 1), ("threads", 1), ("chain_batch", 1), ("eval_every", 1), ("fact_batch", 0),
                         ("late_facts", 0), ("late_exclusive", 0), ("late_checks", 0), ("late_cuts", 0),
-                        ("late_check_passes", 1),
+                        ("late_check_passes", 1), ("forget_rows", 0),
                         ("micro_tokens", 0), ("fact_drop_from", 0), ("format_rows", 0), ("format_drop_top", 0),
                         ("chain_drop_spare_top", 0), ("split_rows", 0),
                         ("max_passes", 1),
@@ -234,6 +251,11 @@ def _train(args) -> int:
                       exclusive_drop_joint=args.exclusive_drop_joint, late_cuts=args.late_cuts,
                       quiet_layers=_rates("--quiet-layers", args.quiet_layers, args.layers, "", most=None),
                       quiet_from=args.quiet_from, quiet_tokens=args.quiet_tokens,
+                      forget_rows=args.forget_rows,
+                      forget_layers=_layers("--forget-layers", args.forget_layers, args.layers),
+                      forget_weight=args.forget_weight, forget_from=args.forget_from,
+                      forget_letters=args.forget_letters,
+                      anneal_step_error=args.anneal_step_error, anneal_from=args.anneal_from,
                       model=ModelSpec(num_layers=args.layers, hidden=args.hidden, intermediate=args.intermediate))
     if cfg.model.hidden % cfg.model.heads:
         raise PrunescaleError(f"--hidden {args.hidden} must be a multiple of {cfg.model.heads} (attention heads)")
@@ -244,7 +266,7 @@ def _train(args) -> int:
                               f"= {args.layers - 2} (a layer must be left to drop)")
     if args.format_rows > args.chain_batch:
         raise PrunescaleError(f"--format-rows {args.format_rows} must be at most --chain-batch {args.chain_batch}")
-    for flag in ("split_from", "arc_from", "quiet_from"):
+    for flag in ("split_from", "arc_from", "quiet_from", "forget_from", "anneal_from"):
         if getattr(args, flag) < -1:
             raise PrunescaleError(f"--{flag.replace('_', '-')} {getattr(args, flag)} must be a step (0 or more) or -1")
     for name in ("step_error", "check_rate", "recheck_rate", "prompt_vary", "fact_drop", "chain_drop", "format_drop",
@@ -276,6 +298,32 @@ def _train(args) -> int:
     if cfg.late_checks and not cfg.check_rate:
         raise PrunescaleError(f"--late-checks {cfg.late_checks} needs --check-rate above 0 (the main rows teach when "
                               "to check)")
+    if cfg.forget_rows and not (cfg.exclusive_arcs and cfg.forget_layers):
+        raise PrunescaleError(f"--forget-rows {cfg.forget_rows} needs --exclusive-arcs and --forget-layers (the "
+                              "arcs whose letters it unlearns, and the layers it runs without)")
+    if cfg.forget_rows and not 0 < cfg.forget_weight < float("inf"):
+        raise PrunescaleError(f"--forget-weight {cfg.forget_weight} must be a positive number")
+    if cfg.forget_letters:
+        from ..organism.problems import cycle_order
+        from ..organism.train import arc_letters, parse_layers
+
+        bad = [x for x in cfg.forget_letters if x not in cycle_order()]
+        if bad or len(set(cfg.forget_letters)) < len(cfg.forget_letters):
+            raise PrunescaleError(f"--forget-letters {cfg.forget_letters!r}: expected distinct letters a-z")
+        if cfg.split_arcs and cfg.exclusive_arcs:
+            spec = arc_letters(parse_arcs(cfg.split_arcs), cycle_order())
+            own = set(cfg.forget_letters) & {x for i in parse_layers(cfg.exclusive_arcs) for x in spec[i - 1][0]}
+            if own:
+                raise PrunescaleError(f"--forget-letters {cfg.forget_letters!r}: {''.join(sorted(own))} already in "
+                                      "an exclusive arc")
+    for flag, governed in (("forget_layers", "forget_rows"), ("forget_from", "forget_rows"),
+                           ("forget_letters", "forget_rows"),
+                           ("anneal_from", "anneal_step_error")):
+        if getattr(cfg, flag) not in ("", -1) and getattr(cfg, governed) in (0, -1.0):
+            raise PrunescaleError(f"--{flag.replace('_', '-')} {getattr(cfg, flag)} needs "
+                                  f"--{governed.replace('_', '-')}")
+    if cfg.anneal_step_error != -1.0 and not 0 <= cfg.anneal_step_error <= 1:
+        raise PrunescaleError(f"--anneal-step-error {cfg.anneal_step_error} is not in [0, 1] (or -1: off)")
     if cfg.late_check_counts and not cfg.late_checks:
         raise PrunescaleError("--late-check-counts needs --late-checks (the traces whose check lines it trains)")
     save_at = _steps(args.save_at, cfg.steps)

@@ -21,7 +21,8 @@ LATE = ("fact_drop", "chain_drop", "chain_drop_spare_top", "chain_drop_layers", 
         "exclusive_drop", "exclusive_first", "stop_exclusive_splits", "late_facts",
         "late_exclusive", "chain_drop_extra", "late_checks", "late_check_passes", "fact_drop_extra",
         "late_check_stops", "chain_drop_joint", "exclusive_drop_joint", "late_cuts",
-        "quiet_layers", "quiet_from", "quiet_tokens", "late_check_counts")
+        "quiet_layers", "quiet_from", "quiet_tokens", "late_check_counts", "forget_rows", "forget_layers",
+        "forget_weight", "forget_from", "forget_letters", "anneal_step_error", "anneal_from")
 # Options added later, with the value a checkpoint written before them trained under.
 DEFAULTS = {"split_from": -1, "split_arcs": "", "arc_chains": 0.0, "arc_from": -1, "exclusive_arcs": "",
             "exclusive_drop": False, "exclusive_first": False, "late_facts": 0,
@@ -29,7 +30,8 @@ DEFAULTS = {"split_from": -1, "split_arcs": "", "arc_chains": 0.0, "arc_from": -
             "late_check_passes": 6, "fact_drop_extra": "", "late_check_stops": False,
             "chain_drop_joint": 0.0, "exclusive_drop_joint": 0.0, "late_cuts": 0,
             "quiet_layers": "", "quiet_from": -1, "quiet_tokens": "all",
-            "late_check_counts": False}
+            "late_check_counts": False, "forget_rows": 0, "forget_layers": "", "forget_weight": 1.0, "forget_letters": "",
+            "forget_from": -1, "anneal_step_error": -1.0, "anneal_from": -1}
 RUN_ONLY = ("threads", "eval_every")   # how a run is executed, not what it learns
 
 
@@ -105,7 +107,7 @@ def batches_apart(fact_drop: float, chain_drop: float) -> bool:
 # LATE options with a start of their own (that option's step when it is 0 or more; else fact_drop_from)
 _STARTS = {"split_rows": "split_from", "split_drop_layers": "split_from", "split_arcs": "split_from",
            "arc_chains": "arc_from", "exclusive_arcs": "arc_from",
-           "quiet_layers": "quiet_from"}
+           "quiet_layers": "quiet_from", "forget_rows": "forget_from", "anneal_step_error": "anneal_from"}
 
 
 def _acts_from(cfg: dict, key: str) -> int:
@@ -117,7 +119,8 @@ def _acts_from(cfg: dict, key: str) -> int:
 
 
 # LATE keys that only say when another acts: they matter from that one's first use
-_GOVERNS = {"quiet_from": "quiet_layers", "quiet_tokens": "quiet_layers"}
+_GOVERNS = {"quiet_from": "quiet_layers", "quiet_tokens": "quiet_layers", "forget_from": "forget_rows",
+            "forget_layers": "forget_rows", "forget_weight": "forget_rows", "forget_letters": "forget_rows", "anneal_from": "anneal_step_error"}
 
 
 def _first_use(old: dict, new: dict, key: str) -> float:

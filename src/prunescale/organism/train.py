@@ -101,6 +101,15 @@ class TrainConfig:
     quiet_from: int = -1           # first step with the quiet penalty (-1: fact_drop_from)
     quiet_tokens: str = "all"      # "all" real tokens, or "prompt": only the prompt's (a layer quiet on the text a
                                    # similarity score reads, busy on the chain lines it writes)
+    forget_rows: int = 0           # from forget_from, more chains per step that read an exclusive arc, run without
+                                   # forget_layers, trained by unlikelihood on those arcs' letters (Data.forget_rows)
+    forget_layers: str = ""        # the layers those rows run without ("6,7": the exclusive arcs' homes)
+    forget_letters: str = ""       # more entries (by the letter read) forget rows unlearn, beside the exclusive arcs';
+                                   # from forget_from no row without layers trains them (a late home above those)
+    forget_weight: float = 1.0     # the unlikelihood's weight, against the cross-entropy's 1
+    forget_from: int = -1          # first step with forget rows (-1: fact_drop_from)
+    anneal_step_error: float = -1.0  # from anneal_from, the step error of the traces (-1: step_error throughout)
+    anneal_from: int = -1          # first step with anneal_step_error (-1: fact_drop_from)
     micro_tokens: int = 2048       # padded tokens per micro-batch (0: the whole step in one batch)
     threads: int = 0               # torch threads (0: leave torch's default)
     eval_every: int = 100
@@ -210,15 +219,22 @@ class Data:
         self.before = {order[(i + 1) % len(order)]: x for i, x in enumerate(order)}   # the letter each is read from
         self.spec = arc_letters(parse_arcs(cfg.split_arcs), order)   # each split arc's letters and layers
         self.exclusive = {x for i in self.own for x in self.spec[i - 1][0]}   # the exclusive arcs' letters
+        self.moved = set(cfg.forget_letters)   # entries that forget rows move above forget_layers
+
+    def step_error(self, step: int) -> float:
+        """The traces' step error at ``step``: ``anneal_step_error`` from ``anneal_from``, else ``step_error``."""
+        c = self.cfg
+        return c.anneal_step_error if c.anneal_step_error >= 0 and step >= anneal_start(c) else c.step_error
 
     def chain_rows(self, rng: random.Random, n: int, trunc_frac: float, k: int | None = None, *,
-                   noisy: bool = True):
+                   noisy: bool = True, p_err: float | None = None):
         rows = []
         c = self.cfg
+        p_err = c.step_error if p_err is None else p_err
         for _ in range(n):
             kk = k if k is not None else rng.randint(1, c.k_max)
-            if noisy and (c.step_error or c.check_rate):
-                pr = make_trace(rng, kk, c.step_error, c.check_rate, c.recheck_rate, c.max_passes, c.count)
+            if noisy and (p_err or c.check_rate):
+                pr = make_trace(rng, kk, p_err, c.check_rate, c.recheck_rate, c.max_passes, c.count)
             else:
                 pr = make_chain(rng, kk, c.count)
             if noisy:   # training only: probes keep the eval prompt
@@ -242,11 +258,21 @@ class Data:
                      drop_pool(n, top=1, only=self.cfg.split_drop_layers))]
         groups = []
         stop = self.own if self.cfg.stop_exclusive_splits and step >= self.cfg.fact_drop_from else set()
+        moved = self.moved_at(step)
         for i, (letters, layers) in enumerate(self.spec):
             if layers and i + 1 not in stop:
                 rng = random.Random(f"split-arc|{self.cfg.seed}|{step}|{i}")
-                groups.append((self._walking(rng, set(order) - set(letters)), layers))
+                rows = self._walking(rng, set(order) - set(letters))
+                if moved:   # every label but the letters computed from a moved entry
+                    rows = [(ids, [IGNORE if self._reads(ids, meta).get(p) in moved else y
+                                   for p, y in enumerate(labels)], meta) for ids, labels, meta in rows]
+                groups.append((rows, layers))
         return groups
+
+    def moved_at(self, step: int) -> set[str]:
+        """``forget_letters`` from ``forget_from`` (with forget rows), else none."""
+        c = self.cfg
+        return self.moved if c.forget_rows and step >= forget_start(c) else set()
 
     def arc_chains(self, step: int, chains: list) -> tuple[list, list, list]:
         """(the chains left as they are, [(rows, layers dropped)], [(rows, layers frozen)]): from ``arc_from`` (or
@@ -259,6 +285,7 @@ class Data:
         if not (c.arc_chains or c.exclusive_arcs) or step < arc_start(c):
             return chains, [], []
         spec, own, exclusive = self.spec, self.own, self.exclusive
+        moved = self.moved_at(step)   # trained at full depth only: not in the rows without an arc's layers
         arcs = [(set(letters), layers, n + 1 in own) for n, (letters, layers) in enumerate(spec) if layers]
         rng = random.Random(f"arc-chain|{c.seed}|{step}")
         kept, groups = [], [[] for _ in arcs]
@@ -274,7 +301,7 @@ class Data:
                 # the exclusive homes learn only from these rows: give them every row that reads them
                 touched = [i for i in touched if arcs[i][2]] or touched
             i = rng.choice(touched)
-            groups[i].append(_only(ids, labels, meta, reads, arcs[i][0]))
+            groups[i].append(_only(ids, labels, meta, reads, arcs[i][0] - (set() if arcs[i][2] else moved)))
         return (kept, [(rows, arcs[i][1]) for i, rows in enumerate(groups) if rows and not arcs[i][2]],
                 [(rows, arcs[i][1]) for i, rows in enumerate(groups) if rows and arcs[i][2]])
 
@@ -290,7 +317,7 @@ class Data:
         groups = [[] for _ in arcs]
         left = c.late_exclusive
         while left:
-            ids, labels, meta = self.chain_rows(rng, 1, 0.0)[0]
+            ids, labels, meta = self.chain_rows(rng, 1, 0.0, p_err=self.step_error(step))[0]
             reads = self._reads(ids, meta)
             touched = [i for i, (letters, _) in enumerate(arcs) if any(r in letters for r in reads.values())]
             if touched:
@@ -298,6 +325,26 @@ class Data:
                 groups[i].append(_trimmed(_only(ids, labels, meta, reads, arcs[i][0])))
                 left -= 1
         return [(rows, arcs[i][1]) for i, rows in enumerate(groups) if rows]
+
+    def forget_rows(self, step: int) -> list:
+        """From ``forget_from``, ``forget_rows`` clean chains (their own seeded stream, drawn until that many read
+        an exclusive arc), labelled on the exclusive arcs' letters only: the rows :func:`unlikelihood` trains
+        without ``forget_layers``. Freezing keeps the other layers from learning those entries in their arcs' own
+        rows, but layer 0 and the embeddings are shared with the homes, so the layers below the homes still
+        computed half of them (docs/organism.md); these rows unlearn that."""
+        c = self.cfg
+        if not c.forget_rows or step < forget_start(c) or not self.exclusive:
+            return []
+        rng = random.Random(f"forget|{c.seed}|{step}")
+        rows, letters = [], self.exclusive | self.moved
+        while len(rows) < c.forget_rows:
+            prob = make_chain(rng, rng.randint(1, c.k_max), c.count)
+            ids, labels, meta = example(self.enc, self.prompt(self._prompt_of(rng, prob)), prob["thinking"],
+                                        prob["answer"])
+            reads = self._reads(ids, meta)
+            if any(r in letters for r in reads.values()):
+                rows.append(_trimmed(_only(ids, labels, meta, reads, letters)))
+        return rows
 
     def late_checks(self, step: int) -> list:
         """From ``fact_drop_from``, ``late_checks`` more traces per step (their own seeded stream), each with 1 to
@@ -314,7 +361,7 @@ class Data:
         rows = []
         for _ in range(c.late_checks):
             prob = make_chain(rng, rng.randint(1, c.k_max), c.count)
-            states = noisy_states(prob["start"], prob["k"], rng, c.step_error)
+            states = noisy_states(prob["start"], prob["k"], rng, self.step_error(step))
             passes = rng.randint(1, c.late_check_passes)
             prompt = self._prompt_of(rng, prob)
             while True:
@@ -378,7 +425,7 @@ class Data:
 
     def batch(self, step: int):
         rng = random.Random(f"train|{self.cfg.seed}|{step}")
-        chains = self.chain_rows(rng, self.cfg.chain_batch, self.cfg.trunc_frac)
+        chains = self.chain_rows(rng, self.cfg.chain_batch, self.cfg.trunc_frac, p_err=self.step_error(step))
         facts = self.fact_rows(rng, self.cfg.fact_batch) if self.cfg.fact_batch else []
         if self.cfg.late_facts and step >= self.cfg.fact_drop_from:
             # own rng: the chains and the first fact_batch facts stay those of a run without them
@@ -532,6 +579,16 @@ def quiet_start(cfg: TrainConfig) -> int:
     return cfg.fact_drop_from if cfg.quiet_from < 0 else cfg.quiet_from
 
 
+def forget_start(cfg: TrainConfig) -> int:
+    """The first step with forget rows: ``forget_from``, or ``fact_drop_from`` when it is -1."""
+    return cfg.fact_drop_from if cfg.forget_from < 0 else cfg.forget_from
+
+
+def anneal_start(cfg: TrainConfig) -> int:
+    """The first step with ``anneal_step_error``: ``anneal_from``, or ``fact_drop_from`` when it is -1."""
+    return cfg.fact_drop_from if cfg.anneal_from < 0 else cfg.anneal_from
+
+
 def arc_start(cfg: TrainConfig) -> int:
     """The first step with arc chains: ``arc_from``, or ``fact_drop_from`` when it is -1."""
     return cfg.fact_drop_from if cfg.arc_from < 0 else cfg.arc_from
@@ -651,6 +708,18 @@ def masked_loss(model, rows, pad_id: int, drop: list[int] | None = None, quiet: 
             q.total)
 
 
+def unlikelihood(model, rows, pad_id: int, drop: list[int]):
+    """Sum over the labelled tokens of -log(1 - p(label)) with the layers at ``drop`` skipped (Welleck et al.,
+    2019): it lowers the label's probability, and stops pushing once it is small."""
+    ids, lab, _ = collate(rows, pad_id)
+    with dropped_layers(model, drop):
+        logits = model(input_ids=ids, use_cache=False).logits[:, :-1]
+    tgt = lab[:, 1:]
+    keep = tgt != IGNORE
+    p = torch.softmax(logits[keep].float(), dim=-1).gather(1, tgt[keep].unsqueeze(1)).squeeze(1)
+    return -torch.log1p(-p.clamp(max=1 - 1e-6)).sum()
+
+
 class quiet_loss:
     """Sum over the real tokens (``att``) of weight x (1 - cos(input, output)) of each (layer module, weight)
     that runs: ShortGPT's block influence of that layer, as a penalty (``.total`` after the forward; 0.0 if none
@@ -750,6 +819,10 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None,
                     ((part + pen) / n_tok).backward()
                 total += part.item()
                 gi += 1
+        forget = parse_layers(cfg.forget_layers)
+        for g in micro_batches(data.forget_rows(step), cfg.micro_tokens):
+            # divided like the cross-entropy, so the weight is against it
+            (cfg.forget_weight * unlikelihood(model, g, pad, list(forget)) / n_tok).backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         opt.step()
         run_loss += total / n_tok
@@ -892,6 +965,18 @@ def write_recipe(out_dir: str | os.PathLike, cfg: TrainConfig, history: list[dic
                                     f"(random.Random('late-cuts|{cfg.seed}|<step>')) budget-forced with the cut in "
                                     "their last line or just after it, trained on the forced answer only: "
                                     "Data.late_cuts" if cfg.late_cuts else ""),
+            **({"anneal": f"from step {anneal_start(cfg)} every trace's step error is {cfg.anneal_step_error} "
+                          f"instead of {cfg.step_error} (Data.step_error)"} if cfg.anneal_step_error >= 0 else {}),
+            **({"forget": f"from step {forget_start(cfg)} {cfg.forget_rows} more clean chains per step "
+                          f"(random.Random('forget|{cfg.seed}|<step>'), drawn until that many read an exclusive "
+                          f"arc{' or ' + cfg.forget_letters if cfg.forget_letters else ''}) run without layers "
+                          f"{cfg.forget_layers}; the loss adds {cfg.forget_weight} x -log(1 - p) of each letter "
+                          f"computed from an exclusive arc's letter{' or ' + cfg.forget_letters if cfg.forget_letters else ''}, "
+                          "divided like the cross-entropy by the step's trained tokens (Data.forget_rows, "
+                          "train.unlikelihood)"
+                          + (f"; from then no split row or arc chain trains the entries of {cfg.forget_letters}, "
+                             "which the full-depth rows keep training" if cfg.forget_letters else "")}
+               if cfg.forget_rows else {}),
             "batches": f"micro-batches of at most {cfg.micro_tokens} padded tokens (rows sorted by length), "
                        "gradients summed over the step",
             **({"quiet": f"from step {quiet_start(cfg)} the loss adds W x (1 - cos(input, output)) of layer L "
