@@ -45,12 +45,8 @@ $(VLLM_STAMP): pyproject.toml Makefile
 vllm-venv: $(VLLM_STAMP)
 
 # The main suite, then the vLLM tests in their virtualenv (either failing fails `make test`).
-# The main suite runs on TEST_WORKERS processes (pytest-xdist), one torch thread each: most of its time is
-# process start-up and small forwards, which one thread runs nearly as fast as two (docs/demo.md).
-# --dist loadfile keeps a file's tests in one worker, so module fixtures are built once.
-TEST_WORKERS ?= 2
 test: $(STAMP) $(VLLM_STAMP)
-	OMP_NUM_THREADS=1 $(PY) -m pytest tests -n $(TEST_WORKERS) --dist loadfile
+	$(PY) -m pytest tests
 	OMP_NUM_THREADS=1 $(VLLM_PY) -m pytest tests/vllm -p no:cacheprovider
 
 demo: $(DEMO_STAMP)

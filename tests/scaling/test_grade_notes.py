@@ -11,7 +11,12 @@ from prunescale.cli.main import main
 HANGS = r"\frac{9^{9^{9}}}{2}"   # math-verify would expand 9^(9^9): only the time limit stops it
 
 
-def test_grader_timeout_is_recorded_on_the_row_and_in_the_summary(tmp_path, capsys):
+def test_grader_timeout_is_recorded_on_the_row_and_in_the_summary(tmp_path, capsys, monkeypatch):
+    # The organism answers in letters, which math-verify compares without expanding the gold; pin the extracted
+    # answer to a number, so that expanding 9^(9^9) is what the grader must stop (the rest runs as a user's eval).
+    from prunescale.tasks import math_tasks
+
+    monkeypatch.setattr(math_tasks, "extract_math", lambda text: "8")
     data = tmp_path / "p.jsonl"
     rows = [{"id": "hangs", "problem": "start=ab steps=1", "answer": HANGS},
             {"id": "plain", "problem": "start=cd steps=1", "answer": "7"}]
