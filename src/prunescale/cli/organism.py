@@ -305,14 +305,13 @@ def _train(args) -> int:
         raise PrunescaleError(f"--forget-weight {cfg.forget_weight} must be a positive number")
     if cfg.forget_letters:
         from ..organism.problems import cycle_order
-        from ..organism.train import arc_letters, parse_layers
+        from ..organism.train import exclusive_letters
 
         bad = [x for x in cfg.forget_letters if x not in cycle_order()]
         if bad or len(set(cfg.forget_letters)) < len(cfg.forget_letters):
             raise PrunescaleError(f"--forget-letters {cfg.forget_letters!r}: expected distinct letters a-z")
         if cfg.split_arcs and cfg.exclusive_arcs:
-            spec = arc_letters(parse_arcs(cfg.split_arcs), cycle_order())
-            own = set(cfg.forget_letters) & {x for i in parse_layers(cfg.exclusive_arcs) for x in spec[i - 1][0]}
+            own = set(cfg.forget_letters) & exclusive_letters(cfg.split_arcs, cfg.exclusive_arcs)
             if own:
                 raise PrunescaleError(f"--forget-letters {cfg.forget_letters!r}: {''.join(sorted(own))} already in "
                                       "an exclusive arc")

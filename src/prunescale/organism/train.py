@@ -218,7 +218,7 @@ class Data:
         order = cycle_order()
         self.before = {order[(i + 1) % len(order)]: x for i, x in enumerate(order)}   # the letter each is read from
         self.spec = arc_letters(parse_arcs(cfg.split_arcs), order)   # each split arc's letters and layers
-        self.exclusive = {x for i in self.own for x in self.spec[i - 1][0]}   # the exclusive arcs' letters
+        self.exclusive = exclusive_letters(cfg.split_arcs, cfg.exclusive_arcs)
         self.moved = set(cfg.forget_letters)   # entries that forget rows move above forget_layers
 
     def step_error(self, step: int) -> float:
@@ -569,29 +569,40 @@ def arc_letters(arcs: list[tuple[float, tuple[int, ...]]], order: list[str]) -> 
     return out
 
 
+def exclusive_letters(split_arcs: str, exclusive_arcs: str) -> set[str]:
+    """The letters of the ``exclusive_arcs`` (1-based in ``split_arcs``)."""
+    spec = arc_letters(parse_arcs(split_arcs), cycle_order())
+    return {x for i in parse_layers(exclusive_arcs) for x in spec[i - 1][0]}
+
+
+def _own_start(cfg: TrainConfig, step: int) -> int:
+    """An option's own first step, or ``fact_drop_from`` when it is -1."""
+    return cfg.fact_drop_from if step < 0 else step
+
+
 def split_start(cfg: TrainConfig) -> int:
     """The first step with split rows: ``split_from``, or ``fact_drop_from`` when it is -1."""
-    return cfg.fact_drop_from if cfg.split_from < 0 else cfg.split_from
+    return _own_start(cfg, cfg.split_from)
 
 
 def quiet_start(cfg: TrainConfig) -> int:
     """The first step with the quiet penalty: ``quiet_from``, or ``fact_drop_from`` when it is -1."""
-    return cfg.fact_drop_from if cfg.quiet_from < 0 else cfg.quiet_from
+    return _own_start(cfg, cfg.quiet_from)
 
 
 def forget_start(cfg: TrainConfig) -> int:
     """The first step with forget rows: ``forget_from``, or ``fact_drop_from`` when it is -1."""
-    return cfg.fact_drop_from if cfg.forget_from < 0 else cfg.forget_from
+    return _own_start(cfg, cfg.forget_from)
 
 
 def anneal_start(cfg: TrainConfig) -> int:
     """The first step with ``anneal_step_error``: ``anneal_from``, or ``fact_drop_from`` when it is -1."""
-    return cfg.fact_drop_from if cfg.anneal_from < 0 else cfg.anneal_from
+    return _own_start(cfg, cfg.anneal_from)
 
 
 def arc_start(cfg: TrainConfig) -> int:
     """The first step with arc chains: ``arc_from``, or ``fact_drop_from`` when it is -1."""
-    return cfg.fact_drop_from if cfg.arc_from < 0 else cfg.arc_from
+    return _own_start(cfg, cfg.arc_from)
 
 
 def parse_layers(text: str) -> tuple[int, ...]:
